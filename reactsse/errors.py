@@ -1,0 +1,156 @@
+"""The project's exceptions: one base, and every foreign exception translated once.
+
+This module imports nothing from the package (house plan: ``errors.py`` is the bottom layer).
+Foreign exceptions are translated exactly once, with ``raise ... from``: h11's in ``http.py``,
+``OSError``/``ssl.SSLError`` in ``connector.py`` (STYLE rule 7, after httpcore/_exceptions.py).
+
+Hierarchy::
+
+    ReactSSEError
+    ├── LocalProtocolError          we were asked to send something HTTP or SSE forbids
+    ├── RemoteProtocolError         the peer sent something HTTP or SSE forbids
+    │   └── LimitExceeded           a configured size limit was hit (names the limit)
+    ├── InvalidURL (also ValueError)
+    ├── TransportError (also OSError)
+    │   ├── ConnectError            name resolution or TCP connect failed
+    │   ├── TLSError                handshake or certificate verification failed
+    │   └── ConnectionClosed        the peer closed or reset the connection mid-message
+    ├── Timeout (also TimeoutError)
+    │   ├── ConnectTimeout
+    │   ├── ReadTimeout             no bytes for read_timeout seconds
+    │   └── EventTimeout            no event for event_timeout seconds (comments do not count)
+    ├── HTTPStatusError             a response that is not a usable event stream
+    │   └── ContentTypeError        200, but not text/event-stream
+    └── TooManyRedirects
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionClosed",
+    "ContentTypeError",
+    "EventTimeout",
+    "HTTPStatusError",
+    "InvalidURL",
+    "LimitExceeded",
+    "LocalProtocolError",
+    "ReactSSEError",
+    "ReadTimeout",
+    "RemoteProtocolError",
+    "TLSError",
+    "Timeout",
+    "TooManyRedirects",
+    "TransportError",
+]
+
+
+class ReactSSEError(Exception):
+    """Base class of every exception reactsse raises on purpose."""
+
+
+class LocalProtocolError(ReactSSEError):
+    """We were asked to send something the protocol forbids (a bug in the caller)."""
+
+
+class RemoteProtocolError(ReactSSEError):
+    """The peer sent bytes that break HTTP/1.1 or the event-stream format."""
+
+
+class LimitExceeded(RemoteProtocolError):
+    """A configured size limit was exceeded; ``limit`` names it, in bytes."""
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class InvalidURL(ReactSSEError, ValueError):
+    """A URL that cannot be requested: bad scheme, no host, bad port."""
+
+
+class TransportError(ReactSSEError, OSError):
+    """The network failed: carries the host and port when known."""
+
+    def __init__(self, message: str, *, host: str | None = None, port: int | None = None) -> None:
+        super().__init__(message)
+        self.host = host
+        self.port = port
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ConnectError(TransportError):
+    """Name resolution or the TCP connect failed."""
+
+
+class TLSError(TransportError):
+    """The TLS handshake failed (certificate not trusted, wrong host name, protocol error)."""
+
+
+class ConnectionClosed(TransportError):
+    """The peer closed or reset the connection before the message was complete."""
+
+
+class Timeout(ReactSSEError, TimeoutError):
+    """Base of the timeouts; ``timeout`` is the configured value in seconds."""
+
+    def __init__(self, message: str, *, timeout: float) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ConnectTimeout(Timeout):
+    """Connecting (resolution, TCP and TLS handshake) took longer than the connect timeout."""
+
+
+class ReadTimeout(Timeout):
+    """No byte arrived for ``timeout`` seconds."""
+
+
+class EventTimeout(Timeout):
+    """No event arrived for ``timeout`` seconds (keep-alive comments do not count)."""
+
+
+class HTTPStatusError(ReactSSEError):
+    """A response that cannot be read as an event stream.
+
+    Carries what a user needs to act: the URL, ``status``, ``reason``, ``headers`` (name, value
+    pairs as received, names lower-cased) and ``body``: at most the first 64 KiB of the body,
+    decoded as UTF-8 with replacement.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        status: int,
+        reason: str = "",
+        headers: Sequence[tuple[str, str]] = (),
+        body: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.reason = reason
+        self.headers = list(headers)
+        self.body = body
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ContentTypeError(HTTPStatusError):
+    """A 200 response whose Content-Type is not ``text/event-stream``."""
+
+
+class TooManyRedirects(ReactSSEError):
+    """More redirects than allowed, or a redirect loop."""

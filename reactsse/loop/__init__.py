@@ -1,0 +1,10 @@
+"""The ReactPHP event loop, ported: ``LoopInterface``, ``StreamSelectLoop`` and the ``Loop`` facade.
+
+This package knows nothing of HTTP or SSE (house plan: layers point down).
+"""
+
+from __future__ import annotations
+
+from reactsse.loop.interface import LoopInterface, Stream, TimerInterface
+
+__all__ = ["LoopInterface", "Stream", "TimerInterface"]
