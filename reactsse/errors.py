@@ -21,7 +21,12 @@ Hierarchy::
     │   └── EventTimeout            no event for event_timeout seconds (comments do not count)
     ├── HTTPStatusError             a response that is not a usable event stream
     │   └── ContentTypeError        200, but not text/event-stream
-    └── TooManyRedirects
+    ├── TooManyRedirects
+    └── APIError                    an OpenAI-style error inside a stream (``{"error": ...}``)
+
+Warnings (not exceptions; ``warnings.warn`` them, pytest turns them into errors)::
+
+    IncompleteStreamWarning         an OpenAI stream ended without its terminator (``[DONE]``)
 """
 
 from __future__ import annotations
@@ -29,12 +34,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "APIError",
     "ConnectError",
     "ConnectTimeout",
     "ConnectionClosed",
     "ContentTypeError",
     "EventTimeout",
     "HTTPStatusError",
+    "IncompleteStreamWarning",
     "InvalidURL",
     "LimitExceeded",
     "LocalProtocolError",
@@ -154,3 +161,43 @@ class ContentTypeError(HTTPStatusError):
 
 class TooManyRedirects(ReactSSEError):
     """More redirects than allowed, or a redirect loop."""
+
+
+class APIError(ReactSSEError):
+    """An OpenAI-compatible server reported an error inside a stream it had started (status 200).
+
+    Raised for a chat-completions chunk ``{"error": {...}}``, an ``event: error`` event, or a
+    Responses API ``response.failed`` / ``error`` event. The attributes are the server's own
+    fields, ``None`` when it did not send them: ``message`` (str), ``type`` (e.g.
+    ``"server_error"``), ``code`` (str or int, e.g. ``"rate_limit_exceeded"``), ``param``.
+    ``event`` is the SSE event type that carried the error (``"message"``, ``"error"``,
+    ``"response.failed"``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type: str | None = None,
+        code: str | int | None = None,
+        param: str | None = None,
+        event: str = "message",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.event = event
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class IncompleteStreamWarning(UserWarning):
+    """An OpenAI-style stream ended (the connection closed) before its terminator arrived.
+
+    Chat completions end with ``data: [DONE]``, Responses API streams with
+    ``response.completed``/``response.incomplete``. Without it the text may be cut short; the
+    client warns with this class and returns what it received instead of hanging or raising.
+    """
