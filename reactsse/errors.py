@@ -10,6 +10,7 @@ Hierarchy::
     ├── LocalProtocolError          we were asked to send something HTTP or SSE forbids
     ├── RemoteProtocolError         the peer sent something HTTP or SSE forbids
     │   └── LimitExceeded           a configured size limit was hit (names the limit)
+    │       └── EventTooLarge       one SSE event (or line) exceeds max_event_size
     ├── InvalidURL (also ValueError)
     ├── TransportError (also OSError)
     │   ├── ConnectError            name resolution or TCP connect failed
@@ -32,6 +33,7 @@ Warnings (not exceptions; ``warnings.warn`` them, pytest turns them into errors)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "APIError",
@@ -40,6 +42,7 @@ __all__ = [
     "ConnectionClosed",
     "ContentTypeError",
     "EventTimeout",
+    "EventTooLarge",
     "HTTPStatusError",
     "IncompleteStreamWarning",
     "InvalidURL",
@@ -73,6 +76,19 @@ class LimitExceeded(RemoteProtocolError):
     def __init__(self, message: str, *, limit: int) -> None:
         super().__init__(message)
         self.limit = limit
+
+
+class EventTooLarge(LimitExceeded):
+    """One event-stream event, or one line, is larger than ``max_event_size`` (``limit``).
+
+    Raised by ``reactsse.sse.EventStreamDecoder.feed``. ``events`` holds the events
+    (``MessageEvent`` objects) that the same ``feed`` call completed before the offending point:
+    they are valid and must not be lost, so a caller delivers them before handling the error.
+    """
+
+    def __init__(self, message: str, *, limit: int, events: Sequence[Any] = ()) -> None:
+        super().__init__(message, limit=limit)
+        self.events: list[Any] = list(events)
 
 
 class InvalidURL(ReactSSEError, ValueError):
