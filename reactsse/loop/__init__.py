@@ -6,5 +6,7 @@ This package knows nothing of HTTP or SSE (house plan: layers point down).
 from __future__ import annotations
 
 from reactsse.loop.interface import LoopInterface, Stream, TimerInterface
+from reactsse.loop.select_loop import StreamSelectLoop
+from reactsse.loop.timer import Timer
 
-__all__ = ["LoopInterface", "Stream", "TimerInterface"]
+__all__ = ["LoopInterface", "Stream", "StreamSelectLoop", "Timer", "TimerInterface"]
