@@ -277,6 +277,100 @@ def _openai_sdk(base: str, corpus: str) -> Measurement:
     return Measurement(count + 1, first - t0, end - t0)
 
 
+# --- reactsse ---------------------------------------------------------------------------------
+
+
+def _reactsse_connect(body_reader: str) -> Runner:
+    """reactsse.connect(): the blocking iterator (a private StreamSelectLoop underneath)."""
+
+    def run(base: str, corpus: str) -> Measurement:
+        from reactsse.eventsource import connect
+
+        count = chars = 0
+        first = 0.0
+        t0 = perf_counter()
+        with connect(
+            f"{base}/{corpus}",
+            reconnect=False,
+            body_reader=body_reader,  # type: ignore[arg-type]
+        ) as events:
+            for event in events:
+                chars += len(event.data)
+                count += 1
+                if count == 1:
+                    first = perf_counter()
+        end = perf_counter()
+        return Measurement(count, first - t0, end - t0, data_chars=chars)
+
+    return run
+
+
+def _reactsse_eventsource(body_reader: str) -> Runner:
+    """reactsse.EventSource with an ``on("*")`` callback on a StreamSelectLoop, loop.run()."""
+
+    def run(base: str, corpus: str) -> Measurement:
+        from reactsse.eventsource import EventSource
+        from reactsse.loop import StreamSelectLoop
+        from reactsse.sse import MessageEvent
+
+        loop = StreamSelectLoop()
+        count = chars = 0
+        first = 0.0
+        errors: list[Exception] = []
+
+        def on_event(event: MessageEvent) -> None:
+            nonlocal count, chars, first
+            chars += len(event.data)
+            count += 1
+            if count == 1:
+                first = perf_counter()
+
+        t0 = perf_counter()
+        source = EventSource(
+            f"{base}/{corpus}",
+            loop=loop,
+            reconnect=False,
+            body_reader=body_reader,  # type: ignore[arg-type]
+        )
+        source.on("*", on_event)
+        source.on("error", errors.append)
+        loop.run()  # returns when the source closed: nothing is registered any more
+        end = perf_counter()
+        close = getattr(loop, "close", None)
+        if callable(close):
+            close()
+        if errors:
+            raise errors[0]
+        return Measurement(count, first - t0, end - t0, data_chars=chars)
+
+    return run
+
+
+def _reactsse_openai(base: str, corpus: str) -> Measurement:
+    """reactsse.connect(POST /v1/chat/completions) + openai.ChatAccumulator: the SDK's job."""
+    from reactsse.eventsource import connect
+    from reactsse.openai import ChatAccumulator
+
+    count = chars = 0
+    first = 0.0
+    request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    t0 = perf_counter()
+    accumulator = ChatAccumulator()
+    with connect(
+        f"{base}/v1/chat/completions", method="POST", json={**request, "stream": True}
+    ) as events:
+        for event in events:
+            for delta in accumulator.feed(event):
+                chars += len(delta.content or "")
+            count += 1
+            if count == 1:
+                first = perf_counter()
+            if accumulator.done:
+                break
+    end = perf_counter()
+    return Measurement(count, first - t0, end - t0)
+
+
 CONTESTANTS: dict[str, Contestant] = {
     c.name: c
     for c in (
@@ -315,6 +409,34 @@ CONTESTANTS: dict[str, Contestant] = {
             "openai SDK chat.completions stream",
             ("openai",),
             _openai_sdk,
+            corpora=("openai",),
+        ),
+        *(
+            Contestant(
+                f"reactsse-connect-{reader}",
+                "reactsse",
+                f"reactsse.connect() iterator, body_reader={reader!r}",
+                ("reactsse.eventsource", "reactsse.loop"),
+                _reactsse_connect(reader),
+            )
+            for reader in ("batch", "h11")
+        ),
+        *(
+            Contestant(
+                f"reactsse-eventsource-{reader}",
+                "reactsse",
+                f"reactsse.EventSource callbacks on StreamSelectLoop, body_reader={reader!r}",
+                ("reactsse.eventsource", "reactsse.loop"),
+                _reactsse_eventsource(reader),
+            )
+            for reader in ("batch", "h11")
+        ),
+        Contestant(
+            "reactsse-openai",
+            "reactsse",
+            "reactsse.connect(POST) + openai.ChatAccumulator",
+            ("reactsse.eventsource", "reactsse.openai"),
+            _reactsse_openai,
             corpora=("openai",),
         ),
     )
