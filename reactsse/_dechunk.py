@@ -1,0 +1,163 @@
+"""Internal: the batch de-chunker, a fast reader for ``Transfer-Encoding: chunked`` bodies.
+
+Not public API; ``reactsse.http.ClientConnection(body_reader="batch")`` uses it.
+
+Why it exists: h11's ``ChunkedReader`` turns every HTTP chunk into one ``Data`` event, several
+Python calls and two buffer copies; LLM servers send one HTTP chunk per SSE event, so that per-chunk
+cost dominates a token stream. This reader walks the whole receive buffer in one loop
+(``bytes.find(b"\\r\\n", pos)`` + ``int(size, 16)``) and returns every body byte of the call as
+pieces that the caller joins once.
+
+Invariants (the state machine, RFC 9112 §7.1 ``chunk = chunk-size [ chunk-ext ] CRLF chunk-data
+CRLF``), one of exactly three states between calls:
+
+* ``_remaining > 0``: inside chunk-data, that many bytes still to come (``_footer == 0``);
+* ``_footer in (1, 2)``: chunk-data complete, the last ``_footer`` bytes of its CRLF still to come;
+* otherwise: at the start of a chunk-size line; ``_pending`` holds its incomplete beginning
+  (never a CRLF, at most ``max_line_size`` bytes, like h11's ``max_incomplete_event_size``).
+
+It accepts and rejects exactly what h11 0.14-0.16 ``ChunkedReader`` does (the differential tests
+in tests/test_http_dechunk.py check it): the chunk-size line is matched by the same grammar as
+``h11._abnf.chunk_header`` (1 to 20 hex digits, an optional ``;`` extension of any bytes but LF,
+trailing spaces/tabs, CRLF), a line is only judged once its CRLF has arrived, and a chunk footer
+is judged byte by byte as it arrives. The last chunk (size 0) is *not* consumed: ``feed`` returns
+the bytes from that line on, so that h11 reads the trailer section and ends the message.
+"""
+
+from __future__ import annotations
+
+import re
+
+from reactsse.errors import LimitExceeded, RemoteProtocolError
+
+__all__ = ["BatchDechunker", "excerpt"]
+
+# h11._abnf.chunk_header, rebuilt here so that no private h11 name is imported: chunk-size is
+# 1*HEXDIG capped at 20 digits (h11's "ridiculosity" cap), chunk-ext is ";" followed by anything
+# but LF (h11 does not parse extensions), then OWS (h11 tolerates trailing whitespace), CRLF.
+_CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,20})(?:;.*)?[ \t]*\r\n")
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+
+
+def excerpt(data: bytes | bytearray | memoryview, limit: int = 60) -> str:
+    """Return a bounded, escaped excerpt of ``data`` for an error message."""
+    head = bytes(data[:limit])
+    text = repr(head)[1:]  # b'...' -> '...'
+    return text + (" (truncated)" if len(data) > limit else "")
+
+
+class BatchDechunker:
+    """Decode a chunked body over whole receive buffers.
+
+    ``max_line_size`` bounds the incomplete chunk-size line kept between calls (h11's
+    ``max_incomplete_event_size`` plays that role in its reader; the same value is passed).
+    """
+
+    __slots__ = ("_footer", "_max_line_size", "_pending", "_remaining")
+
+    def __init__(self, *, max_line_size: int) -> None:
+        self._max_line_size = max_line_size
+        self._remaining = 0
+        self._footer = 0
+        self._pending = b""
+
+    def feed(self, data: bytes, out: list[bytes | bytearray | memoryview]) -> bytes | None:
+        """Decode ``data``; append each body piece to ``out`` as soon as it is decoded.
+
+        Returns None while the body goes on, or, once the last chunk's size line has started
+        (a complete line whose size is zero), the bytes from that line on, to be handed to h11
+        (it parses the trailer section and ends the message).
+
+        Raises RemoteProtocolError for a malformed chunk-size line or chunk footer, LimitExceeded
+        when an incomplete chunk-size line exceeds ``max_line_size``. Pieces appended to ``out``
+        before the error stay there, so that the caller can deliver them.
+        """
+        if self._pending:
+            # Only an incomplete chunk-size line is ever kept (bounded, usually a few bytes).
+            search_from = len(self._pending) - 1  # its CR may be the last byte kept
+            data = self._pending + data
+            self._pending = b""
+        else:
+            search_from = 0
+        size = len(data)
+        pos = 0
+        remaining = self._remaining
+        footer = self._footer
+        append = out.append
+        view = memoryview(data)
+        while True:
+            if remaining:
+                end = pos + remaining
+                if end > size:
+                    if pos < size:
+                        append(view[pos:])
+                        remaining = end - size
+                    pos = size
+                    break
+                append(view[pos:end])
+                pos = end
+                remaining = 0
+                footer = 2
+            if footer:
+                # RFC 9112 §7.1: chunk-data is followed by CRLF. h11 compares byte by byte as
+                # they arrive, so a lone CR at the end of the buffer is not (yet) an error.
+                if footer == 2:
+                    if data.startswith(b"\r\n", pos):
+                        pos += 2
+                    elif pos == size:
+                        break
+                    elif pos + 1 == size and data[pos] == 13:
+                        pos += 1
+                        footer = 1
+                        break
+                    else:
+                        raise RemoteProtocolError(
+                            "malformed chunk footer: expected CRLF after the chunk data, got "
+                            f"{excerpt(data[pos : pos + 2])} (RFC 9112 §7.1)"
+                        )
+                else:
+                    if pos == size:
+                        break
+                    if data[pos] != 10:
+                        raise RemoteProtocolError(
+                            "malformed chunk footer: expected LF after CR, got "
+                            f"{excerpt(data[pos : pos + 1])} (RFC 9112 §7.1)"
+                        )
+                    pos += 1
+                footer = 0
+                search_from = pos
+            line_end = data.find(b"\r\n", search_from)
+            if line_end < 0:
+                break
+            digits = data[pos:line_end]
+            if 0 < len(digits) <= 20 and not digits.strip(_HEX_DIGITS):
+                # Fast path: bare hex digits (what every streaming server sends).
+                chunk_size = int(digits, 16)
+            else:
+                match = _CHUNK_LINE.fullmatch(data, pos, line_end + 2)
+                if match is None:
+                    raise RemoteProtocolError(
+                        f"illegal chunk header: {excerpt(data[pos : line_end + 2])} "
+                        "(RFC 9112 §7.1: chunk-size is 1*HEXDIG)"
+                    )
+                chunk_size = int(match.group(1), 16)
+            if chunk_size == 0:
+                # The last chunk: h11 takes over from this line on (trailers, end of message).
+                self._remaining = 0
+                self._footer = 0
+                return data[pos:]
+            pos = line_end + 2
+            remaining = chunk_size
+        self._remaining = remaining
+        self._footer = footer
+        if pos < size:
+            # Only reachable at the start of a chunk-size line (no CRLF yet).
+            rest = data[pos:]
+            if len(rest) > self._max_line_size:
+                raise LimitExceeded(
+                    f"chunk-size line longer than {self._max_line_size} bytes without CRLF: "
+                    f"{excerpt(rest)}",
+                    limit=self._max_line_size,
+                )
+            self._pending = rest
+        return None

@@ -1,0 +1,625 @@
+"""Tests of reactsse.http: URLs, request bytes, response events, errors, content decoding.
+
+The differential tests of the two chunked-body readers live in test_http_dechunk.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+import zlib
+from collections.abc import Iterator
+
+import h11
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reactsse import __version__
+from reactsse.errors import (
+    ConnectionClosed,
+    InvalidURL,
+    LimitExceeded,
+    LocalProtocolError,
+    RemoteProtocolError,
+)
+from reactsse.http import (
+    URL,
+    ClientConnection,
+    ConnectionState,
+    ContentDecoder,
+    ResponseEnd,
+    ResponseEvent,
+    ResponseHead,
+    content_decoder_for,
+    events_before_error,
+    parse_url,
+)
+
+READERS = ["batch", "h11"]
+
+
+@pytest.fixture(params=READERS)
+def reader(request: pytest.FixtureRequest) -> str:
+    value: str = request.param
+    return value
+
+
+def _connection(reader: str, method: str = "GET", **kwargs: int) -> ClientConnection:
+    conn = ClientConnection(body_reader="batch" if reader == "batch" else "h11", **kwargs)
+    conn.send_request(method, parse_url("http://127.0.0.1:8000/stream"))
+    return conn
+
+
+def _feed_all(conn: ClientConnection, *pieces: bytes) -> list[ResponseEvent]:
+    events: list[ResponseEvent] = []
+    for piece in pieces:
+        events += conn.receive_data(piece)
+    return events
+
+
+def _body(events: list[ResponseEvent]) -> bytes:
+    return b"".join(e for e in events if isinstance(e, bytes))
+
+
+HEAD_CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
+
+# --------------------------------------------------------------------------------------------
+# URLs
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme", "host", "port", "target", "host_header", "text"),
+    [
+        (
+            "http://example.com",
+            "http",
+            "example.com",
+            80,
+            "/",
+            "example.com",
+            "http://example.com/",
+        ),
+        (
+            "HTTPS://Example.COM:443/a/b?x=1&y=2#frag",
+            "https",
+            "example.com",
+            443,
+            "/a/b?x=1&y=2",
+            "example.com",
+            "https://example.com/a/b?x=1&y=2",
+        ),
+        (
+            "http://127.0.0.1:8080?q",
+            "http",
+            "127.0.0.1",
+            8080,
+            "/?q",
+            "127.0.0.1:8080",
+            "http://127.0.0.1:8080/?q",
+        ),
+        ("http://[::1]/x", "http", "::1", 80, "/x", "[::1]", "http://[::1]/x"),
+        ("https://[::1]:8443/", "https", "::1", 8443, "/", "[::1]:8443", "https://[::1]:8443/"),
+        (
+            "http://bücher.de/ä b",
+            "http",
+            "xn--bcher-kva.de",
+            80,
+            "/%C3%A4%20b",
+            "xn--bcher-kva.de",
+            "http://xn--bcher-kva.de/%C3%A4%20b",
+        ),
+        ("http://h/%41%2F", "http", "h", 80, "/%41%2F", "h", "http://h/%41%2F"),
+    ],
+)
+def test_parse_url(
+    url: str, scheme: str, host: str, port: int, target: str, host_header: str, text: str
+) -> None:
+    parsed = parse_url(url)
+    assert (parsed.scheme, parsed.host, parsed.port, parsed.target) == (scheme, host, port, target)
+    assert parsed.host_header == host_header
+    assert str(parsed) == text
+    assert parsed.origin == (scheme, host, port)
+    assert parsed.is_tls is (scheme == "https")
+    assert parse_url(str(parsed)) == parsed
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("ftp://example.com/", "ftp"),
+        ("example.com/path", "no scheme"),
+        ("//example.com/", "no scheme"),
+        ("http://", "no host"),
+        ("http:///path", "no host"),
+        ("http://user:pw@example.com/", "credentials"),
+        ("http://example.com:abc/", "bad port"),
+        ("http://example.com:70000/", "bad port"),
+        ("http://example.com:0/", "port 0"),
+        ("http://[::1/", "invalid URL"),
+        ("http://[nothex::1]/", "IPv6"),
+        ("http://exa mple.com/", "bad host"),
+        ("http://exa\x00mple.com/", "bad host"),
+    ],
+)
+def test_parse_url_rejects(url: str, words: str) -> None:
+    with pytest.raises(InvalidURL, match=words) as info:
+        parse_url(url)
+    assert isinstance(info.value, ValueError)
+
+
+def test_parse_url_rejects_non_str() -> None:
+    with pytest.raises(InvalidURL):
+        parse_url(b"http://x/")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("/other?x=1", "http://h:8080/other?x=1"),
+        ("next", "http://h:8080/a/next"),
+        ("../up", "http://h:8080/up"),
+        ("?q=2", "http://h:8080/a/b?q=2"),
+        ("//elsewhere/p", "http://elsewhere/p"),
+        ("https://secure.example/p#f", "https://secure.example/p"),
+    ],
+)
+def test_url_join(location: str, expected: str) -> None:
+    assert str(parse_url("http://h:8080/a/b?x").join(location)) == expected
+
+
+def test_url_join_rejects_other_scheme() -> None:
+    with pytest.raises(InvalidURL):
+        parse_url("http://h/").join("ftp://h/x")
+
+
+@given(
+    st.sampled_from(["http", "https"]),
+    st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z0-9]{1,10}){0,3}", fullmatch=True),
+    st.one_of(st.none(), st.integers(1, 65535)),
+    st.text(max_size=30),
+)
+def test_parse_url_property(scheme: str, host: str, port: int | None, path: str) -> None:
+    authority = host if port is None else f"{host}:{port}"
+    raw = f"{scheme}://{authority}/{path}"
+    try:
+        url = parse_url(raw)
+    except InvalidURL:
+        return  # some random paths are not URLs (e.g. contain '[' that urlsplit rejects)
+    assert url.host == host
+    assert url.port == (port if port is not None else {"http": 80, "https": 443}[scheme])
+    assert url.target.startswith("/")
+    assert all(0x21 <= ord(ch) <= 0x7E for ch in url.target)  # h11 accepts it as a target
+    assert parse_url(str(url)) == url
+
+
+# --------------------------------------------------------------------------------------------
+# Requests
+
+
+def _request_headers(wire: bytes) -> tuple[h11.Request, list[tuple[bytes, bytes]], bytes]:
+    server = h11.Connection(h11.SERVER)
+    server.receive_data(wire)
+    request = server.next_event()
+    assert isinstance(request, h11.Request)
+    body = b""
+    while True:
+        event = server.next_event()
+        if isinstance(event, h11.Data):
+            body += event.data
+        else:
+            assert isinstance(event, h11.EndOfMessage)
+            break
+    return request, list(request.headers.raw_items()), body
+
+
+def test_send_request_defaults() -> None:
+    wire = ClientConnection().send_request("GET", parse_url("http://127.0.0.1:8000/s?x=1"))
+    request, headers, body = _request_headers(wire)
+    assert request.method == b"GET"
+    assert request.target == b"/s?x=1"
+    assert headers == [
+        (b"Host", b"127.0.0.1:8000"),
+        (b"Accept", b"text/event-stream"),
+        (b"Cache-Control", b"no-cache"),
+        (b"User-Agent", f"reactsse/{__version__}".encode()),
+    ]
+    assert body == b""
+    assert b"accept-encoding" not in wire.lower()
+
+
+def test_send_request_user_headers_override_case_insensitively() -> None:
+    wire = ClientConnection().send_request(
+        "POST",
+        parse_url("https://api.example/v1"),
+        headers=[("accept", "application/json"), ("X-A", "1"), ("x-a", " 2\t"), ("HOST", "h")],
+        body=b'{"a": 1}',
+    )
+    _, headers, body = _request_headers(wire)
+    assert headers == [
+        (b"HOST", b"h"),  # h11 writes Host first (RFC 9112 §3.2 SHOULD)
+        (b"Cache-Control", b"no-cache"),
+        (b"User-Agent", f"reactsse/{__version__}".encode()),
+        (b"accept", b"application/json"),
+        (b"X-A", b"1"),
+        (b"x-a", b"2"),
+        (b"Content-Length", b"8"),
+    ]
+    assert body == b'{"a": 1}'
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "post"])
+def test_bodiless_post_put_patch_send_content_length_zero(method: str) -> None:
+    wire = ClientConnection().send_request(method, parse_url("http://h/"))
+    assert b"\r\nContent-Length: 0\r\n" in wire
+
+
+def test_get_with_body_and_user_content_length() -> None:
+    wire = ClientConnection().send_request("GET", parse_url("http://h/"), body=b"abc")
+    assert wire.endswith(b"Content-Length: 3\r\n\r\nabc")
+    with pytest.raises(LocalProtocolError):
+        ClientConnection().send_request(
+            "POST", parse_url("http://h/"), [("Content-Length", "5")], body=b"abc"
+        )
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ("X-Bad", "a\r\nInjected: 1"),
+        ("X-Bad", "a\nb"),
+        ("X-Bad", "a\x00b"),
+        ("X-Bad\r\n", "a"),
+        ("X Bad", "a"),
+        ("", "a"),
+        ("X-Bad", "€"),
+    ],
+)
+def test_send_request_rejects_bad_headers(header: tuple[str, str]) -> None:
+    with pytest.raises(LocalProtocolError):
+        ClientConnection().send_request("GET", parse_url("http://h/"), [header])
+
+
+def test_send_request_once_and_receive_before_send() -> None:
+    conn = ClientConnection()
+    with pytest.raises(LocalProtocolError, match="before send_request"):
+        conn.receive_data(b"HTTP/1.1 200 OK\r\n\r\n")
+    conn = ClientConnection()
+    assert conn.state is ConnectionState.IDLE
+    conn.send_request("GET", parse_url("http://h/"))
+    assert conn.state is ConnectionState.HEAD
+    with pytest.raises(LocalProtocolError, match="once"):
+        conn.send_request("GET", parse_url("http://h/"))
+
+
+def test_bad_method_rejected() -> None:
+    with pytest.raises(LocalProtocolError):
+        ClientConnection().send_request("GE T", parse_url("http://h/"))
+
+
+# --------------------------------------------------------------------------------------------
+# Responses
+
+
+def test_response_head_and_chunked_body(reader: str) -> None:
+    conn = _connection(reader)
+    events = conn.receive_data(HEAD_CHUNKED + b"5\r\nhello\r\n6\r\n world\r\n")
+    assert len(events) == 2
+    head, body = events
+    assert isinstance(head, ResponseHead)
+    assert head.status == 200
+    assert head.reason == "OK"
+    assert head.http_version == "1.1"
+    assert head.content_type == "text/event-stream"
+    assert head.get("TRANSFER-ENCODING") == "chunked"
+    assert body == b"hello world"
+    assert conn.state is ConnectionState.BODY
+    assert conn.receive_data(b"0\r\nX-Trailer: t\r\n\r\n") == [
+        ResponseEnd(trailers=(("x-trailer", "t"),))
+    ]
+    assert conn.state is ConnectionState.DONE
+    assert conn.receive_data(b"junk after the end") == []
+    assert conn.receive_data(b"") == []
+
+
+def test_everything_in_one_call_is_ordered(reader: str) -> None:
+    conn = _connection(reader)
+    events = conn.receive_data(HEAD_CHUNKED + b"3\r\nabc\r\n0\r\n\r\n")
+    assert [type(e) for e in events] == [ResponseHead, bytes, ResponseEnd]
+    assert events[1] == b"abc"
+    assert events[2] == ResponseEnd()
+
+
+def test_response_head_get_joins_repeats_and_content_type() -> None:
+    head = ResponseHead(
+        200,
+        "OK",
+        (
+            ("set-cookie", "a=1"),
+            ("content-type", "Text/Event-Stream ; charset=utf-8"),
+            ("set-cookie", "b"),
+        ),
+        "1.1",
+    )
+    assert head.get("Set-Cookie") == "a=1, b"
+    assert head.get("missing") is None
+    assert head.content_type == "text/event-stream"
+    assert ResponseHead(200, "OK", (), "1.1").content_type is None
+
+
+def test_header_values_are_latin1(reader: str) -> None:
+    conn = _connection(reader)
+    (head,) = conn.receive_data(
+        b"HTTP/1.1 200 \xc3\xa9\r\nX-Name: caf\xe9\r\nContent-Length: 0\r\n\r\n"
+    )[:1]
+    assert isinstance(head, ResponseHead)
+    assert head.get("x-name") == "caf\xe9"
+    assert head.reason == "\xc3\xa9"
+
+
+def test_informational_responses_are_skipped(reader: str) -> None:
+    conn = _connection(reader)
+    events = _feed_all(
+        conn,
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n",
+        b"\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+    )
+    assert [type(e) for e in events] == [ResponseHead, bytes, ResponseEnd]
+    assert isinstance(events[0], ResponseHead) and events[0].status == 200
+
+
+def test_content_length_body(reader: str) -> None:
+    conn = _connection(reader)
+    events = _feed_all(conn, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234", b"56789extra")
+    assert _body(events) == b"0123456789"
+    assert events[-1] == ResponseEnd()
+
+
+def test_close_delimited_body_ends_cleanly_at_eof(reader: str) -> None:
+    conn = _connection(reader)
+    events = _feed_all(conn, b"HTTP/1.0 200 OK\r\n\r\ndata: 1\n\n", b"data: 2\n\n")
+    assert _body(events) == b"data: 1\n\ndata: 2\n\n"
+    assert conn.receive_data(b"") == [ResponseEnd()]
+    assert conn.state is ConnectionState.DONE
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_no_body_statuses(reader: str, status: int) -> None:
+    conn = _connection(reader)
+    events = conn.receive_data(
+        f"HTTP/1.1 {status} X\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    )
+    assert [type(e) for e in events] == [ResponseHead, ResponseEnd]
+
+
+def test_head_request_has_no_body(reader: str) -> None:
+    conn = _connection(reader, method="HEAD")
+    events = conn.receive_data(HEAD_CHUNKED)
+    assert [type(e) for e in events] == [ResponseHead, ResponseEnd]
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "malformed HTTP response"),
+        (b"\x16\x03\x01\x02\x00\x01\x00", "did not send an HTTP"),
+        (b"HTTP/1.1 2000 OK\r\n\r\n", "malformed HTTP response"),
+        (b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n", "Bad Header"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", "Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "Transfer-Encoding"),
+        (b"\r\nHTTP/1.1 200 OK\r\n\r\n", "no response line"),
+    ],
+)
+def test_malformed_heads(reader: str, data: bytes, words: str) -> None:
+    conn = _connection(reader)
+    with pytest.raises(RemoteProtocolError, match=words) as info:
+        conn.receive_data(data)
+    assert isinstance(info.value.__cause__, h11.RemoteProtocolError) or b"\x16" in data
+    assert conn.state is ConnectionState.ERROR
+    with pytest.raises(LocalProtocolError, match="after the connection failed"):
+        conn.receive_data(b"more")
+
+
+def test_head_too_large(reader: str) -> None:
+    conn = _connection(reader, max_header_size=1024)
+    with pytest.raises(LimitExceeded) as info:
+        conn.receive_data(b"HTTP/1.1 200 OK\r\n" + b"X-Big: " + b"a" * 1100)
+    assert info.value.limit == 1024
+    conn = _connection(reader, max_header_size=1024)
+    with pytest.raises(LimitExceeded):  # complete but too big, in one piece
+        conn.receive_data(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 1100 + b"\r\n\r\n")
+    conn = _connection(reader, max_header_size=1024)
+    assert conn.receive_data(b"HTTP/1.1 200 OK\r\nX: " + b"a" * 900 + b"\r\n\r\n")
+
+
+def test_bad_chunk_keeps_earlier_body(reader: str) -> None:
+    conn = _connection(reader)
+    with pytest.raises(RemoteProtocolError, match="chunk") as info:
+        conn.receive_data(HEAD_CHUNKED + b"5\r\nhello\r\nzz\r\nnever")
+    events = events_before_error(info.value)
+    assert [type(e) for e in events] == [ResponseHead, bytes]
+    assert events[1] == b"hello"
+    assert not isinstance(info.value, ConnectionClosed)
+
+
+def test_bad_chunk_footer(reader: str) -> None:
+    conn = _connection(reader)
+    conn.receive_data(HEAD_CHUNKED + b"3\r\nabc\r")
+    with pytest.raises(RemoteProtocolError, match="chunk footer") as info:
+        conn.receive_data(b"X")
+    assert events_before_error(info.value) == []
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        b"",
+        b"HTTP/1.1 200 OK\r\nContent-",
+        HEAD_CHUNKED,
+        HEAD_CHUNKED + b"5\r\nhel",
+        HEAD_CHUNKED + b"5\r\nhello\r\n",
+        HEAD_CHUNKED + b"5\r\nhello\r\n0\r\n",
+        HEAD_CHUNKED + b"5\r\nhello\r\n0\r\nX-T: 1\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabc",
+    ],
+)
+def test_eof_before_the_end_is_connection_closed(reader: str, response: bytes) -> None:
+    conn = _connection(reader)
+    if response:
+        conn.receive_data(response)
+    with pytest.raises(ConnectionClosed, match="before the response was complete") as info:
+        conn.receive_data(b"")
+    assert info.value.host == "127.0.0.1"
+    assert info.value.port == 8000
+
+
+def test_events_before_error_on_foreign_exception() -> None:
+    assert events_before_error(ValueError("x")) == []
+
+
+def test_constructor_validates() -> None:
+    with pytest.raises(ValueError):
+        ClientConnection(body_reader="fast")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        ClientConnection(max_header_size=0)
+
+
+# --------------------------------------------------------------------------------------------
+# A real server on 127.0.0.1
+
+
+class _OneShotServer:
+    """Accepts one connection on 127.0.0.1, reads the request head, writes ``response``."""
+
+    def __init__(self, response: list[bytes]) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self.request = b""
+        self._response = response
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        sock, _ = self._listener.accept()
+        with sock:
+            while b"\r\n\r\n" not in self.request:
+                self.request += sock.recv(65536)
+            for piece in self._response:
+                sock.sendall(piece)
+
+    def close(self) -> None:
+        self._thread.join(timeout=10)
+        self._listener.close()
+
+
+@pytest.fixture
+def sse_server() -> Iterator[_OneShotServer]:
+    chunks = [b"%x\r\n%s\r\n" % (len(p), p) for p in (b"data: %d\n\n" % i for i in range(200))]
+    server = _OneShotServer([HEAD_CHUNKED, *chunks, b"0\r\n\r\n"])
+    yield server
+    server.close()
+
+
+def test_real_socket_round_trip(reader: str, sse_server: _OneShotServer) -> None:
+    conn = ClientConnection(body_reader="batch" if reader == "batch" else "h11")
+    url = parse_url(f"http://127.0.0.1:{sse_server.port}/events")
+    events: list[ResponseEvent] = []
+    with socket.create_connection(("127.0.0.1", sse_server.port), timeout=10) as sock:
+        sock.sendall(conn.send_request("GET", url))
+        while conn.state is not ConnectionState.DONE:
+            events += conn.receive_data(sock.recv(65536))
+    assert sse_server.request.startswith(b"GET /events HTTP/1.1\r\n")
+    assert b"".join(b"data: %d\n\n" % i for i in range(200)) == _body(events)
+    assert isinstance(events[0], ResponseHead) and events[-1] == ResponseEnd()
+
+
+# --------------------------------------------------------------------------------------------
+# Content-Encoding
+
+
+def _deflate_raw(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+PAYLOAD = b"data: " + b"token " * 2000 + b"\n\n"
+
+
+@pytest.mark.parametrize(
+    ("coding", "encoded"),
+    [
+        ("gzip", gzip.compress(PAYLOAD)),
+        ("x-gzip", gzip.compress(PAYLOAD)),
+        ("deflate", zlib.compress(PAYLOAD)),
+        ("deflate", _deflate_raw(PAYLOAD)),
+        ("gzip", gzip.compress(PAYLOAD[:5000]) + gzip.compress(PAYLOAD[5000:])),
+        ("identity, gzip", gzip.compress(PAYLOAD)),
+        ("deflate, gzip", gzip.compress(zlib.compress(PAYLOAD))),
+    ],
+)
+@pytest.mark.parametrize("step", [1, 7, 4096, 1 << 20])
+def test_content_decoder(coding: str, encoded: bytes, step: int) -> None:
+    decoder = ContentDecoder(coding)
+    out = b"".join(decoder.decode(encoded[i : i + step]) for i in range(0, len(encoded), step))
+    assert out + decoder.flush() == PAYLOAD
+
+
+def test_content_decoder_for() -> None:
+    def head(*headers: tuple[str, str]) -> ResponseHead:
+        return ResponseHead(200, "OK", headers, "1.1")
+
+    assert content_decoder_for(head()) is None
+    assert content_decoder_for(head(("content-encoding", "identity"))) is None
+    assert isinstance(content_decoder_for(head(("content-encoding", "GZIP"))), ContentDecoder)
+    with pytest.raises(RemoteProtocolError, match="'br'"):
+        content_decoder_for(head(("content-encoding", "br")))
+
+
+def test_content_decoder_errors() -> None:
+    with pytest.raises(RemoteProtocolError, match="gzip"):
+        ContentDecoder("gzip").decode(b"definitely not gzip")
+    truncated = ContentDecoder("gzip")
+    truncated.decode(gzip.compress(PAYLOAD)[:-10])
+    with pytest.raises(RemoteProtocolError, match="truncated"):
+        truncated.flush()
+    assert ContentDecoder("gzip").flush() == b""  # an empty body is fine
+
+
+def test_content_decoder_bounds_a_decompression_bomb() -> None:
+    bomb = gzip.compress(b"\0" * (8 << 20))  # ~8 KiB that inflate to 8 MiB
+    decoder = ContentDecoder("gzip", max_output_per_call=1 << 20)
+    with pytest.raises(LimitExceeded) as info:
+        decoder.decode(bomb)
+    assert info.value.limit == 1 << 20
+    # Fed in small reads, the same body is fine: each read inflates to less than the cap.
+    decoder = ContentDecoder("gzip", max_output_per_call=1 << 20)
+    total = sum(len(decoder.decode(bomb[i : i + 64])) for i in range(0, len(bomb), 64))
+    assert total + len(decoder.flush()) == 8 << 20
+
+
+@settings(max_examples=50)
+@given(st.binary(max_size=3000), st.lists(st.integers(1, 500), min_size=1, max_size=20))
+def test_content_decoder_any_cuts(payload: bytes, cuts: list[int]) -> None:
+    for coding, encoded in (("gzip", gzip.compress(payload)), ("deflate", zlib.compress(payload))):
+        decoder = ContentDecoder(coding)
+        out, pos, i = b"", 0, 0
+        while pos < len(encoded):
+            step = cuts[i % len(cuts)]
+            out += decoder.decode(encoded[pos : pos + step])
+            pos += step
+            i += 1
+        assert out + decoder.flush() == payload
+
+
+def test_url_is_frozen() -> None:
+    url = parse_url("http://h/")
+    with pytest.raises(AttributeError):
+        url.host = "x"  # type: ignore[misc]
+    assert isinstance(url, URL)
