@@ -1,0 +1,136 @@
+"""Shared helpers of ``tests/test_connector*.py``: bounded loop runs, loopback servers, fd counts.
+
+Everything listens on 127.0.0.1 (or ::1), is started by the test and closed by it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from reactsse.loop import LoopInterface, StreamSelectLoop
+
+
+def run_until_stopped(loop: LoopInterface, limit: float = 5.0) -> None:
+    """Run ``loop`` until a callback calls ``loop.stop()``; fail if that takes over ``limit`` s."""
+    timed_out: list[bool] = []
+
+    def guard(_timer: object) -> None:
+        timed_out.append(True)
+        loop.stop()
+
+    timer = loop.add_timer(limit, guard)
+    try:
+        loop.run()
+    finally:
+        loop.cancel_timer(timer)
+    assert not timed_out, f"the loop was not stopped within {limit} s"
+
+
+def open_fds() -> int:
+    """Number of open descriptors of this process (Linux /proc); skips elsewhere."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except FileNotFoundError:  # pragma: no cover - not Linux
+        pytest.skip("needs /proc/self/fd to count descriptors")
+
+
+@contextmanager
+def new_loop() -> Iterator[StreamSelectLoop]:
+    loop = StreamSelectLoop()
+    try:
+        yield loop
+    finally:
+        loop.close()
+
+
+@contextmanager
+def listener(host: str = "127.0.0.1", backlog: int = 16) -> Iterator[socket.socket]:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, 0))
+        sock.listen(backlog)
+        yield sock
+    finally:
+        sock.close()
+
+
+def accept_on_loop(
+    loop: LoopInterface, server: socket.socket, on_accept: Callable[[socket.socket], object]
+) -> None:
+    """Accept one connection from the loop (non-blocking listener), hand it to ``on_accept``."""
+    server.setblocking(False)
+
+    def readable(_stream: object) -> None:
+        try:
+            conn, _address = server.accept()
+        except BlockingIOError:
+            return
+        loop.remove_read_stream(server)
+        on_accept(conn)
+
+    loop.add_read_stream(server, readable)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def tcp_pair() -> tuple[socket.socket, socket.socket]:
+    """A connected (client, server) TCP pair on 127.0.0.1, made with blocking calls."""
+    with listener() as server:
+        client = socket.create_connection(server.getsockname()[:2], timeout=5)
+        conn, _address = server.accept()
+    return client, conn
+
+
+class ThreadServer:
+    """Run ``handler(conn)`` in a thread for one accepted connection; re-raise its error.
+
+    For peers that must block (a stdlib ``ssl`` server, a reader that drains) while the loop
+    runs in the test's thread. ``join()`` waits for it and raises what the handler raised.
+    """
+
+    def __init__(self, server: socket.socket, handler: Callable[[socket.socket], None]) -> None:
+        self._server = server
+        self._handler = handler
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._server.settimeout(10)
+            conn, _address = self._server.accept()
+            with conn:
+                conn.settimeout(10)
+                self._handler(conn)
+        except BaseException as exc:  # re-raised by join() in the test's thread
+            self._error = exc
+
+    def join(self, timeout: float = 10.0) -> None:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "server thread did not finish"
+        if self._error is not None:
+            raise self._error
+
+
+def ipv6_loopback_available() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
