@@ -473,6 +473,7 @@ def test_property_any_chunking_matches_whole_and_reference(stream: bytes, cuts: 
         reference.retry,
         reference.last_event_id,
     )
+    assert _decode([stream[i : i + 1] for i in range(len(stream))])[0] == whole
     traced: list[Line] = []
     assert _decode(chunks, trace=traced.append)[0] == whole
     assert [t.event for t in traced if isinstance(t, Dispatch) and t.event] == [
