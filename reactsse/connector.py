@@ -516,9 +516,14 @@ class TLSTransport(_SocketBase):
         self._on_handshake: Callable[[], object] | None = None
         self._on_handshake_error: Callable[[Exception], object] | None = None
         self._plain_pending = bytearray()  # plaintext SSLObject.write could not take yet
+        self._state = _State.HANDSHAKING
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         try:
+            if not server_side and context.check_hostname and not server_hostname:
+                # SSLSocket refuses this; SSLObject does not, and would then check the chain
+                # but not the name (CPython ssl.py SSLSocket._create).
+                raise ValueError("check_hostname requires server_hostname")
             self._ssl = context.wrap_bio(
                 self._incoming,
                 self._outgoing,
@@ -528,7 +533,6 @@ class TLSTransport(_SocketBase):
         except (ValueError, ssl.SSLError) as exc:
             self._release()
             raise TLSError(f"cannot start TLS: {exc}") from exc
-        self._state = _State.HANDSHAKING
 
     @property
     def is_tls(self) -> bool:
