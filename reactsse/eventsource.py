@@ -1134,7 +1134,8 @@ class EventIterator(Iterator[MessageEvent]):
         return events.popleft()
 
     def close(self) -> None:
-        """Close the connection and the private loop at once; idempotent."""
+        """Close the connection and the private loop at once; idempotent. Iteration then ends."""
+        self._inbox.events.clear()
         self._source.close()
         self._close_loop()
 
