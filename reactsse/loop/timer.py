@@ -97,17 +97,20 @@ class Timers:
     """The timers of one loop, in a heap ordered by due time, then by insertion order.
 
     ``tick()`` runs every timer that is strictly past due at the start of the call
-    (``Timers::tick``: ``$scheduled >= $time`` ends the pass); the clock is ``time.monotonic()``.
+    (``Timers::tick``: ``$scheduled >= $time`` ends the pass); the clock is ``time.monotonic()``
+    unless another is given.
     """
 
-    __slots__ = ("_active", "_counter", "_heap", "time")
+    __slots__ = ("_active", "_clock", "_counter", "_heap", "time")
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        """``clock`` returns seconds; only tests pass another one than ``time.monotonic``."""
         self._heap: list[tuple[float, int, Timer]] = []
         self._counter = itertools.count()
         self._active = 0
+        self._clock = clock
         #: the clock value at the start of the last ``tick()`` (``Timers::getTime``).
-        self.time = time.monotonic()
+        self.time = clock()
 
     def add(self, timer: Timer) -> None:
         """Schedule ``timer`` for ``interval`` seconds from now (``Timers::add``)."""
@@ -115,7 +118,7 @@ class Timers:
         timer._seq = seq
         timer._owner = self
         self._active += 1
-        heappush(self._heap, (time.monotonic() + timer._interval, seq, timer))
+        heappush(self._heap, (self._clock() + timer._interval, seq, timer))
 
     def contains(self, timer: TimerInterface) -> bool:
         """Whether ``timer`` is scheduled here (not yet fired if one-shot, not cancelled)."""
@@ -160,7 +163,7 @@ class Timers:
         heap = self._heap
         if not heap:
             return
-        now = self.time = time.monotonic()
+        now = self.time = self._clock()
         while heap:
             entry = heap[0]
             if entry[0] >= now:
