@@ -25,13 +25,27 @@ Protocol facts this module relies on (OpenAI API reference, "Streaming"):
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
+import os
+import ssl
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
-from reactsse.errors import APIError, IncompleteStreamWarning, RemoteProtocolError
+from reactsse.errors import (
+    APIError,
+    ContentTypeError,
+    HTTPStatusError,
+    IncompleteStreamWarning,
+    ReactSSEError,
+    RemoteProtocolError,
+)
+from reactsse.eventsource import EventSource, Trace
+from reactsse.http import parse_url
+from reactsse.loop import LoopInterface
 from reactsse.sse import MessageEvent
 
 __all__ = [
@@ -39,6 +53,9 @@ __all__ = [
     "ChatChoice",
     "ChatCompletion",
     "ChatDelta",
+    "ChatStream",
+    "Messages",
+    "OpenAIClient",
     "ResponseCompleted",
     "ResponseFunctionCall",
     "ResponseFunctionCallArgumentsDelta",
@@ -46,6 +63,9 @@ __all__ = [
     "ResponseStreamEvent",
     "ResponseTextDelta",
     "ResponsesAccumulator",
+    "ResponsesStream",
+    "StreamHandle",
+    "StreamIterator",
     "ToolCall",
     "ToolCallDelta",
     "Usage",
@@ -628,3 +648,522 @@ class ResponsesAccumulator:
         if not self._done:
             _warn_incomplete("the Responses API stream ended without response.completed")
         return self.result
+
+
+# --------------------------------------------------------------------------- the client
+
+_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Reasoning models may think for minutes before the first byte; the openai SDK waits 600 s too.
+_DEFAULT_READ_TIMEOUT = 600.0
+
+_D = TypeVar("_D")
+_R = TypeVar("_R")
+_R_co = TypeVar("_R_co", covariant=True)
+
+
+class _Accumulator(Protocol[_D, _R_co]):
+    """What ``ChatAccumulator`` and ``ResponsesAccumulator`` have in common."""
+
+    @property
+    def done(self) -> bool: ...
+
+    def feed(self, event: MessageEvent) -> list[_D]: ...
+
+    def finish(self) -> _R_co: ...
+
+
+def _error_message_from_body(body: str) -> str | None:
+    """The ``message`` of an OpenAI error body (``{"error": {"message": ...}}``), if any."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    error = value.get("error", value)
+    if isinstance(error, str):
+        return error
+    if isinstance(error, dict):
+        return _str(error.get("message"))
+    return None
+
+
+class StreamHandle(Generic[_D, _R]):
+    """One streaming request running on a loop (what ``stream_chat``/``stream_responses`` return).
+
+    ``close()`` aborts it at any moment: the connection is released at once and no callback is
+    called afterwards. ``result`` is the assembled result once ``on_done`` was called, else
+    ``None``; ``done`` tells whether the stream has finished (by success, error or ``close()``).
+    """
+
+    def __init__(
+        self,
+        client: OpenAIClient,
+        path: str,
+        payload: dict[str, Any],
+        accumulator: _Accumulator[_D, _R],
+        *,
+        loop: LoopInterface | None,
+        on_item: Callable[[_D], object],
+        on_done: Callable[[_R], object] | None,
+        on_error: Callable[[Exception], object] | None,
+        on_end: Callable[[], object] | None = None,
+    ) -> None:
+        self._client = client
+        self._accumulator = accumulator
+        self._on_item = on_item
+        self._on_done = on_done
+        self._on_error = on_error
+        # ``on_end`` replaces the call to ``finish()``: the blocking iterator calls it itself,
+        # from the user's frame, so that the IncompleteStreamWarning points at their code.
+        self._on_end = on_end
+        self._finished = False
+        self._result: _R | None = None
+        self._source = EventSource(
+            client.base_url + path,
+            loop=loop if loop is not None else client.loop,
+            method="POST",
+            headers=client._request_headers(),
+            json=payload,
+            # One-shot: a POST that generated tokens is never replayed (and never re-billed).
+            reconnect=False,
+            connect_timeout=client.connect_timeout,
+            read_timeout=client.read_timeout,
+            ssl_context=client.ssl_context,
+            trace=client.trace,
+        )
+        self._source.on("*", self._on_event)
+        self._source.on("error", self._on_source_error)
+        self._source.on("close", self._on_source_close)
+
+    @property
+    def result(self) -> _R | None:
+        """The assembled result, once the stream ended successfully."""
+        return self._result
+
+    @property
+    def done(self) -> bool:
+        """True once the stream finished: success, error or ``close()``."""
+        return self._finished
+
+    def close(self) -> None:
+        """Abort now: release the connection; no callback afterwards. Idempotent."""
+        self._finished = True
+        self._source.close()
+
+    def __repr__(self) -> str:
+        state = "done" if self._finished else "streaming"
+        return f"<StreamHandle {self._source.url} {state}>"
+
+    def _on_event(self, event: MessageEvent) -> None:
+        if self._finished:
+            return
+        try:
+            items = self._accumulator.feed(event)
+        except ReactSSEError as error:
+            self._fail(self._client._translate(error))
+            return
+        for item in items:
+            self._on_item(item)
+            if self.done:  # on_item may have called close()
+                return
+        if self._accumulator.done:
+            # The terminator arrived: finish now, whether or not the server closes the response.
+            self._source.close()
+            self._end()
+
+    def _on_source_close(self) -> None:
+        if not self._finished:
+            self._end()
+
+    def _end(self) -> None:
+        self._finished = True
+        if self._on_end is not None:
+            self._on_end()
+            return
+        self._result = self._accumulator.finish()
+        if self._on_done is not None:
+            self._on_done(self._result)
+
+    def _on_source_error(self, error: ReactSSEError) -> None:
+        # reconnect=False: every error that reaches us is fatal (the source is CLOSED).
+        if not self._finished:
+            self._fail(self._client._translate(error))
+
+    def _fail(self, error: ReactSSEError) -> None:
+        self._finished = True
+        self._source.close()
+        if self._on_error is None:
+            # No handler: the error leaves the loop's run(), as an exception from any listener
+            # does in ReactPHP (StreamSelectLoop has no try/catch).
+            raise error
+        self._on_error(error)
+
+
+class StreamIterator(Generic[_D, _R]):
+    """A blocking iterator over one streaming request (``chat_stream``, ``responses_stream``).
+
+    Each ``next()`` runs a private ``StreamSelectLoop`` until the next typed item. Iteration
+    ends when the stream is complete; then ``result`` holds the assembled result (a
+    ``ChatCompletion`` or ``ResponseResult``). Errors (``APIError``, ``HTTPStatusError``,
+    transport errors) are raised from ``next()`` after the items received before them. A stream
+    that ends without its terminator warns ``IncompleteStreamWarning`` at the end of iteration.
+    Use it in a ``with`` block or call ``close()``: that closes the connection at once.
+    """
+
+    def __init__(
+        self,
+        client: OpenAIClient,
+        path: str,
+        payload: dict[str, Any],
+        accumulator: _Accumulator[_D, _R],
+    ) -> None:
+        from reactsse.loop import StreamSelectLoop
+
+        self._loop = StreamSelectLoop()
+        self._items: collections.deque[_D] = collections.deque()
+        self._error: Exception | None = None
+        self._ended = False
+        self._accumulator = accumulator
+        self._result: _R | None = None
+        try:
+            self._handle: StreamHandle[_D, _R] = StreamHandle(
+                client,
+                path,
+                payload,
+                accumulator,
+                loop=self._loop,
+                on_item=self._push,
+                on_done=None,
+                on_error=self._fail,
+                on_end=self._end,
+            )
+        except BaseException:
+            self._loop.close()
+            raise
+
+    @property
+    def result(self) -> _R | None:
+        """The assembled result once iteration has ended, else ``None``."""
+        return self._result
+
+    def _push(self, item: _D) -> None:
+        self._items.append(item)
+        self._loop.stop()
+
+    def _fail(self, error: Exception) -> None:
+        self._error = error
+        self._loop.stop()
+
+    def _end(self) -> None:
+        self._ended = True
+        self._loop.stop()
+
+    def __iter__(self) -> StreamIterator[_D, _R]:
+        return self
+
+    def __next__(self) -> _D:
+        items = self._items
+        while not items:
+            if self._error is not None:
+                error, self._error = self._error, None
+                self.close()
+                raise error
+            if self._ended:
+                self.close()
+                if self._result is None:
+                    self._result = self._accumulator.finish()
+                raise StopIteration
+            if self._handle.done and not self._ended:
+                raise StopIteration  # closed by the user
+            self._loop.run()
+        return items.popleft()
+
+    def close(self) -> None:
+        """Close the connection and the private loop at once; idempotent."""
+        self._handle.close()
+        self._loop.close()
+
+    def __enter__(self) -> StreamIterator[_D, _R]:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Safety net for `for d in client.chat_stream(...): break` without `with`.
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+ChatStream: TypeAlias = StreamIterator[ChatDelta, ChatCompletion]
+"""The blocking iterator ``OpenAIClient.chat_stream`` returns."""
+
+ResponsesStream: TypeAlias = StreamIterator[ResponseStreamEvent, ResponseResult]
+"""The blocking iterator ``OpenAIClient.responses_stream`` returns."""
+
+
+Messages: TypeAlias = "str | Sequence[Mapping[str, Any]]"
+"""Chat messages: a list of ``{"role": ..., "content": ...}`` objects, or one user prompt."""
+
+
+class OpenAIClient:
+    """A client for OpenAI-compatible streaming endpoints (OpenAI, Ollama, vLLM, llama.cpp ...).
+
+    ``OpenAIClient(*, api_key=None, base_url=None, loop=None, headers=None,
+    connect_timeout=30.0, read_timeout=600.0, ssl_context=None, trace=None)``:
+
+    * ``api_key``: sent as ``Authorization: Bearer <key>``; ``None`` reads ``OPENAI_API_KEY``
+      from the environment; no key at all (or ``""``) sends no Authorization header (local
+      servers need none). The key never appears in a repr, an error message or a trace.
+    * ``base_url``: ``None`` reads ``OPENAI_BASE_URL``, else ``https://api.openai.com/v1``;
+      endpoint paths (``/chat/completions``, ``/responses``) are appended to it.
+    * ``loop``: the loop of the callback style (``None``: ``Loop.get()`` when a stream starts);
+      the blocking iterators always run a private loop.
+    * ``headers``: extra request headers (e.g. ``OpenAI-Organization``).
+    * ``connect_timeout``/``read_timeout``: seconds (``None`` for none), as in ``EventSource``.
+    * ``trace``: a ``reactsse.eventsource.Trace`` (e.g. ``TextTrace()``) shown every layer.
+
+    Raises ``InvalidURL`` for a base URL that cannot be requested.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        loop: LoopInterface | None = None,
+        headers: Mapping[str, str] | None = None,
+        connect_timeout: float | None = 30.0,
+        read_timeout: float | None = _DEFAULT_READ_TIMEOUT,
+        ssl_context: ssl.SSLContext | None = None,
+        trace: Trace | None = None,
+    ) -> None:
+        if api_key is None:
+            api_key = os.environ.get("OPENAI_API_KEY")
+        if base_url is None:
+            base_url = os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL
+        base_url = base_url.rstrip("/")
+        parse_url(base_url)  # fail early: InvalidURL names what is wrong
+        # Name-mangled so that no generic attribute dump (vars(), a debugger's repr) shows it
+        # by accident under an obvious name; never formatted into any string but the header.
+        self.__api_key = api_key or None
+        self.base_url = base_url
+        """The base URL, without a trailing slash."""
+        self._loop = loop
+        self.headers = dict(headers or {})
+        """Extra request headers."""
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.ssl_context = ssl_context
+        self.trace = trace
+
+    @property
+    def loop(self) -> LoopInterface:
+        """The loop of the callback style (``Loop.get()`` unless one was given)."""
+        if self._loop is None:
+            from reactsse.loop import Loop
+
+            return Loop.get()
+        return self._loop
+
+    @property
+    def has_api_key(self) -> bool:
+        """Whether a key will be sent (the key itself is not readable)."""
+        return self.__api_key is not None
+
+    def __repr__(self) -> str:
+        key = "set" if self.__api_key is not None else "none"
+        return f"<OpenAIClient base_url={self.base_url!r} api_key={key}>"
+
+    # -- building requests and translating errors -------------------------------------------
+
+    def _request_headers(self) -> list[tuple[str, str]]:
+        headers = list(self.headers.items())
+        if self.__api_key is not None:
+            headers.append(("Authorization", f"Bearer {self.__api_key}"))
+        return headers
+
+    def _scrub(self, text: str) -> str:
+        # Some servers echo the key they rejected; it must not reach our messages.
+        key = self.__api_key
+        return text.replace(key, "<redacted>") if key else text
+
+    def _translate(self, error: ReactSSEError) -> ReactSSEError:
+        """Put the server's own explanation into a status error's text; scrub the key."""
+        if isinstance(error, HTTPStatusError):
+            body = self._scrub(error.body)
+            explanation = _error_message_from_body(body)
+            if explanation is None and not isinstance(error, ContentTypeError):
+                explanation = " ".join(body.split())[:200] or None
+            message = f"HTTP {error.status} {error.reason}".rstrip() + f" from {error.url}"
+            if isinstance(error, ContentTypeError):
+                content_type = next((v for k, v in error.headers if k == "content-type"), "")
+                message += f": expected text/event-stream, got {content_type or 'no Content-Type'}"
+            if explanation:
+                message += f": {explanation}"
+            translated = type(error)(
+                self._scrub(message),
+                url=error.url,
+                status=error.status,
+                reason=error.reason,
+                headers=error.headers,
+                body=body,
+            )
+            translated.__cause__ = error
+            return translated
+        if isinstance(error, APIError) and self.__api_key and self.__api_key in error.message:
+            return APIError(
+                self._scrub(error.message),
+                type=error.type,
+                code=error.code,
+                param=error.param,
+                event=error.event,
+            )
+        return error
+
+    @staticmethod
+    def _chat_payload(
+        messages: Messages,
+        model: str,
+        tools: Sequence[Mapping[str, Any]] | None,
+        include_usage: bool,
+        extra: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        if isinstance(messages, str):
+            messages = [{"role": "user", "content": messages}]
+        payload: dict[str, Any] = {"model": model, "messages": list(messages), "stream": True}
+        if include_usage:
+            payload["stream_options"] = {"include_usage": True}
+        if tools:
+            payload["tools"] = list(tools)
+        payload.update(extra or {})
+        return payload
+
+    @staticmethod
+    def _responses_payload(
+        input: str | Sequence[Mapping[str, Any]],
+        model: str,
+        instructions: str | None,
+        tools: Sequence[Mapping[str, Any]] | None,
+        extra: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "model": model,
+            "input": input if isinstance(input, str) else list(input),
+            "stream": True,
+        }
+        if instructions is not None:
+            payload["instructions"] = instructions
+        if tools:
+            payload["tools"] = list(tools)
+        payload.update(extra or {})
+        return payload
+
+    # -- Chat Completions -------------------------------------------------------------------
+
+    def stream_chat(
+        self,
+        messages: Messages,
+        *,
+        model: str,
+        on_delta: Callable[[ChatDelta], object],
+        on_done: Callable[[ChatCompletion], object] | None = None,
+        on_error: Callable[[Exception], object] | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        include_usage: bool = True,
+        extra: Mapping[str, Any] | None = None,
+    ) -> StreamHandle[ChatDelta, ChatCompletion]:
+        """Stream a chat completion on the loop (callback style); returns a ``StreamHandle``.
+
+        ``POST {base_url}/chat/completions`` with ``"stream": true`` (and
+        ``stream_options.include_usage`` unless ``include_usage=False``); ``tools`` and any
+        ``extra`` body fields (``temperature``, ``max_tokens`` ...) are added to the body.
+        Later, from the loop: ``on_delta(ChatDelta)`` per delta, then ``on_done(ChatCompletion)``
+        once, or ``on_error(error)`` once: ``APIError`` (an error inside the stream),
+        ``HTTPStatusError`` (non-2xx; its text carries the server's message),
+        ``ContentTypeError``, ``RemoteProtocolError``, a ``TransportError`` or a ``Timeout``.
+        Without ``on_error`` the error is raised out of the loop's ``run()``. A stream that
+        ends without ``[DONE]`` warns ``IncompleteStreamWarning`` and still calls ``on_done``.
+        Raises ``InvalidURL``/``TypeError`` (unserialisable body) at once.
+        """
+        payload = self._chat_payload(messages, model, tools, include_usage, extra)
+        return StreamHandle(
+            self,
+            "/chat/completions",
+            payload,
+            ChatAccumulator(),
+            loop=self._loop,
+            on_item=on_delta,
+            on_done=on_done,
+            on_error=on_error,
+        )
+
+    def chat_stream(
+        self,
+        messages: Messages,
+        *,
+        model: str,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        include_usage: bool = True,
+        extra: Mapping[str, Any] | None = None,
+    ) -> ChatStream:
+        """Stream a chat completion, blocking: ``for delta in client.chat_stream(...)``.
+
+        Same request and errors as ``stream_chat``; returns a ``StreamIterator`` of
+        ``ChatDelta`` whose ``result`` is the ``ChatCompletion`` once iteration ends.
+        """
+        payload = self._chat_payload(messages, model, tools, include_usage, extra)
+        return StreamIterator(self, "/chat/completions", payload, ChatAccumulator())
+
+    # -- Responses API ----------------------------------------------------------------------
+
+    def stream_responses(
+        self,
+        input: str | Sequence[Mapping[str, Any]],
+        *,
+        model: str,
+        on_event: Callable[[ResponseStreamEvent], object],
+        on_done: Callable[[ResponseResult], object] | None = None,
+        on_error: Callable[[Exception], object] | None = None,
+        instructions: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> StreamHandle[ResponseStreamEvent, ResponseResult]:
+        """Stream a Responses API answer on the loop (callback style); returns a ``StreamHandle``.
+
+        ``POST {base_url}/responses`` with ``"stream": true``, ``input`` (a prompt or a list of
+        input items), ``instructions``, ``tools`` and ``extra`` body fields. Later:
+        ``on_event`` per typed event (``ResponseTextDelta``,
+        ``ResponseFunctionCallArgumentsDelta``, ``ResponseFunctionCall``,
+        ``ResponseCompleted``), then ``on_done(ResponseResult)``, or ``on_error`` as in
+        ``stream_chat`` (``response.failed`` and ``error`` events raise ``APIError``).
+        """
+        payload = self._responses_payload(input, model, instructions, tools, extra)
+        return StreamHandle(
+            self,
+            "/responses",
+            payload,
+            ResponsesAccumulator(),
+            loop=self._loop,
+            on_item=on_event,
+            on_done=on_done,
+            on_error=on_error,
+        )
+
+    def responses_stream(
+        self,
+        input: str | Sequence[Mapping[str, Any]],
+        *,
+        model: str,
+        instructions: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> ResponsesStream:
+        """Stream a Responses API answer, blocking: ``for event in client.responses_stream(...)``.
+
+        Same request and errors as ``stream_responses``; ``result`` is the ``ResponseResult``
+        once iteration ends.
+        """
+        payload = self._responses_payload(input, model, instructions, tools, extra)
+        return StreamIterator(self, "/responses", payload, ResponsesAccumulator())
