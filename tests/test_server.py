@@ -1,0 +1,615 @@
+"""``reactsse.server`` over real sockets on 127.0.0.1: raw-socket and h11 clients, the official
+``openai`` package, backpressure, disconnects, faults, HTTP/1.0, keep-alive, Last-Event-ID."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import h11
+import openai
+import pytest
+
+from reactsse.loop import StreamSelectLoop, TimerInterface
+from reactsse.server import BackgroundServer, ServerOptions, SSEServer
+from reactsse.sse import EventStreamDecoder, MessageEvent
+
+TIMEOUT = 10.0
+
+WEATHER_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+class Client:
+    """A blocking HTTP/1.1 client on h11, for one or more requests on one connection."""
+
+    def __init__(self, port: int, *, rcvbuf: int | None = None) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect(("127.0.0.1", port))
+        self.conn = h11.Connection(h11.CLIENT)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def send(
+        self,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes | None = None,
+    ) -> None:
+        all_headers = [("host", "127.0.0.1"), *(headers or [])]
+        if body is not None:
+            all_headers.append(("content-length", str(len(body))))
+        out = self.conn.send(h11.Request(method=method, target=target, headers=all_headers))
+        if body:
+            out += self.conn.send(h11.Data(data=body))
+        out += self.conn.send(h11.EndOfMessage())
+        self.sock.sendall(out)
+
+    def next_event(self) -> h11.Event:
+        while True:
+            event = self.conn.next_event()
+            if event is not h11.NEED_DATA:
+                assert not isinstance(event, type), event
+                return event  # type: ignore[return-value]
+            self.conn.receive_data(self.sock.recv(65536))
+
+    def response(self) -> h11.Response:
+        event = self.next_event()
+        assert isinstance(event, h11.Response), event
+        return event
+
+    def body_chunks(self) -> Iterator[bytes]:
+        while True:
+            event = self.next_event()
+            if isinstance(event, h11.EndOfMessage):
+                return
+            assert isinstance(event, h11.Data), event
+            yield bytes(event.data)
+
+    def fetch(
+        self, method: str, target: str, headers: list[tuple[str, str]] | None = None,
+        body: bytes | None = None,
+    ) -> tuple[h11.Response, bytes]:  # fmt: skip
+        self.send(method, target, headers, body)
+        response = self.response()
+        data = b"".join(self.body_chunks())
+        if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
+            self.conn.start_next_cycle()
+        return response, data
+
+    def events(self, decoder: EventStreamDecoder | None = None) -> Iterator[MessageEvent]:
+        decoder = decoder or EventStreamDecoder()
+        for chunk in self.body_chunks():
+            yield from decoder.feed(chunk)
+
+
+def header(response: h11.Response, name: str) -> str | None:
+    for key, value in response.headers:
+        if key == name.encode():
+            return value.decode()
+    return None
+
+
+def fetch(port: int, method: str, target: str, **kwargs: Any) -> tuple[h11.Response, bytes]:
+    with Client(port) as client:
+        return client.fetch(method, target, **kwargs)
+
+
+def chat(stream: bool = True, **extra: Any) -> bytes:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hello"}], "stream": stream}
+    return json.dumps({**body, **extra}).encode()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[BackgroundServer]:
+    with BackgroundServer(options=ServerOptions(keepalive_interval=None)) as background:
+        yield background
+
+
+@pytest.fixture(scope="module")
+def sdk(server: BackgroundServer) -> Iterator[openai.OpenAI]:
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="anything", max_retries=0)
+    yield client
+    client.close()
+
+
+# --- basics -------------------------------------------------------------------------------------
+
+
+def test_binds_loopback_on_a_free_port(server: BackgroundServer) -> None:
+    assert server.port > 0
+    assert server.url == f"http://127.0.0.1:{server.port}"
+    assert server.call(lambda s: s.host) == "127.0.0.1"
+
+
+def test_stream_headers_and_chunked_body(server: BackgroundServer) -> None:
+    with Client(server.port) as client:
+        client.send("GET", "/events?count=2&interval=0")
+        response = client.response()
+        assert response.status_code == 200 and response.http_version == b"1.1"
+        assert header(response, "content-type") == "text/event-stream; charset=utf-8"
+        assert header(response, "cache-control") == "no-cache"
+        assert header(response, "x-accel-buffering") == "no"
+        assert header(response, "transfer-encoding") == "chunked"
+        events = list(client.events())
+    assert [(e.data, e.last_event_id) for e in events] == [("event 1", "1"), ("event 2", "2")]
+
+
+def test_keep_alive_connection_serves_several_requests(server: BackgroundServer) -> None:
+    with Client(server.port) as client:
+        for _ in range(3):
+            response, body = client.fetch("POST", "/v1/chat/completions", body=chat())
+            assert response.status_code == 200
+            assert body.rstrip().endswith(b"data: [DONE]")
+            response, body = client.fetch("GET", "/v1/models")
+            assert json.loads(body)["object"] == "list"
+
+
+def test_pipelined_requests_are_answered_in_order(server: BackgroundServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
+        request = b"GET /events?count=1&interval=0 HTTP/1.1\r\nHost: x\r\n\r\n"
+        last = b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        sock.sendall(request * 2 + last)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.count(b"HTTP/1.1 200 OK") == 3
+    assert data.index(b"event 1") < data.rindex(b"event 1") < data.index(b'"object":"list"')
+
+
+def test_http_10_client_gets_a_close_delimited_stream(server: BackgroundServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
+        sock.sendall(b"GET /events?count=3&interval=0 HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):  # the server closes: that ends the body
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"transfer-encoding" not in head.lower()
+    assert b"text/event-stream" in head
+    events = EventStreamDecoder().feed(body)
+    assert [e.data for e in events] == ["event 1", "event 2", "event 3"]
+    assert (
+        body
+        == b"id: 1\nretry: 1000\ndata: event 1\n\nid: 2\ndata: event 2\n\nid: 3\ndata: event 3\n\n"
+    )
+
+
+def test_error_statuses(server: BackgroundServer) -> None:
+    response, body = fetch(server.port, "GET", "/v1/nowhere")
+    assert response.status_code == 404
+    assert json.loads(body)["error"]["message"] == "Invalid URL (GET /v1/nowhere)"
+    response, body = fetch(server.port, "GET", "/v1/chat/completions")
+    assert response.status_code == 405 and header(response, "allow") == "POST"
+    assert json.loads(body)["error"]["type"] == "invalid_request_error"
+    response, body = fetch(server.port, "POST", "/v1/chat/completions", body=b"{not json")
+    assert response.status_code == 400 and "parse the JSON" in json.loads(body)["error"]["message"]
+    response, _ = fetch(server.port, "GET", "/events?count=2", headers=[("last-event-id", "2")])
+    assert response.status_code == 204
+
+
+def test_body_too_large_is_413_and_closes() -> None:
+    options = ServerOptions(max_request_body=1000)
+    with BackgroundServer(options=options) as background, Client(background.port) as client:
+        client.send("POST", "/v1/chat/completions", body=b"x" * 5000)
+        response = client.response()
+        assert response.status_code == 413
+        assert header(response, "connection") == "close"
+
+
+def test_malformed_request_is_400() -> None:
+    with BackgroundServer() as background:
+        with socket.create_connection(("127.0.0.1", background.port), timeout=TIMEOUT) as sock:
+            sock.sendall(b"NOT A REQUEST\r\n\r\n")
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 400")
+
+
+def test_api_key_401() -> None:
+    with BackgroundServer(options=ServerOptions(api_key="sk-test-right")) as background:
+        response, body = fetch(background.port, "POST", "/v1/chat/completions", body=chat())
+        assert response.status_code == 401
+        assert json.loads(body)["error"]["type"] == "invalid_request_error"
+        wrong = openai.OpenAI(base_url=background.url + "/v1", api_key="sk-wrong", max_retries=0)
+        right = openai.OpenAI(base_url=background.url + "/v1", api_key="sk-test-right")
+        with wrong, right:
+            with pytest.raises(openai.AuthenticationError) as raised:
+                wrong.models.list()
+            assert raised.value.status_code == 401
+            assert raised.value.code == "invalid_api_key"
+            assert [m.id for m in right.models.list()] == ["reactsse-alice-1"]
+
+
+# --- the openai package as the client -------------------------------------------------------------
+
+
+def test_openai_chat_stream_reassembles_the_non_stream_text(sdk: openai.OpenAI) -> None:
+    messages: Any = [{"role": "user", "content": "Tell me a story"}]
+    whole = sdk.chat.completions.create(model="gpt-test", messages=messages)
+    expected = whole.choices[0].message.content
+    assert expected and whole.choices[0].finish_reason == "stop"
+    pieces: list[str] = []
+    usage = None
+    finish = None
+    stream = sdk.chat.completions.create(
+        model="gpt-test", messages=messages, stream=True, stream_options={"include_usage": True}
+    )
+    for chunk in stream:
+        assert chunk.object == "chat.completion.chunk" and chunk.model == "gpt-test"
+        if chunk.usage is not None:
+            usage = chunk.usage
+            assert chunk.choices == []
+            continue
+        pieces.append(chunk.choices[0].delta.content or "")
+        finish = chunk.choices[0].finish_reason or finish
+    assert "".join(pieces) == expected
+    assert finish == "stop"
+    assert usage is not None and usage.completion_tokens == whole.usage.completion_tokens  # type: ignore[union-attr]
+
+
+def test_openai_chat_tool_call_accumulates(sdk: openai.OpenAI) -> None:
+    messages: Any = [{"role": "user", "content": "Paris"}]
+    name = ""
+    arguments = ""
+    call_id = None
+    fragments = 0
+    finish = None
+    for chunk in sdk.chat.completions.create(
+        model="m", messages=messages, tools=[WEATHER_TOOL], stream=True
+    ):
+        choice = chunk.choices[0]
+        finish = choice.finish_reason or finish
+        for call in choice.delta.tool_calls or []:
+            assert call.index == 0
+            call_id = call.id or call_id
+            if call.function is not None:
+                name += call.function.name or ""
+                if call.function.arguments:
+                    arguments += call.function.arguments
+                    fragments += 1
+    assert finish == "tool_calls"
+    assert call_id is not None and call_id.startswith("call_")
+    assert name == "get_weather"
+    assert fragments > 3
+    assert json.loads(arguments) == {"city": "Paris", "days": 42}
+    whole = sdk.chat.completions.create(model="m", messages=messages, tools=[WEATHER_TOOL])
+    (call,) = whole.choices[0].message.tool_calls or []
+    assert call.function.arguments == arguments  # type: ignore[union-attr]
+
+
+def test_openai_responses_stream(sdk: openai.OpenAI) -> None:
+    deltas: list[str] = []
+    types: list[str] = []
+    numbers: list[int] = []
+    final = None
+    with sdk.responses.create(model="m", input="Tell me a story", stream=True) as stream:
+        for event in stream:
+            types.append(event.type)
+            numbers.append(event.sequence_number)
+            if event.type == "response.output_text.delta":
+                deltas.append(event.delta)
+            elif event.type == "response.completed":
+                final = event.response
+    assert types[0] == "response.created" and types[-1] == "response.completed"
+    assert numbers == list(range(len(types)))
+    assert final is not None and final.output_text == "".join(deltas)
+    whole = sdk.responses.create(model="m", input="Tell me a story")
+    assert whole.output_text == final.output_text
+    assert whole.usage is not None and whole.usage.output_tokens == len(deltas)
+
+
+def test_openai_sees_injected_chat_error(sdk: openai.OpenAI) -> None:
+    messages: Any = [{"role": "user", "content": "hi"}]
+    received = 0
+    with pytest.raises(openai.APIError) as raised:
+        for _ in sdk.chat.completions.create(
+            model="m",
+            messages=messages,
+            stream=True,
+            extra_headers={"X-Reactsse-Fault": "error-after=3"},
+        ):
+            received += 1
+    assert received == 3
+    assert "Injected fault" in raised.value.message
+
+
+def test_openai_sees_injected_responses_error(sdk: openai.OpenAI) -> None:
+    events = list(
+        sdk.responses.create(
+            model="m", input="hi", stream=True, extra_headers={"X-Reactsse-Fault": "error-after=5"}
+        )
+    )
+    assert len(events) == 6
+    assert events[-1].type == "error"
+    assert events[-1].sequence_number == 5
+    assert "Injected fault" in events[-1].message  # type: ignore[union-attr]
+
+
+def test_openai_status_fault(sdk: openai.OpenAI) -> None:
+    with pytest.raises(openai.RateLimitError):
+        sdk.chat.completions.create(
+            model="m",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"X-Reactsse-Fault": "status=429"},
+        )
+
+
+def test_disconnect_fault_cuts_the_connection(server: BackgroundServer) -> None:
+    with Client(server.port) as client:
+        client.send(
+            "POST", "/v1/chat/completions", [("x-reactsse-fault", "disconnect-after=4")], chat()
+        )
+        assert client.response().status_code == 200
+        received: list[MessageEvent] = []
+        with pytest.raises(h11.RemoteProtocolError):  # no terminating chunk: the body is cut
+            for event in client.events():
+                received.append(event)
+    assert len(received) == 4
+    assert all(e.data != "[DONE]" for e in received)
+
+
+def test_server_wide_fault_option() -> None:
+    with BackgroundServer(options=ServerOptions(fault="error-after=2")) as background:
+        with Client(background.port) as client:
+            client.send("POST", "/v1/chat/completions", body=chat())
+            assert client.response().status_code == 200
+            events = list(client.events())
+        assert len(events) == 3
+        assert json.loads(events[-1].data)["error"]["type"] == "server_error"
+
+
+# --- pacing, keep-alive, Last-Event-ID ---------------------------------------------------------
+
+
+def test_rate_limits_tokens() -> None:
+    options = ServerOptions(rate=1000.0, reply_tokens=50)
+    with BackgroundServer(options=options) as background, Client(background.port) as client:
+        client.send("POST", "/v1/chat/completions", body=chat())
+        assert client.response().status_code == 200
+        started = time.monotonic()
+        events = list(client.events())
+        elapsed = time.monotonic() - started
+    assert len(events) == 1 + 50 + 2  # role chunk, 50 tokens, finish chunk, [DONE]
+    assert 0.045 <= elapsed < 5.0  # 50 tokens at 1000/s: >= 0.05 s less scheduling slack
+
+
+def test_keepalive_comment_after_the_interval() -> None:
+    options = ServerOptions(keepalive_interval=0.05, events_interval=30.0)
+    with BackgroundServer(options=options) as background, Client(background.port) as client:
+        client.send("GET", "/events")
+        assert client.response().status_code == 200
+        chunks = client.body_chunks()
+        seen = b""
+        started = time.monotonic()
+        while seen.count(b": keep-alive\n") < 2:
+            seen += next(chunks)
+        elapsed = time.monotonic() - started
+    assert seen.startswith(b"id: 1\nretry: 1000\ndata: event 1\n\n")
+    assert seen.endswith(b": keep-alive\n\n")
+    assert elapsed < 5.0
+
+
+def test_events_resume_from_last_event_id_across_drops() -> None:
+    with BackgroundServer(options=ServerOptions(keepalive_interval=None)) as background:
+        last_id = ""
+        seen: list[str] = []
+        connections = 0
+        while True:
+            with Client(background.port) as client:
+                headers = [("last-event-id", last_id)] if last_id else []
+                client.send("GET", "/events?count=10&interval=0&drop_every=3", headers)
+                response = client.response()
+                if response.status_code == 204:
+                    break  # WHATWG: 204 means "stop reconnecting"
+                connections += 1
+                decoder = EventStreamDecoder(last_event_id=last_id)
+                try:
+                    for event in client.events(decoder):
+                        seen.append(event.data)
+                except h11.RemoteProtocolError:
+                    pass  # dropped on purpose, mid-body
+                last_id = decoder.last_event_id
+            assert connections < 10
+        assert seen == [f"event {n}" for n in range(1, 11)]
+        assert connections == 4  # 3 + 3 + 3 + 1
+
+
+# --- backpressure and disconnects -----------------------------------------------------------------
+
+
+class _DropWatcher(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.dropped = threading.Event()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "dropping client" in message:
+            self.messages.append(message)
+            self.dropped.set()
+
+
+def test_client_that_never_reads_is_dropped_at_the_limit() -> None:
+    limit = 256 * 1024
+    options = ServerOptions(
+        rate=10**6, reply_tokens=10**7, max_client_buffer=limit, send_buffer_size=16384,
+        keepalive_interval=None,
+    )  # fmt: skip
+    watcher = _DropWatcher()
+    log = logging.getLogger("reactsse.server")
+    log.addHandler(watcher)
+    try:
+        with (
+            BackgroundServer(options=options) as background,
+            Client(background.port, rcvbuf=4096) as client,
+        ):
+            client.send("POST", "/v1/chat/completions", body=chat())
+            assert watcher.dropped.wait(TIMEOUT), "the slow client was never dropped"
+            # Memory stayed bounded: what was buffered when the limit tripped is the limit
+            # plus at most one batch (16 KiB and one event).
+            waiting = int(re.search(r"(\d+) bytes waiting", watcher.messages[0])[1])  # type: ignore[index]
+            assert limit < waiting <= limit + 20 * 1024
+            assert background.call(lambda s: (s.connection_count, s.timer_count)) == (0, 0)
+            # The client sees its connection end (after the bytes the kernel had).
+            client.sock.settimeout(TIMEOUT)
+            while client.sock.recv(1 << 20):
+                pass
+    finally:
+        log.removeHandler(watcher)
+
+
+def test_fast_stream_waits_for_a_slow_reader_instead_of_buffering() -> None:
+    options = ServerOptions(reply_tokens=200_000, send_buffer_size=16384, keepalive_interval=None)
+    with (
+        BackgroundServer(options=options) as background,
+        Client(background.port, rcvbuf=4096) as client,
+    ):
+        client.send("POST", "/v1/chat/completions", body=chat())
+        assert client.response().status_code == 200
+        chunks = client.body_chunks()
+        for _ in range(5):
+            next(chunks)
+
+        def buffered(server: SSEServer) -> list[int]:
+            return [c.transport.buffered_size for c in server._connections]
+
+        # The stream is paused at the high-water mark: buffered bytes stay bounded.
+        sizes = background.call(buffered)
+        assert len(sizes) == 1
+        assert sizes[0] <= options.high_water + 20 * 1024
+        assert background.call(lambda s: s.stream_count) == 1
+        total = sum(len(c) for c in chunks)  # and it completes when read
+    assert total > 1_000_000
+
+
+def test_client_disconnect_stops_the_stream_and_its_timers() -> None:
+    """The loop runs in this thread; when the client hangs up, the server cancels its timers
+    and closes the generator, so once the listener closes, ``run()`` has nothing left to do."""
+    loop = StreamSelectLoop()
+    options = ServerOptions(rate=200.0, reply_tokens=100_000, keepalive_interval=0.05)
+    server = SSEServer(loop, options=options)
+    observed: dict[str, Any] = {}
+    client_done = threading.Event()
+
+    def client() -> None:
+        try:
+            with Client(server.port) as c:
+                c.send("POST", "/v1/chat/completions", body=chat())
+                observed["status"] = c.response().status_code
+                events = c.events()
+                for _ in range(3):
+                    next(events)
+        finally:
+            client_done.set()
+
+    def check(timer: TimerInterface) -> None:
+        streams = [c.stream for c in server._connections if c.stream is not None]
+        if streams and "generator" not in observed:
+            observed["generator"] = streams[0]._events
+            observed["timers_while_streaming"] = server.timer_count
+        if client_done.is_set() and server.connection_count == 0:
+            loop.cancel_timer(timer)
+            observed["streams_after"] = server.stream_count
+            observed["timers_after"] = server.timer_count
+            server.close()  # only the listener is left to close
+
+    loop.add_periodic_timer(0.005, check)
+    thread = threading.Thread(target=client, daemon=True)
+    thread.start()
+    watchdog = threading.Timer(TIMEOUT, loop.stop)  # a leaked timer wakes the loop to see this
+    watchdog.start()
+    try:
+        started = time.monotonic()
+        loop.run()  # returns only when no timer, stream or listener is left
+        elapsed = time.monotonic() - started
+    finally:
+        watchdog.cancel()
+        thread.join(TIMEOUT)
+        server.close()
+        loop.close()
+    assert elapsed < TIMEOUT - 1, "loop.run() did not return: something was left running"
+    assert observed["status"] == 200
+    assert observed["timers_while_streaming"] == 2  # next token + keep-alive
+    assert observed["streams_after"] == 0 and observed["timers_after"] == 0
+    assert observed["generator"].gi_frame is None  # the generator was closed
+
+
+def test_close_stops_every_stream() -> None:
+    background = BackgroundServer(options=ServerOptions(rate=100.0, reply_tokens=10_000))
+    with background:
+        clients = [Client(background.port) for _ in range(5)]
+        try:
+            for client in clients:
+                client.send("POST", "/v1/chat/completions", body=chat())
+                assert client.response().status_code == 200
+                next(client.body_chunks())
+            assert background.call(lambda s: s.stream_count) == 5
+            background.call(lambda s: s.close())
+            assert background.call(lambda s: (s.connection_count, s.timer_count)) == (0, 0)
+            for client in clients:  # each sees its connection end
+                with pytest.raises(h11.RemoteProtocolError):
+                    for _ in client.body_chunks():
+                        pass
+        finally:
+            for client in clients:
+                client.close()
+
+
+def test_many_clients_at_once() -> None:
+    with BackgroundServer(options=ServerOptions(accept_batch=4)) as background:
+        clients = [Client(background.port) for _ in range(20)]
+        try:
+            for client in clients:
+                client.send("GET", "/events?count=2&interval=0")
+            for client in clients:
+                assert client.response().status_code == 200
+                assert [e.data for e in client.events()] == ["event 1", "event 2"]
+        finally:
+            for client in clients:
+                client.close()
+
+
+def test_ipv6_loopback_url() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    loop = StreamSelectLoop()
+    try:
+        server = SSEServer(loop, host="::1")
+    except OSError:
+        loop.close()
+        pytest.skip("::1 not available")
+    try:
+        assert server.url == f"http://[::1]:{server.port}"
+    finally:
+        server.close()
+        loop.close()
