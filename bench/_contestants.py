@@ -346,28 +346,22 @@ def _reactsse_eventsource(body_reader: str) -> Runner:
 
 
 def _reactsse_openai(base: str, corpus: str) -> Measurement:
-    """reactsse.connect(POST /v1/chat/completions) + openai.ChatAccumulator: the SDK's job."""
-    from reactsse.eventsource import connect
-    from reactsse.openai import ChatAccumulator
+    """reactsse.openai.OpenAIClient.chat_stream(): the openai SDK's job (typed deltas)."""
+    from reactsse.openai import OpenAIClient
 
     count = chars = 0
     first = 0.0
-    request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    client = OpenAIClient(api_key="bench", base_url=f"{base}/v1")
     t0 = perf_counter()
-    accumulator = ChatAccumulator()
-    with connect(
-        f"{base}/v1/chat/completions", method="POST", json={**request, "stream": True}
-    ) as events:
-        for event in events:
-            for delta in accumulator.feed(event):
-                chars += len(delta.content or "")
+    with client.chat_stream([{"role": "user", "content": "hi"}], model="gpt-4o-mini") as deltas:
+        for delta in deltas:
+            chars += len(delta.content or "")
             count += 1
             if count == 1:
                 first = perf_counter()
-            if accumulator.done:
-                break
     end = perf_counter()
-    return Measurement(count, first - t0, end - t0)
+    # Like the SDK, it consumes [DONE] itself (and yields one delta per chunk here).
+    return Measurement(count + 1, first - t0, end - t0)
 
 
 CONTESTANTS: dict[str, Contestant] = {
@@ -433,8 +427,8 @@ CONTESTANTS: dict[str, Contestant] = {
         Contestant(
             "reactsse-openai",
             "reactsse",
-            "reactsse.connect(POST) + openai.ChatAccumulator",
-            ("reactsse.eventsource", "reactsse.openai"),
+            "reactsse OpenAIClient.chat_stream() iterator",
+            ("reactsse.openai",),
             _reactsse_openai,
             corpora=("openai",),
         ),
