@@ -489,7 +489,7 @@ def test_client_that_never_reads_is_dropped_at_the_limit() -> None:
 
 
 def test_fast_stream_waits_for_a_slow_reader_instead_of_buffering() -> None:
-    options = ServerOptions(reply_tokens=200_000, send_buffer_size=16384, keepalive_interval=None)
+    options = ServerOptions(reply_tokens=20_000, send_buffer_size=16384, keepalive_interval=None)
     with (
         BackgroundServer(options=options) as background,
         Client(background.port, rcvbuf=4096) as client,
