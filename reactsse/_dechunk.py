@@ -37,6 +37,11 @@ __all__ = ["BatchDechunker", "excerpt"]
 # but LF (h11 does not parse extensions), then OWS (h11 tolerates trailing whitespace), CRLF.
 _CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,20})(?:;.*)?[ \t]*\r\n")
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
+# Validated bare-hex size lines and their values: a dict hit costs a quarter of strip + int().
+# Only strings that passed the fast-path check are stored, so it cannot change what is accepted;
+# bounded, and shared by all connections (a pure bytes -> int mapping).
+_SIZE_CACHE: dict[bytes, int] = {}
+_SIZE_CACHE_ENTRIES = 4096
 
 
 def excerpt(data: bytes | bytearray | memoryview, limit: int = 60) -> str:
@@ -130,9 +135,14 @@ class BatchDechunker:
             if line_end < 0:
                 break
             digits = data[pos:line_end]
-            if 0 < len(digits) <= 20 and not digits.strip(_HEX_DIGITS):
+            chunk_size = _SIZE_CACHE.get(digits)
+            if chunk_size is not None:
+                pass  # a size line seen before (servers repeat a handful of sizes)
+            elif 0 < len(digits) <= 20 and not digits.strip(_HEX_DIGITS):
                 # Fast path: bare hex digits (what every streaming server sends).
                 chunk_size = int(digits, 16)
+                if len(_SIZE_CACHE) < _SIZE_CACHE_ENTRIES:
+                    _SIZE_CACHE[digits] = chunk_size
             else:
                 match = _CHUNK_LINE.fullmatch(data, pos, line_end + 2)
                 if match is None:

@@ -288,3 +288,15 @@ def test_dechunker_direct_never_loses_bytes_before_an_error(data: bytes) -> None
     with contextlib.suppress(ReactSSEError):
         dechunker.feed(b"3\r\nabc\r\n" + data, out)
     assert b"".join(out).startswith(b"abc")
+
+
+def test_size_cache_is_bounded_and_only_holds_validated_sizes() -> None:
+    from reactsse import _dechunk
+
+    dechunker = BatchDechunker(max_line_size=64)
+    out: list[bytes | bytearray | memoryview] = []
+    wire = b"".join(b"%x\r\n%s\r\n" % (n, b"x" * n) for n in range(1, 5000))
+    dechunker.feed(wire, out)
+    assert b"".join(out) == b"".join(b"x" * n for n in range(1, 5000))
+    assert len(_dechunk._SIZE_CACHE) <= _dechunk._SIZE_CACHE_ENTRIES
+    assert all(not key.strip(b"0123456789abcdefABCDEF") for key in _dechunk._SIZE_CACHE)
