@@ -161,19 +161,33 @@ def test_check_rejects_a_short_or_garbled_report() -> None:
     assert client._check("x", {"events": None, "wire_bytes": None}, want)
 
 
-@pytest.mark.timeout(120)
-def test_benchmark_runs_every_installed_contestant_on_a_tiny_corpus() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH / "client.py"), "--scale", str(SCALE), "--rounds", "1"],
+def _run_client(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(BENCH / "client.py"), "--scale", str(SCALE), "--rounds", "1", *args],
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=100,
     )
+
+
+@pytest.mark.timeout(120)
+def test_benchmark_runs_every_installed_contestant() -> None:
+    """Every contestant on the openai (LF) and multiline (CRLF, several data lines) corpora."""
+    done = _run_client("--corpora", "openai,multiline")
     assert done.returncode == 0, done.stderr
-    for corpus in _corpora.CORPORA:
-        assert f"### {corpus}:" in done.stdout
+    assert "### openai:" in done.stdout and "### multiline:" in done.stdout
     ran = [n for n in _contestants.CONTESTANTS if f"| {n} |" in done.stdout]
     # The floors need nothing beyond the test extra, nor does the openai SDK.
     assert {"raw-recv", "recv+h11", "openai-sdk"} <= set(ran)
     skipped = set(_contestants.CONTESTANTS) - set(ran)
     assert not skipped or "skipped (library not installed)" in done.stderr
+
+
+@pytest.mark.timeout(120)
+def test_benchmark_runs_the_tiny_and_large_corpora() -> None:
+    """The other two corpora, on the floors and both reactsse body readers (fewer processes)."""
+    wanted = ["raw-recv", "recv+h11", "reactsse-connect-batch", "reactsse-eventsource-h11"]
+    done = _run_client("--corpora", "tiny,large", "--contestants", ",".join(wanted))
+    assert done.returncode == 0, done.stderr
+    assert "### tiny:" in done.stdout and "### large:" in done.stdout
+    assert all(f"| {n} |" in done.stdout for n in wanted[:2])
