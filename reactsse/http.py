@@ -219,7 +219,8 @@ class ResponseEnd:
     trailers: tuple[tuple[str, str], ...] = ()
 
 
-ResponseEvent: TypeAlias = "ResponseHead | bytes | ResponseEnd"
+ResponseEvent: TypeAlias = ResponseHead | bytes | ResponseEnd
+"""What ``ClientConnection.receive_data`` returns a list of."""
 
 
 def events_before_error(exc: BaseException) -> list[ResponseEvent]:
@@ -375,6 +376,8 @@ class ClientConnection:
         head: ResponseHead | None = None
         body: list[bytes | bytearray | memoryview] = []
         end: ResponseEnd | None = None
+        if type(data) is not bytes:
+            data = bytes(data)  # a caller's reusable bytearray must not change under us
         try:
             head, end = self._receive(data, body)
         except ReactSSEError as exc:
@@ -474,6 +477,11 @@ class ClientConnection:
             self._h11.receive_data(head_bytes)
             event = self._next_h11_event(eof=False, offending=head_bytes)
             if isinstance(event, h11.InformationalResponse):
+                if event.status_code == 101:
+                    raise RemoteProtocolError(
+                        "the server switched protocols (101 Switching Protocols); "
+                        "reactsse speaks HTTP/1.1 only"
+                    )
                 continue  # RFC 9110 §15.2: a client skips 1xx responses it does not expect
             if not isinstance(event, h11.Response):  # pragma: no cover - h11 guarantees it
                 raise RemoteProtocolError(f"unexpected HTTP event {event!r}")

@@ -623,3 +623,18 @@ def test_url_is_frozen() -> None:
     with pytest.raises(AttributeError):
         url.host = "x"  # type: ignore[misc]
     assert isinstance(url, URL)
+
+
+def test_switching_protocols_is_an_error(reader: str) -> None:
+    conn = ClientConnection(body_reader="batch" if reader == "batch" else "h11")
+    conn.send_request("GET", parse_url("http://h/"), [("Connection", "upgrade"), ("Upgrade", "x")])
+    with pytest.raises(RemoteProtocolError, match="switched protocols"):
+        conn.receive_data(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n")
+
+
+def test_receive_data_copies_a_reused_buffer(reader: str) -> None:
+    conn = _connection(reader)
+    buffer = bytearray(HEAD_CHUNKED + b"3\r\nabc\r\n")
+    events = conn.receive_data(buffer)  # type: ignore[arg-type]
+    buffer[:] = b"X" * len(buffer)
+    assert events[1] == b"abc"
