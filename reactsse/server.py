@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, TextIO, TypeVar
+from typing import TextIO, TypeVar
 
 import h11
 
@@ -46,11 +46,8 @@ from reactsse._server_apps import (
     _Request,
 )
 from reactsse.connector import SocketTransport
-from reactsse.loop.interface import LoopInterface, Stream, TimerInterface
+from reactsse.loop import Loop, LoopInterface, Stream, StreamSelectLoop, TimerInterface
 from reactsse.sse import encode_comment, encode_event
-
-if TYPE_CHECKING:
-    from reactsse.loop.select_loop import StreamSelectLoop
 
 __all__ = ["MODEL_ID", "BackgroundServer", "SSEServer", "ServerOptions", "serve"]
 
@@ -110,8 +107,6 @@ class SSEServer:
         backlog: int = 128,
     ) -> None:
         if loop is None:
-            from reactsse.loop import Loop  # type: ignore[attr-defined,unused-ignore]
-
             loop = Loop.get()
         self._loop: LoopInterface = loop
         self.options = options if options is not None else ServerOptions()
@@ -197,7 +192,7 @@ class SSEServer:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as error:  # EMFILE, ENFILE, ENOBUFS ...: keep the server up
-                logger.warning("reactsse.server: accept() failed: %s", error)
+                logger.warning("accept() failed: %s", error)
                 return
             if self.options.send_buffer_size is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.options.send_buffer_size)
@@ -242,7 +237,7 @@ class _Connection:
     def _on_close(self, error: Exception | None) -> None:
         # The transport is gone (EOF, reset, or end() finished): stop any work for it.
         if error is not None and self.stream is not None:
-            logger.info("reactsse.server: client %s went away: %s", self.peer, error)
+            logger.info("client %s went away: %s", self.peer, error)
         self._release()
 
     def _process(self) -> None:
@@ -301,7 +296,7 @@ class _Connection:
         try:
             reply = self.server._apps.handle(parsed, time.time())
         except Exception:  # a bug in an app must not take the server down: answer 500
-            logger.exception("reactsse.server: app failed on %s %s", parsed.method, parsed.target)
+            logger.exception("app failed on %s %s", parsed.method, parsed.target)
             reply = _BodyReply(500, "Internal Server Error\n")
         if isinstance(reply, _BodyReply):
             self._send_body(reply)
@@ -350,7 +345,7 @@ class _Connection:
         limit = self.server.options.max_client_buffer
         if self.transport.buffered_size > limit:
             logger.warning(
-                "reactsse.server: dropping client %s: %d bytes waiting, over the %d byte limit",
+                "dropping client %s: %d bytes waiting, over the %d byte limit",
                 self.peer,
                 self.transport.buffered_size,
                 limit,
@@ -581,8 +576,6 @@ class BackgroundServer:
         """Bind, then run the loop in a daemon thread. Returns self. RuntimeError if started."""
         if self._thread is not None:
             raise RuntimeError("BackgroundServer already started")
-        from reactsse.loop import StreamSelectLoop
-
         loop = StreamSelectLoop()
         try:
             server = SSEServer(loop, host=self._host, port=self._port, options=self._options)
@@ -644,7 +637,7 @@ class BackgroundServer:
         try:
             self._loop.run()
         except BaseException as error:  # recorded for the owner; the thread must end cleanly
-            logger.exception("reactsse.server: the background loop failed")
+            logger.exception("the background loop failed")
             self.error = error
         finally:
             if self._server is not None:
@@ -700,8 +693,6 @@ def serve(
         fault=fault,
     )
     if loop is None:
-        from reactsse.loop import Loop  # type: ignore[attr-defined,unused-ignore]
-
         loop = Loop.get()
     assert loop is not None
     server = SSEServer(loop, host=host, port=port, options=options)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -17,7 +18,7 @@ import openai
 import pytest
 
 from reactsse.loop import StreamSelectLoop, TimerInterface
-from reactsse.server import BackgroundServer, ServerOptions, SSEServer
+from reactsse.server import BackgroundServer, ServerOptions, SSEServer, serve
 from reactsse.sse import EventStreamDecoder, MessageEvent
 
 TIMEOUT = 10.0
@@ -613,3 +614,57 @@ def test_ipv6_loopback_url() -> None:
     finally:
         server.close()
         loop.close()
+
+
+class _URLCatcher(io.StringIO):
+    """A ``file`` for ``serve()`` that tells the test the URL it printed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = ""
+        self.printed = threading.Event()
+
+    def write(self, text: str) -> int:
+        match = re.search(r"listening on (http://\S+)", text)
+        if match:
+            self.url = match[1]
+            self.printed.set()
+        return super().write(text)
+
+
+def test_serve_prints_the_url_and_runs_until_the_loop_stops() -> None:
+    loop = StreamSelectLoop()
+    out = _URLCatcher()
+    result: dict[str, Any] = {}
+    client_done = threading.Event()
+
+    def client() -> None:
+        try:
+            assert out.printed.wait(TIMEOUT)
+            port = int(out.url.rsplit(":", 1)[1])
+            bearer = [("authorization", "Bearer sk-serve")]
+            result["models"] = json.loads(fetch(port, "GET", "/v1/models", headers=bearer)[1])
+            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+                sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n")
+                result["401"] = sock.recv(65536)
+        finally:
+            client_done.set()
+
+    def stop_when_done(timer: TimerInterface) -> None:
+        if client_done.is_set():
+            loop.cancel_timer(timer)
+            loop.stop()
+
+    loop.add_periodic_timer(0.005, stop_when_done)
+    thread = threading.Thread(target=client, daemon=True)
+    thread.start()
+    try:
+        serve(port=0, loop=loop, file=out, api_key="sk-serve", rate=None)
+    finally:
+        thread.join(TIMEOUT)
+        loop.close()
+    assert out.url.startswith("http://127.0.0.1:")
+    assert result["models"]["data"][0]["id"] == "reactsse-alice-1"
+    assert result["401"].startswith(b"HTTP/1.1 401")
+    with pytest.raises(OSError):  # serve() closed its listening socket on the way out
+        socket.create_connection(("127.0.0.1", int(out.url.rsplit(":", 1)[1])), timeout=1).close()
