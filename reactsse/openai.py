@@ -880,7 +880,11 @@ class StreamIterator(Generic[_D, _R]):
         return items.popleft()
 
     def close(self) -> None:
-        """Close the connection and the private loop at once; idempotent."""
+        """Close the connection and the private loop at once; idempotent.
+
+        Items received but not yet taken are dropped: iteration ends.
+        """
+        self._items.clear()
         self._handle.close()
         self._loop.close()
 

@@ -1,0 +1,396 @@
+"""``reactsse.openai.OpenAIClient`` against real servers on 127.0.0.1.
+
+The built-in OpenAI-compatible server (``reactsse.server``) for the protocol paths (text, tool
+calls, injected errors, 401), and scripted raw-socket servers (``tests/_sse_test_servers.py``) for
+what it never does (no ``[DONE]``, a connection kept open after it, a key echoed back).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+from collections.abc import Iterator
+
+import pytest
+from _sse_test_servers import Exchange, ScriptedServer, sse_head
+
+from reactsse.errors import (
+    APIError,
+    ConnectError,
+    ConnectionClosed,
+    ContentTypeError,
+    HTTPStatusError,
+    IncompleteStreamWarning,
+    InvalidURL,
+)
+from reactsse.eventsource import TextTrace
+from reactsse.loop import StreamSelectLoop
+from reactsse.openai import (
+    ChatCompletion,
+    ChatDelta,
+    OpenAIClient,
+    ResponseCompleted,
+    ResponseResult,
+    ResponseStreamEvent,
+    ResponseTextDelta,
+)
+from reactsse.server import BackgroundServer, ServerOptions, SSEServer
+
+KEY = "sk-test-0123456789abcdef-SECRET"
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather of a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[BackgroundServer]:
+    with BackgroundServer(options=ServerOptions(api_key=KEY, keepalive_interval=None)) as bg:
+        yield bg
+
+
+@pytest.fixture
+def client(server: BackgroundServer) -> OpenAIClient:
+    return OpenAIClient(base_url=server.url + "/v1", api_key=KEY, read_timeout=20.0)
+
+
+def faulty(server: BackgroundServer, fault: str) -> OpenAIClient:
+    return OpenAIClient(
+        base_url=server.url + "/v1",
+        api_key=KEY,
+        headers={"X-Reactsse-Fault": fault},
+        read_timeout=20.0,
+    )
+
+
+# --------------------------------------------------------------------------- chat, blocking
+
+
+def test_chat_stream_text_usage_and_done(client: OpenAIClient) -> None:
+    with client.chat_stream("Tell me about Alice", model="any-model") as stream:
+        deltas = list(stream)
+    result = stream.result
+    assert isinstance(result, ChatCompletion)
+    text = "".join(d.content or "" for d in deltas)
+    assert text == result.content
+    assert len(text) > 20
+    assert result.done
+    assert result.finish_reason == "stop"
+    assert result.model == "any-model"
+    assert result.usage is not None
+    # One content delta per token; the usage counts them.
+    assert result.usage.output_tokens == sum(1 for d in deltas if d.content)
+    assert deltas[0].role == "assistant"
+    assert deltas[-1].usage == result.usage
+
+
+def test_chat_stream_tool_call_is_assembled(client: OpenAIClient) -> None:
+    with client.chat_stream(
+        [{"role": "user", "content": "Weather in Paris?"}], model="m", tools=[WEATHER_TOOL]
+    ) as stream:
+        deltas = list(stream)
+    fragments = [f for d in deltas for f in d.tool_calls]
+    assert len(fragments) >= 3  # id/name first, then the arguments in pieces
+    assert fragments[0].id is not None and fragments[0].name == "get_weather"
+    result = stream.result
+    assert result is not None
+    assert result.finish_reason == "tool_calls"
+    (call,) = result.tool_calls
+    assert call.name == "get_weather"
+    assert call.id == fragments[0].id
+    assert call.arguments == "".join(f.arguments for f in fragments)
+    assert isinstance(call.parsed_arguments(), dict)
+
+
+def test_chat_error_mid_stream_raises_api_error_after_the_deltas(server: BackgroundServer) -> None:
+    received: list[ChatDelta] = []
+    with (
+        pytest.raises(APIError) as info,
+        faulty(server, "error-after=3").chat_stream("hi", model="m") as stream,
+    ):
+        for delta in stream:
+            received.append(delta)
+    assert 1 <= len(received) <= 3
+    assert "Injected" in info.value.message or info.value.message
+    assert info.value.type is not None
+    assert stream.result is None
+
+
+def test_chat_disconnect_mid_stream_raises_connection_closed(server: BackgroundServer) -> None:
+    with (
+        pytest.raises(ConnectionClosed),
+        faulty(server, "disconnect-after=2").chat_stream("hi", model="m") as stream,
+    ):
+        for _ in stream:
+            pass
+
+
+def test_chat_401_carries_the_server_message_and_never_the_key(server: BackgroundServer) -> None:
+    wrong = "sk-wrong-key-987654321"
+    trace = io.StringIO()
+    client = OpenAIClient(base_url=server.url + "/v1", api_key=wrong, trace=TextTrace(trace))
+    with pytest.raises(HTTPStatusError) as info, client.chat_stream("hi", model="m") as stream:
+        list(stream)
+    error = info.value
+    assert error.status == 401
+    assert "401" in str(error)
+    assert "Incorrect API key" in str(error)
+    for text in (str(error), repr(error), error.body, repr(client), trace.getvalue()):
+        assert wrong not in text
+    assert "<redacted>" in trace.getvalue()
+
+
+def test_status_error_from_a_fault_header(server: BackgroundServer) -> None:
+    with pytest.raises(HTTPStatusError) as info:
+        list(faulty(server, "status=429").chat_stream("hi", model="m"))
+    assert info.value.status == 429
+    assert "rate limit" in str(info.value)
+
+
+def test_refused_connection_raises_connect_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = OpenAIClient(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY)
+    with pytest.raises(ConnectError), client.chat_stream("hi", model="m") as stream:
+        list(stream)
+
+
+def test_bad_base_url_raises_invalid_url_at_once() -> None:
+    with pytest.raises(InvalidURL):
+        OpenAIClient(base_url="ftp://example/v1", api_key=KEY)
+
+
+def test_key_and_base_from_the_environment(
+    server: BackgroundServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1/")
+    client = OpenAIClient()
+    assert client.base_url == server.url + "/v1"
+    assert client.has_api_key
+    assert KEY not in repr(client)
+    with client.chat_stream("hi", model="m") as stream:
+        assert "".join(d.content or "" for d in stream)
+
+
+def test_default_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    client = OpenAIClient()
+    assert client.base_url == "https://api.openai.com/v1"
+    assert not client.has_api_key
+    assert repr(client) == "<OpenAIClient base_url='https://api.openai.com/v1' api_key=none>"
+
+
+def test_trace_shows_the_layers_but_not_the_key(client: OpenAIClient) -> None:
+    out = io.StringIO()
+    client.trace = TextTrace(out)
+    with client.chat_stream("hi", model="m") as stream:
+        list(stream)
+    text = out.getvalue()
+    assert "> POST /v1/chat/completions" in text
+    assert "< HTTP/1.1 200" in text
+    assert "| dispatch" in text
+    assert KEY not in text
+    assert "Authorization: <redacted>" in text
+
+
+def test_breaking_out_closes_the_connection(client: OpenAIClient) -> None:
+    with client.chat_stream("hi", model="m") as stream:
+        for _ in stream:
+            break
+    assert stream.result is None
+    with pytest.raises(StopIteration):
+        next(stream)
+
+
+# --------------------------------------------------------------------------- Responses API
+
+
+def test_responses_stream_text_and_usage(client: OpenAIClient) -> None:
+    with client.responses_stream("Tell me about Alice", model="m", instructions="Be brief") as s:
+        events: list[ResponseStreamEvent] = list(s)
+    result = s.result
+    assert isinstance(result, ResponseResult)
+    text = "".join(e.text for e in events if isinstance(e, ResponseTextDelta))
+    assert text == result.text and len(text) > 20
+    assert isinstance(events[-1], ResponseCompleted)
+    assert result.status == "completed"
+    assert result.usage is not None and result.usage.output_tokens > 0
+    assert result.id is not None and result.id.startswith("resp_")
+
+
+def test_responses_error_event_raises_api_error(server: BackgroundServer) -> None:
+    texts: list[str] = []
+    with pytest.raises(APIError) as info:
+        for event in faulty(server, "error-after=4").responses_stream("hi", model="m"):
+            if isinstance(event, ResponseTextDelta):
+                texts.append(event.text)
+    assert info.value.event == "error"
+    assert info.value.message
+
+
+# --------------------------------------------------------------------------- callback style
+
+
+def test_callback_style_on_one_loop_with_the_server() -> None:
+    # Server and client on the same StreamSelectLoop: the whole exchange in one thread.
+    loop = StreamSelectLoop()
+    deltas: list[ChatDelta] = []
+    done: list[ChatCompletion] = []
+    errors: list[Exception] = []
+    with SSEServer(loop, options=ServerOptions(keepalive_interval=None)) as srv:
+        client = OpenAIClient(base_url=srv.url + "/v1", api_key=None, loop=loop)
+
+        def on_done(result: ChatCompletion) -> None:
+            done.append(result)
+            srv.close()
+            loop.cancel_timer(timer)
+
+        handle = client.stream_chat(
+            "hi", model="m", on_delta=deltas.append, on_done=on_done, on_error=errors.append
+        )
+        timer = loop.add_timer(20.0, lambda _t: loop.stop())
+        loop.run()  # returns by itself: nothing is left registered once the server is closed
+    loop.close()
+    assert errors == []
+    assert len(done) == 1 and done[0].done
+    assert handle.done and handle.result is done[0]
+    assert "".join(d.content or "" for d in deltas) == done[0].content
+
+
+def test_callback_close_from_on_delta_stops_everything() -> None:
+    loop = StreamSelectLoop()
+    deltas: list[ChatDelta] = []
+    calls: list[object] = []
+    with SSEServer(loop, options=ServerOptions(keepalive_interval=None)) as srv:
+        client = OpenAIClient(base_url=srv.url + "/v1", loop=loop)
+        handle = None
+
+        def on_delta(delta: ChatDelta) -> None:
+            deltas.append(delta)
+            if len(deltas) == 2:
+                assert handle is not None
+                handle.close()
+                srv.close()
+                loop.cancel_timer(timer)
+
+        handle = client.stream_chat(
+            "hi", model="m", on_delta=on_delta, on_done=calls.append, on_error=calls.append
+        )
+        timer = loop.add_timer(20.0, lambda _t: loop.stop())
+        loop.run()  # returns by itself: close() released the connection
+    loop.close()
+    assert len(deltas) == 2
+    assert calls == []
+    assert handle.done and handle.result is None
+
+
+def test_callback_error_without_handler_leaves_run() -> None:
+    loop = StreamSelectLoop()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = OpenAIClient(base_url=f"http://127.0.0.1:{port}/v1", loop=loop)
+    client.stream_chat("hi", model="m", on_delta=lambda _d: None)
+    with pytest.raises(ConnectError):
+        loop.run()
+    loop.close()
+
+
+# --------------------------------------------------------------------------- scripted servers
+
+
+def _chunk_event(content: str) -> bytes:
+    payload = {"id": "c", "choices": [{"index": 0, "delta": {"content": content}}]}
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+def test_stream_without_done_warns_instead_of_hanging() -> None:
+    def handler(ex: Exchange) -> None:
+        ex.send_head(200, sse_head())
+        ex.send_chunk(b": keep-alive\n\n" + _chunk_event("a") + _chunk_event("b"))
+        ex.end_chunks()
+
+    with ScriptedServer(handler) as srv:
+        client = OpenAIClient(base_url=srv.url("/v1"), api_key=KEY)
+        stream = client.chat_stream("hi", model="m")
+        with pytest.warns(IncompleteStreamWarning), stream:
+            assert [d.content for d in stream] == ["a", "b"]
+    assert stream.result is not None
+    assert stream.result.content == "ab" and not stream.result.done
+    assert srv.requests[0].header("authorization") == f"Bearer {KEY}"
+    body = json.loads(srv.requests[0].body)
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    assert body["messages"] == [{"role": "user", "content": "hi"}]
+
+
+def test_done_finishes_even_if_the_server_keeps_the_connection_open() -> None:
+    def handler(ex: Exchange) -> None:
+        ex.send_head(200, sse_head())
+        ex.send_chunk(_chunk_event("x") + b"data: [DONE]\n\n")
+        ex.stall(10.0)  # never ends the response; the client must not wait for it
+
+    with ScriptedServer(handler) as srv:
+        client = OpenAIClient(base_url=srv.url("/v1"), api_key=None, read_timeout=30.0)
+        with client.chat_stream("hi", model="m", include_usage=False) as stream:
+            assert [d.content for d in stream] == ["x"]
+    assert stream.result is not None and stream.result.done
+    assert srv.requests[0].header("authorization") is None
+    assert "stream_options" not in json.loads(srv.requests[0].body)
+
+
+def test_echoed_key_is_scrubbed_from_errors() -> None:
+    body = json.dumps({"error": {"message": f"Bad key {KEY}", "type": "auth"}}).encode()
+
+    def handler(ex: Exchange) -> None:
+        ex.send_head(
+            403, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+        ex.send(body)
+
+    with ScriptedServer(handler) as srv:
+        client = OpenAIClient(base_url=srv.url("/v1"), api_key=KEY)
+        with pytest.raises(HTTPStatusError) as info:
+            list(client.chat_stream("hi", model="m"))
+    assert "Bad key <redacted>" in str(info.value)
+    assert KEY not in str(info.value) and KEY not in info.value.body
+
+
+def test_echoed_key_is_scrubbed_from_api_errors() -> None:
+    def handler(ex: Exchange) -> None:
+        ex.send_head(200, sse_head())
+        ex.send_chunk(f'data: {{"error": {{"message": "key {KEY} revoked"}}}}\n\n'.encode())
+        ex.end_chunks()
+
+    with ScriptedServer(handler) as srv:
+        client = OpenAIClient(base_url=srv.url("/v1"), api_key=KEY)
+        with pytest.raises(APIError) as info:
+            list(client.chat_stream("hi", model="m"))
+    assert str(info.value) == "key <redacted> revoked"
+
+
+def test_json_instead_of_a_stream_is_a_content_type_error() -> None:
+    body = b'{"id": "x", "choices": []}'
+
+    def handler(ex: Exchange) -> None:
+        ex.send_head(
+            200, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+        ex.send(body)
+
+    with ScriptedServer(handler) as srv:
+        client = OpenAIClient(base_url=srv.url("/v1"))
+        with pytest.raises(ContentTypeError, match="expected text/event-stream"):
+            list(client.chat_stream("hi", model="m"))
