@@ -14,8 +14,9 @@ Invariants:
   other entry is stale (its timer was cancelled) and is dropped when it reaches the top;
 * a timer is scheduled on a ``Timers`` exactly when ``timer._owner`` is that ``Timers``, and then
   it has exactly one live entry; ``_active`` counts those timers;
-* stale entries are ``len(_heap) - _active``; when they are most of a big heap, it is rebuilt, so
-  memory stays proportional to the live timers however many are added and cancelled.
+* stale entries are ``len(_heap) - _active``; when a cancel makes them most of a heap of more
+  than 64 entries, it is rebuilt, so memory stays proportional to the most timers ever live at
+  once, however many are added and cancelled.
 """
 
 from __future__ import annotations
