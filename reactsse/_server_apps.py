@@ -742,9 +742,11 @@ def _parse_responses(body: JSONObject) -> _ResponsesCall | _BodyReply:
 
 
 class _NumberedEvents(_EventStream):
-    """``GET /events``: event N has ``id: N``; the first carries ``retry:``."""
+    """``GET /events``: event N has ``id: N``; the first carries ``retry:``.
 
-    timed = True
+    With ``interval=0`` the events go as fast as the client reads (backpressure), otherwise
+    they are timed (a client that falls too far behind is dropped).
+    """
 
     def __init__(
         self, first: int, count: int | None, interval: float, retry_ms: int, fault: _Fault
@@ -752,6 +754,7 @@ class _NumberedEvents(_EventStream):
         self.first = first
         self.count = count
         self.interval = interval
+        self.timed = interval > 0
         self.retry_ms = retry_ms
         self.fault = fault
 

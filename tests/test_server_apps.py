@@ -386,7 +386,9 @@ def test_events_resume_and_end() -> None:
     assert isinstance(junk, _NumberedEvents) and junk.first == 1
     dropping = apps.handle(_Request("GET", "/events?drop_every=4", {}), 0)
     assert isinstance(dropping, _NumberedEvents) and dropping.fault.disconnect_after == 4
-    assert dropping.count is None
+    assert dropping.count is None and dropping.timed  # default interval 0.5 s: timed
+    fast = apps.handle(_Request("GET", "/events?interval=0", {}), 0)
+    assert isinstance(fast, _NumberedEvents) and not fast.timed  # waits for the reader instead
     for query in ("count=x", "interval=-1", "drop_every=1.5", "interval=nan"):
         bad = apps.handle(_Request("GET", f"/events?{query}", {}), 0)
         assert isinstance(bad, _BodyReply) and bad.status == 400, query
