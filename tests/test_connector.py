@@ -341,6 +341,66 @@ def test_connect_timeout_on_a_full_backlog() -> None:
         loop.run()
 
 
+class BlockedResolver:
+    """``socket.getaddrinfo`` that hangs for ``blocked.test`` until released (others pass).
+
+    Stands in for a slow DNS server without any network: it replaces the dependency, not the
+    connector under test.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.release = threading.Event()
+        self.calls = 0
+        original = socket.getaddrinfo
+
+        def getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+            if host == "blocked.test":
+                self.calls += 1
+                self.release.wait(10)
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            return original(host, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+    def finish(self) -> None:
+        self.release.set()
+        for thread in threading.enumerate():
+            if thread.name.startswith("reactsse-resolve"):
+                thread.join(10)
+
+
+@pytest.mark.timeout(10)
+def test_connect_timeout_covers_name_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    resolver = BlockedResolver(monkeypatch)
+    with new_loop() as loop:
+        before = open_fds()
+        try:
+            result = _connect(loop, "blocked.test", 80, timeout=0.1)
+            run_until_stopped(loop)
+            [error] = result.errors
+            assert type(error) is ConnectTimeout
+            assert "while resolving" in str(error)
+            assert "blocked.test:80" in str(error)
+            assert open_fds() == before  # the wake-up socketpair is closed at once
+        finally:
+            resolver.finish()
+        assert resolver.calls == 1
+        loop.run()  # the late answer wakes nothing: the loop has nothing left
+        assert len(result.errors) == 1
+
+
+def test_a_failure_found_at_once_is_still_reported_later() -> None:
+    # An IPv6 literal with an unknown scope id fails in getaddrinfo(AI_NUMERICHOST), locally,
+    # without a thread: the error must still come from the loop, not from inside connect().
+    with new_loop() as loop:
+        result = _connect(loop, "fe80::1%nosuchif0", 80)
+        assert result.count == 0
+        run_until_stopped(loop)
+        [error] = result.errors
+        assert type(error) is ConnectError
+        assert "[fe80::1%nosuchif0]:80" in str(error)
+
+
 @pytest.mark.timeout(10)
 def test_cancel_before_start_leaves_nothing() -> None:
     with new_loop() as loop, listener() as server:

@@ -1,0 +1,339 @@
+"""Connector benchmark: how a transport should read (docs/connector.md, "Reading").
+
+Usage (from the repository root)::
+
+    python bench/connector.py              # 5 rounds, every scenario
+    python bench/connector.py --rounds 3 --scale 0.25
+
+Contestants (the read handler of ``SocketTransport``; everything else is the same code):
+
+* ``recv``       one ``sock.recv(65536)`` per readiness (what ``reactsse.connector`` does;
+                 ReactPHP's ``fread($stream, 65536)`` per readiness);
+* ``recv_into``  one ``recv_into`` of a reused 64 KiB ``bytearray``, then ``bytes(view[:n])``;
+* ``recv_256k``  one ``sock.recv(262144)`` per readiness;
+* ``drain``      ``recv(65536)`` again and again until ``EAGAIN``, all delivered.
+
+Scenarios (the peer is a separate process over 127.0.0.1, so it does not share our GIL):
+
+* ``bulk``   the peer sends MiB as fast as it can (``sendall`` of 1 MiB blocks): MB/s;
+* ``events`` the peer sends 120-byte SSE-like messages, one ``send`` each: messages/s;
+* ``read``   no loop, no peer: the cost of one read of 120 B / 64 KiB already waiting in a
+             socketpair (``drain`` reads like ``recv`` here);
+* ``fair``   one connection floods (as ``bulk``) while another does ping-pong over the same loop:
+             the median and 99th percentile ping round trip (ms). This is the fairness cost.
+
+Rounds alternate the contestant order (A B C D, D C B A, ...); the table gives medians and the
+ratio to ``recv``. The machine is shared and noisy: read ratios, not absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import socket
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from reactsse.connector import READ_SIZE, SocketTransport
+from reactsse.loop import Stream, StreamSelectLoop
+
+
+class _RecvInto(SocketTransport):
+    def __init__(self, loop: StreamSelectLoop, sock: socket.socket) -> None:
+        super().__init__(loop, sock)
+        self._buffer = bytearray(READ_SIZE)
+        self._view = memoryview(self._buffer)
+
+    def _on_readable(self, _stream: Stream) -> None:
+        try:
+            n = self._sock.recv_into(self._buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._fail(exc)
+            return
+        if n:
+            self._received(bytes(self._view[:n]))
+        else:
+            self._eof()
+
+
+class _Recv256k(SocketTransport):
+    def _on_readable(self, _stream: Stream) -> None:
+        try:
+            data = self._sock.recv(262144)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._fail(exc)
+            return
+        if data:
+            self._received(data)
+        else:
+            self._eof()
+
+
+class _Drain(SocketTransport):
+    def _on_readable(self, _stream: Stream) -> None:
+        while not self.is_closed:
+            try:
+                data = self._sock.recv(READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._fail(exc)
+                return
+            if data:
+                self._received(data)
+            else:
+                self._eof()
+                return
+
+
+CONTESTANTS: dict[str, type[SocketTransport]] = {
+    "recv": SocketTransport,
+    "recv_into": _RecvInto,
+    "recv_256k": _Recv256k,
+    "drain": _Drain,
+}
+
+
+# -- peers (separate processes) --------------------------------------------------------------------
+
+
+def _peer_bulk(port: int, total: int) -> None:
+    block = b"x" * (1 << 20)
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sent = 0
+        while sent < total:
+            try:
+                sock.sendall(block)
+            except OSError:
+                return  # the reader closed first (fair scenario)
+            sent += len(block)
+
+
+def _peer_events(port: int, count: int) -> None:
+    message = b"data: " + b"t" * 112 + b"\n\n"  # 120 bytes
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(count):
+            sock.send(message)
+
+
+def _peer_pong(port: int, count: int) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(count):
+            if not sock.recv(1):
+                return
+            sock.sendall(b"!")
+
+
+def _accept_from(
+    peer: Callable[[int, int], None], amount: int
+) -> tuple[socket.socket, multiprocessing.process.BaseProcess]:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        process = context.Process(target=peer, args=(server.getsockname()[1], amount))
+        process.start()
+        conn, _address = server.accept()
+    return conn, process
+
+
+# -- scenarios -----------------------------------------------------------------------------------
+
+
+def bulk(kind: type[SocketTransport], total: int) -> float:
+    """MB/s reading ``total`` bytes."""
+    loop = StreamSelectLoop()
+    conn, process = _accept_from(_peer_bulk, total)
+    received = [0]
+
+    def on_data(data: bytes) -> None:
+        received[0] += len(data)
+
+    transport = kind(loop, conn)
+    start = time.perf_counter()
+    transport.start(on_data, lambda _error: loop.stop())
+    loop.run()
+    elapsed = time.perf_counter() - start
+    transport.close()
+    loop.close()
+    process.join()
+    assert received[0] == total, (received[0], total)
+    return total / elapsed / 1e6
+
+
+def events(kind: type[SocketTransport], count: int) -> float:
+    """Messages/s reading ``count`` 120-byte messages sent one by one."""
+    loop = StreamSelectLoop()
+    conn, process = _accept_from(_peer_events, count)
+    received = [0]
+
+    def on_data(data: bytes) -> None:
+        received[0] += len(data)
+
+    transport = kind(loop, conn)
+    start = time.perf_counter()
+    transport.start(on_data, lambda _error: loop.stop())
+    loop.run()
+    elapsed = time.perf_counter() - start
+    transport.close()
+    loop.close()
+    process.join()
+    assert received[0] == count * 120
+    return count / elapsed
+
+
+def fair(kind: type[SocketTransport], pings: int) -> tuple[float, float]:
+    """Ping round trips (median, p99, in ms) while another connection floods the same loop."""
+    loop = StreamSelectLoop()
+    flood_conn, flood = _accept_from(_peer_bulk, 1 << 40)
+    pong_conn, ponger = _accept_from(_peer_pong, pings)
+    flood_transport = kind(loop, flood_conn)
+    pong_transport = kind(loop, pong_conn)
+    times: list[float] = []
+    sent_at = [0.0]
+
+    def ping() -> None:
+        sent_at[0] = time.perf_counter()
+        pong_transport.write(b"?")
+
+    def on_pong(_data: bytes) -> None:
+        times.append(time.perf_counter() - sent_at[0])
+        if len(times) == pings:
+            flood_transport.close()
+            pong_transport.close()
+            loop.stop()
+        else:
+            ping()
+
+    flood_transport.start(lambda _data: None, lambda _error: None)
+    pong_transport.start(on_pong, lambda _error: None)
+    ping()
+    loop.run()
+    loop.close()
+    flood.join()
+    ponger.join()
+    times.sort()
+    return statistics.median(times) * 1e3, times[int(len(times) * 0.99) - 1] * 1e3
+
+
+def calls(size: int, repeat: int) -> dict[str, float]:
+    """ns per read of ``size`` bytes already waiting (no loop, no peer): the read's own cost.
+
+    An AF_UNIX datagram socketpair keeps message boundaries, so a batch of datagrams is queued
+    first and read back under one timer. The read kinds take turns batch by batch, so the
+    machine's drifting load hits them alike. Returns the median batch, per kind.
+    """
+    writer, reader = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    payload = b"m" * size
+    batch = max(1, min(64, (100 * 1024) // size))
+    buffer = bytearray(READ_SIZE)
+    view = memoryview(buffer)
+
+    def read_recv() -> bytes:
+        return reader.recv(READ_SIZE)
+
+    def read_recv_into() -> bytes:
+        return bytes(view[: reader.recv_into(buffer)])
+
+    def read_recv_256k() -> bytes:
+        return reader.recv(262144)
+
+    kinds: dict[str, Callable[[], bytes]] = {
+        "recv": read_recv,
+        "recv_into": read_recv_into,
+        "recv_256k": read_recv_256k,
+    }
+    samples: dict[str, list[float]] = {kind: [] for kind in kinds}
+    try:
+        for turn in range(max(1, repeat // batch)):
+            order = list(kinds) if turn % 2 == 0 else list(kinds)[::-1]
+            for kind in order:
+                read = kinds[kind]
+                for _ in range(batch):
+                    writer.send(payload)
+                start = time.perf_counter()
+                for _ in range(batch):
+                    data = read()
+                samples[kind].append((time.perf_counter() - start) / batch)
+                assert len(data) == size
+    finally:
+        writer.close()
+        reader.close()
+    return {kind: statistics.median(values) * 1e9 for kind, values in samples.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every size")
+    args = parser.parse_args()
+    total = int(256 * (1 << 20) * args.scale) // (1 << 20) * (1 << 20) or (1 << 20)
+    count = max(1000, int(200_000 * args.scale))
+    pings = max(100, int(2000 * args.scale))
+
+    names = list(CONTESTANTS)
+    results: dict[str, dict[str, list[float]]] = {
+        name: {"bulk": [], "events": [], "fair50": [], "fair99": [], "small": [], "large": []}
+        for name in names
+    }
+    for round_index in range(args.rounds):
+        order = names if round_index % 2 == 0 else names[::-1]
+        for name in order:
+            kind = CONTESTANTS[name]
+            results[name]["bulk"].append(bulk(kind, total))
+            results[name]["events"].append(events(kind, count))
+            p50, p99 = fair(kind, pings)
+            results[name]["fair50"].append(p50)
+            results[name]["fair99"].append(p99)
+        small, large = calls(120, 50000), calls(READ_SIZE, 4000)
+        for name in names:
+            kind = "recv" if name == "drain" else name  # drain reads like recv, then again
+            results[name]["small"].append(small[kind])
+            results[name]["large"].append(large[kind])
+        print(f"round {round_index + 1}/{args.rounds} done", file=sys.stderr)
+
+    median = {
+        name: {key: statistics.median(values) for key, values in columns.items()}
+        for name, columns in results.items()
+    }
+    base = median["recv"]
+    print(
+        f"# bench/connector.py: {platform.python_implementation()} {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs (shared, noisy); "
+        f"{args.rounds} rounds, medians; bulk {total >> 20} MiB, events {count} x 120 B, "
+        f"fair {pings} pings under a flood"
+    )
+    print()
+    print(
+        "| read handler | bulk MB/s | × recv | events msg/s | × recv "
+        "| fair ping p50 ms | fair ping p99 ms | p99 × recv "
+        "| read 120 B ns | × recv | read 64 KiB ns | × recv |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name in names:
+        row = median[name]
+        print(
+            f"| {name} | {row['bulk']:.0f} | {row['bulk'] / base['bulk']:.2f} "
+            f"| {row['events']:.0f} | {row['events'] / base['events']:.2f} "
+            f"| {row['fair50']:.3f} | {row['fair99']:.3f} | {row['fair99'] / base['fair99']:.2f} "
+            f"| {row['small']:.0f} | {row['small'] / base['small']:.2f} "
+            f"| {row['large']:.0f} | {row['large'] / base['large']:.2f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
