@@ -64,6 +64,10 @@ class ServerOptions:
     * ``send_buffer_size``: if set, ``SO_SNDBUF`` of accepted sockets (tests use it to make a
       slow client visible quickly).
     * ``accept_batch``: most connections accepted per readiness of the listening socket.
+    * ``idle_timeout``: seconds a connection may take to send a complete request (counted from
+      accept, or from the end of the previous response); then it is closed. ``None``/``0``: never.
+    * ``send_timeout``: seconds an as-fast-as-possible stream may wait for a client that does
+      not read at all before the client is dropped. ``None``/``0``: wait forever.
     """
 
     rate: float | None = None
@@ -79,6 +83,8 @@ class ServerOptions:
     max_request_body: int = 1 << 20
     send_buffer_size: int | None = None
     accept_batch: int = 16
+    idle_timeout: float | None = 60.0
+    send_timeout: float | None = 30.0
 
     def __post_init__(self) -> None:
         if self.rate is not None and (self.rate < 0 or math.isnan(self.rate)):

@@ -155,8 +155,8 @@ class SSEServer:
 
     @property
     def timer_count(self) -> int:
-        """Loop timers the server holds right now (0 when no stream is running)."""
-        return sum(c.stream.timer_count for c in self._connections if c.stream is not None)
+        """Loop timers the server holds right now (0 when it has no connection)."""
+        return sum(c.timer_count for c in self._connections)
 
     def close(self) -> None:
         """Stop listening and close every connection (streams stopped, timers cancelled).
@@ -217,11 +217,35 @@ class _Connection:
         self._responding = False
         self._pipelined = 0
         self._closed = False
+        self._idle_timer: TimerInterface | None = None
         peer = transport.peer
         self.peer = f"{peer[0]}:{peer[1]}" if len(peer) >= 2 else "?"
 
     def start(self) -> None:
         self.transport.start(self._on_data, self._on_close)
+        self._arm_idle()
+
+    @property
+    def timer_count(self) -> int:
+        return (self._idle_timer is not None) + (self.stream.timer_count if self.stream else 0)
+
+    def _arm_idle(self) -> None:
+        # A whole request must arrive within idle_timeout of the connection (or of the previous
+        # response) being ready for it: closes idle keep-alive connections and slow-header
+        # (slowloris) clients alike. Cancelled once the request is complete.
+        timeout = self.server.options.idle_timeout
+        if timeout and not self._closed:
+            self._idle_timer = self.server.loop.add_timer(timeout, self._on_idle)
+
+    def _cancel_idle(self) -> None:
+        if self._idle_timer is not None:
+            self.server.loop.cancel_timer(self._idle_timer)
+            self._idle_timer = None
+
+    def _on_idle(self, _timer: TimerInterface) -> None:
+        self._idle_timer = None
+        logger.info("closing client %s: no complete request within the idle timeout", self.peer)
+        self.abort(None)
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -263,6 +287,7 @@ class _Connection:
                     self._reject(413, "Request body too large\n")
                     return
             elif isinstance(event, h11.EndOfMessage):
+                self._cancel_idle()
                 self._dispatch()
             elif isinstance(event, h11.ConnectionClosed):
                 # The client half-closed with no request in progress: nothing more will come.
@@ -367,6 +392,7 @@ class _Connection:
             self.transport.end()
             return
         self.h11.start_next_cycle()
+        self._arm_idle()
         self._pipelined = 0
         self.transport.resume_reading()
         self._process()  # a pipelined request may already be waiting in h11's buffer
@@ -390,6 +416,7 @@ class _Connection:
         if self._closed:
             return
         self._closed = True
+        self._cancel_idle()
         self._stop_stream()
         self.server._forget(self)
 
@@ -409,13 +436,15 @@ class _StreamRun:
         self._keepalive: TimerInterface | None = None
         self._quiet = True  # nothing written since the last keep-alive tick
         self._waiting_for_drain = False
+        self._send_timer: TimerInterface | None = None
         self._started = 0.0
         self.sent = 0
         self.stopped = False
 
     @property
     def timer_count(self) -> int:
-        return (self._timer is not None) + (self._keepalive is not None)
+        timers = (self._timer, self._keepalive, self._send_timer)
+        return sum(timer is not None for timer in timers)
 
     def begin(self) -> None:
         self.connection._send(h11.Response(status_code=200, headers=_STREAM_HEADERS, reason=b"OK"))
@@ -437,6 +466,9 @@ class _StreamRun:
         if self._keepalive is not None:
             self.loop.cancel_timer(self._keepalive)
             self._keepalive = None
+        if self._send_timer is not None:
+            self.loop.cancel_timer(self._send_timer)
+            self._send_timer = None
         if self.transport.on_drain == self._on_drain:
             self.transport.on_drain = None
         close = getattr(self._events, "close", None)
@@ -450,7 +482,20 @@ class _StreamRun:
     def _on_drain(self) -> None:
         if self._waiting_for_drain and not self.stopped:
             self._waiting_for_drain = False
+            if self._send_timer is not None:
+                self.loop.cancel_timer(self._send_timer)
+                self._send_timer = None
             self._pump()
+
+    def _on_send_timeout(self, _timer: TimerInterface) -> None:
+        self._send_timer = None
+        logger.warning(
+            "dropping client %s: nothing drained for %s s (send timeout), %d bytes waiting",
+            self.connection.peer,
+            self.options.send_timeout,
+            self.transport.buffered_size,
+        )
+        self.connection.abort(None)
 
     def _on_keepalive(self, _timer: TimerInterface) -> None:
         # A comment only after a whole interval of silence: streams that talk need none.
@@ -481,7 +526,12 @@ class _StreamRun:
                 # As fast as the client reads, no faster: wait for on_drain (the buffer is not
                 # empty, so it will come) instead of buffering without bound.
                 self._flush(batch)
-                self._waiting_for_drain = True
+                if not self.stopped:
+                    self._waiting_for_drain = True
+                    if self.options.send_timeout:
+                        self._send_timer = self.loop.add_timer(
+                            self.options.send_timeout, self._on_send_timeout
+                        )
                 return
             event, self._next = self._next, None
             chunk = encode_event(event.data, event=event.event, id=event.id, retry=event.retry)

@@ -668,3 +668,43 @@ def test_serve_prints_the_url_and_runs_until_the_loop_stops() -> None:
     assert result["401"].startswith(b"HTTP/1.1 401")
     with pytest.raises(OSError):  # serve() closed its listening socket on the way out
         socket.create_connection(("127.0.0.1", int(out.url.rsplit(":", 1)[1])), timeout=1).close()
+
+
+def test_idle_and_slow_header_connections_are_closed() -> None:
+    with BackgroundServer(options=ServerOptions(idle_timeout=0.1)) as background:
+        started = time.monotonic()
+        with (
+            socket.create_connection(("127.0.0.1", background.port), timeout=TIMEOUT) as silent,
+            socket.create_connection(("127.0.0.1", background.port), timeout=TIMEOUT) as slow,
+            Client(background.port) as kept_alive,
+        ):
+            slow.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\n")  # never finishes the head
+            response, _ = kept_alive.fetch("GET", "/v1/models")
+            assert response.status_code == 200
+            assert silent.recv(100) == b""
+            assert slow.recv(100) == b""
+            assert kept_alive.sock.recv(100) == b""  # idle after its response: closed too
+        assert time.monotonic() - started < 5.0
+        assert background.call(lambda s: (s.connection_count, s.timer_count)) == (0, 0)
+
+
+def test_send_timeout_drops_a_reader_that_never_reads() -> None:
+    options = ServerOptions(
+        reply_tokens=10**6, send_buffer_size=16384, send_timeout=0.2, keepalive_interval=None
+    )
+    watcher = _DropWatcher()
+    log = logging.getLogger("reactsse.server")
+    log.addHandler(watcher)
+    try:
+        with (
+            BackgroundServer(options=options) as background,
+            Client(background.port, rcvbuf=4096) as client,
+        ):
+            client.send("POST", "/v1/chat/completions", body=chat())
+            assert watcher.dropped.wait(TIMEOUT), "the stalled client was never dropped"
+            assert "send timeout" in watcher.messages[0]
+            waiting = int(re.search(r"(\d+) bytes waiting", watcher.messages[0])[1])  # type: ignore[index]
+            assert waiting <= options.high_water + 20 * 1024
+            assert background.call(lambda s: (s.connection_count, s.timer_count)) == (0, 0)
+    finally:
+        log.removeHandler(watcher)
