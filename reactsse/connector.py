@@ -269,6 +269,7 @@ class _SocketBase(Transport):
         self._state = _State.CLOSING
         self._update_reading()
         if not self._pending_output():
+            self._discard_unread()
             self._release()
             self._loop.future_tick(lambda: self._report_after_release(None))
 
@@ -328,6 +329,7 @@ class _SocketBase(Transport):
     def _drained(self) -> None:
         """The raw write buffer became empty (after having been non-empty)."""
         if self._state is _State.CLOSING:
+            self._discard_unread()
             self._finish(None)
         elif self.on_drain is not None:
             self.on_drain()
@@ -400,6 +402,20 @@ class _SocketBase(Transport):
             self._drained()
 
     # -- ending --------------------------------------------------------------------------------
+
+    def _discard_unread(self) -> None:
+        """Read and drop what the peer sent and nobody read, before an ``end()`` closes.
+
+        close(2) with unread bytes in the receive queue sends RST instead of FIN, and an RST
+        can make the peer drop our last bytes unread (RFC 9112 section 9.6, "tear-down";
+        RFC 1122 4.2.2.13). Bounded: at most 16 reads, never waits.
+        """
+        for _ in range(16):
+            try:
+                if not self._sock.recv(READ_SIZE):
+                    return
+            except OSError:  # EAGAIN (queue empty) or an error: nothing more to drop
+                return
 
     def _release(self) -> None:
         """Remove every loop registration and close the socket; idempotent, no callback."""

@@ -12,6 +12,7 @@ import select
 import socket
 import struct
 import threading
+import time
 
 import pytest
 from _connector_helpers import (
@@ -369,6 +370,53 @@ class BlockedResolver:
                 thread.join(10)
 
 
+def _fake_addresses(monkeypatch: pytest.MonkeyPatch, host: str, ports: list[int]) -> None:
+    """Make ``host`` resolve to 127.0.0.1 on each of ``ports``, in order (no DNS involved)."""
+    original = socket.getaddrinfo
+
+    def getaddrinfo(name: object, *args: object, **kwargs: object) -> object:
+        if name == host:
+            return [
+                (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", port))
+                for port in ports
+            ]
+        return original(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.mark.timeout(10)
+def test_addresses_are_tried_in_order_sharing_the_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FullBacklog() as full, listener() as server, new_loop() as loop:
+        good = server.getsockname()[1]
+        _fake_addresses(monkeypatch, "two.test", [full.port, good])
+        start = time.monotonic()
+        result = _connect(loop, "two.test", good, timeout=0.6)
+        run_until_stopped(loop)
+        elapsed = time.monotonic() - start
+        assert not result.errors, result.errors
+        [transport] = result.transports
+        assert transport.peer == ("127.0.0.1", good)
+        # The hanging first address got its share (half of 0.6 s), not the whole timeout.
+        assert 0.25 <= elapsed < 0.6
+        transport.close()
+
+
+def test_every_failed_address_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = free_port(), free_port()
+    _fake_addresses(monkeypatch, "two.test", [first, second])
+    with new_loop() as loop:
+        result = _connect(loop, "two.test", 80)
+        run_until_stopped(loop)
+    [error] = result.errors
+    assert type(error) is ConnectError
+    assert str(error).startswith("cannot connect to two.test:80: ")
+    assert f"127.0.0.1:{first}: [Errno {errno.ECONNREFUSED}]" in str(error)
+    assert f"127.0.0.1:{second}: [Errno {errno.ECONNREFUSED}]" in str(error)
+
+
 @pytest.mark.timeout(10)
 def test_connect_timeout_covers_name_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     resolver = BlockedResolver(monkeypatch)
@@ -569,6 +617,34 @@ def test_end_flushes_then_closes_with_on_close_none() -> None:
         thread.join()
         assert received.closed == [None]
         assert bytes(got) == payload
+
+
+def test_end_with_unread_input_closes_with_fin_not_reset() -> None:
+    # A server that ends a response while the client's extra bytes sit unread must not reset
+    # the connection: the client reads the whole response, then a clean EOF.
+    client_sock, server_sock = tcp_pair()
+    with new_loop() as loop, client_sock:
+        transport = SocketTransport(loop, server_sock)
+        received = Recorder(loop)
+        transport.pause_reading()
+        transport.start(received.on_data, received.on_close)
+        client_sock.sendall(b"pipelined request " * 1000)  # on loopback: queued on return
+        response = b"r" * 300_000
+        transport.write(response)
+        transport.end()
+        got = bytearray()
+        client_sock.settimeout(10)
+        while len(got) < len(response):  # read it all while the loop is idle: no loop needed
+            chunk = client_sock.recv(1 << 20)
+            assert chunk
+            got.extend(chunk)
+            loop.future_tick(loop.stop)
+            loop.run()  # lets the transport flush what the socket takes now
+        if not received.closed:
+            run_until_stopped(loop)
+        assert received.closed == [None]
+        assert client_sock.recv(10) == b""  # FIN, not ConnectionResetError
+        assert bytes(got) == response
 
 
 def test_end_then_close_drops_the_callback() -> None:
