@@ -42,6 +42,9 @@ _HEX_DIGITS = b"0123456789abcdefABCDEF"
 # bounded, and shared by all connections (a pure bytes -> int mapping).
 _SIZE_CACHE: dict[bytes, int] = {}
 _SIZE_CACHE_ENTRIES = 4096
+# Chunk data shorter than this is sliced as bytes (one small copy; a lone piece is then returned
+# by b"".join as is); longer data as memoryview slices, copied once by the caller's join.
+_COPY_BELOW = 2048
 
 
 def excerpt(data: bytes | bytearray | memoryview, limit: int = 60) -> str:
@@ -89,19 +92,25 @@ class BatchDechunker:
         remaining = self._remaining
         footer = self._footer
         append = out.append
-        view = memoryview(data)
+        view: memoryview | None = None
         while True:
             if remaining:
                 end = pos + remaining
                 if end > size:
-                    if pos < size:
-                        append(view[pos:])
-                        remaining = end - size
-                    pos = size
-                    break
-                append(view[pos:end])
+                    end = size
+                    remaining -= size - pos
+                else:
+                    remaining = 0
+                if end - pos < _COPY_BELOW:
+                    if end > pos:
+                        append(data[pos:end])  # a small copy is cheaper than a view
+                else:
+                    if view is None:
+                        view = memoryview(data)
+                    append(view[pos:end])  # no copy until the caller's single join
                 pos = end
-                remaining = 0
+                if remaining:
+                    break
                 footer = 2
             if footer:
                 # RFC 9112 §7.1: chunk-data is followed by CRLF. h11 compares byte by byte as

@@ -13,6 +13,7 @@ raw random bytes drawn from the chunk grammar's alphabet.
 from __future__ import annotations
 
 import contextlib
+import random
 
 import h11
 import pytest
@@ -300,3 +301,22 @@ def test_size_cache_is_bounded_and_only_holds_validated_sizes() -> None:
     assert b"".join(out) == b"".join(b"x" * n for n in range(1, 5000))
     assert len(_dechunk._SIZE_CACHE) <= _dechunk._SIZE_CACHE_ENTRIES
     assert all(not key.strip(b"0123456789abcdefABCDEF") for key in _dechunk._SIZE_CACHE)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(1, 6000), min_size=1, max_size=8),
+    st.lists(st.integers(0, 50_000), max_size=8),
+    st.integers(0, 2**32),
+)
+def test_large_chunks(sizes: list[int], cuts: list[int], seed: int) -> None:
+    """Chunks over the de-chunker's copy threshold take the memoryview path; same result."""
+    body = random.Random(seed).randbytes(sum(sizes))
+    wire, pos = bytearray(HEAD), 0
+    for size in sizes:
+        wire += b"%x\r\n%s\r\n" % (size, body[pos : pos + size])
+        pos += size
+    wire += b"0\r\n\r\n"
+    outcome = _compare(bytes(wire), cuts)
+    assert _body(outcome) == body
+    assert all(kind == "ok" for kind, _, _ in outcome)
