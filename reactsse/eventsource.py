@@ -753,18 +753,24 @@ class EventSource:
             self._emit_events(events)
 
     def _emit_events(self, events: list[MessageEvent]) -> None:
+        """Call the listeners of each event; stop at once if one of them closed the source.
+
+        Called only in OPEN. The hot path: one dict lookup per event, and the phase is checked
+        after each call (a listener may call ``close()``), not before.
+        """
         by_type = self._message_listeners
+        opened = _Phase.OPEN
         for event in events:
             listeners = by_type.get(event.type)
             if listeners is not None:
                 for listener in listeners:
-                    if self._phase is not _Phase.OPEN:
-                        return
                     listener(event)
+                    if self._phase is not opened:
+                        return
             for listener in self._any_listeners:
-                if self._phase is not _Phase.OPEN:
-                    return
                 listener(event)
+                if self._phase is not opened:
+                    return
 
     def _on_head(self, head: ResponseHead) -> None:
         if self._trace is not None:
