@@ -638,3 +638,72 @@ def test_receive_data_copies_a_reused_buffer(reader: str) -> None:
     events = conn.receive_data(buffer)  # type: ignore[arg-type]
     buffer[:] = b"X" * len(buffer)
     assert events[1] == b"abc"
+
+
+# --------------------------------------------------------------------------------------------
+# Properties of head parsing: any cut gives the head h11 parses from the whole; no crash on noise
+
+_token = st.from_regex(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,12}", fullmatch=True)
+_value = st.from_regex(
+    r"[\x21-\x7e\x80-\xff]([\x20-\x7e\x80-\xff]{0,20}[\x21-\x7e\x80-\xff])?", fullmatch=True
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(200, 599),
+    st.from_regex(r"[A-Za-z ]{0,12}", fullmatch=True),
+    st.lists(st.tuples(_token, _value), max_size=6),
+    st.lists(st.integers(100, 199).filter(lambda s: s != 101), max_size=2),
+    st.lists(st.integers(0, 400), max_size=6),
+    st.sampled_from(["batch", "h11"]),
+)
+def test_head_at_any_cut_equals_h11(
+    status: int,
+    reason: str,
+    headers: list[tuple[str, str]],
+    informational: list[int],
+    cuts: list[int],
+    reader: str,
+) -> None:
+    headers = [
+        (n, v) for n, v in headers if n.lower() not in ("content-length", "transfer-encoding")
+    ]
+    final = f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1")
+    final += b"".join(n.encode() + b": " + v.encode("latin-1") + b"\r\n" for n, v in headers)
+    final += b"Content-Length: 0\r\n\r\n"
+    wire = b"".join(b"HTTP/1.1 %d Info\r\n\r\n" % s for s in informational) + final
+    reference = h11.Connection(h11.CLIENT)
+    reference.send(h11.Request(method="GET", target="/", headers=[("Host", "h")]))
+    reference.receive_data(final)
+    expected = reference.next_event()
+    assert isinstance(expected, h11.Response)
+
+    conn = _connection(reader)
+    points = sorted({c for c in cuts if 0 < c < len(wire)})
+    events: list[ResponseEvent] = []
+    for a, b in zip([0, *points], [*points, len(wire)], strict=True):
+        events += conn.receive_data(wire[a:b])
+    assert [type(e) for e in events] == [ResponseHead, ResponseEnd]
+    head = events[0]
+    assert isinstance(head, ResponseHead)
+    assert head.status == expected.status_code == status
+    assert head.reason == expected.reason.decode("latin-1")
+    assert head.headers == tuple(
+        (n.decode("latin-1"), v.decode("latin-1")) for n, v in expected.headers
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=200), st.lists(st.integers(0, 200), max_size=4), st.booleans())
+def test_noise_raises_only_our_errors(noise: bytes, cuts: list[int], prefix: bool) -> None:
+    wire = (b"HTTP/1.1 200 OK\r\n" if prefix else b"") + noise
+    conn = ClientConnection(max_header_size=128)
+    conn.send_request("GET", parse_url("http://h/"))
+    points = sorted({c for c in cuts if 0 < c < len(wire)})
+    try:
+        for a, b in zip([0, *points], [*points, len(wire)], strict=True):
+            conn.receive_data(wire[a:b])
+        conn.receive_data(b"")
+    except (RemoteProtocolError, ConnectionClosed):
+        assert conn.state is ConnectionState.ERROR
