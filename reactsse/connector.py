@@ -105,8 +105,8 @@ def _translate_stream_error(exc: OSError, peer: tuple[Any, ...]) -> TransportErr
     host, port = _peer_host_port(peer)
     where = _format_address(host, port) if host is not None and port is not None else "peer"
     error: TransportError
-    if isinstance(exc, ssl.SSLError):
-        error = ConnectionClosed(
+    if isinstance(exc, ssl.SSLError):  # a bad record, an alert: TLS itself failed
+        error = TLSError(
             f"TLS connection with {where} failed: {_describe(exc)}", host=host, port=port
         )
     elif exc.errno in _CLOSED_ERRNOS:

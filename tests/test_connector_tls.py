@@ -247,6 +247,34 @@ def test_plain_server_answering_garbage_is_tls_error(certs: Certificates) -> Non
         assert "TLS handshake with localhost" in str(error)
 
 
+def test_corrupt_record_mid_stream_is_tls_error(certs: Certificates) -> None:
+    client_sock, server_sock = tcp_pair()
+    with new_loop() as loop:
+        client = TLSTransport(loop, client_sock, certs.client, server_hostname="localhost")
+        server = TLSTransport(loop, server_sock, certs.server, server_side=True)
+        outcome = Outcome(loop)
+        ready: list[bool] = []
+
+        def done() -> None:
+            ready.append(True)
+            if len(ready) == 2:
+                loop.stop()
+
+        client.handshake(done, outcome.on_error)
+        server.handshake(done, outcome.on_error)
+        run_until_stopped(loop)
+        client.start(outcome.on_data, outcome.on_close)
+        # An application-data record whose MAC cannot be right, below the server's TLS layer.
+        server._raw_write(b"\x17\x03\x03\x00\x20" + b"\x00" * 32)
+        run_until_stopped(loop)
+        server.close()
+        [error] = outcome.closed
+        assert type(error) is TLSError
+        assert "TLS connection with 127.0.0.1" in str(error)
+        assert isinstance(error.__cause__, ssl.SSLError)
+        assert client.is_closed
+
+
 @pytest.mark.skipif(not ipv6_loopback_available(), reason="no IPv6 loopback (::1) here")
 def test_tls_over_ipv6_loopback(certs: Certificates) -> None:
     with new_loop() as loop, listener("::1") as server:
