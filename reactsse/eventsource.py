@@ -583,8 +583,14 @@ class EventSource:
         self._request_body = self._body
         self._request_headers = list(self._headers)
         last_event_id = self.last_event_id
-        if last_event_id and not _has_header(self._request_headers, "last-event-id"):
-            # WHATWG HTML §9.2.3: the Last-Event-ID header carries the last event ID string.
+        if last_event_id:
+            # WHATWG HTML §9.2.3: the Last-Event-ID header carries the last event ID string; it
+            # replaces a user's header of that name, which would be stale after an event.
+            self._request_headers = [
+                (name, value)
+                for name, value in self._request_headers
+                if name.lower() != "last-event-id"
+            ]
             self._request_headers.append(("Last-Event-ID", last_event_id))
         self._redirect_count = 0
         self._visited = {(self._request_method, str(self._request_url))}

@@ -953,3 +953,16 @@ def test_default_loop_is_the_facade_loop() -> None:
     finally:
         source.close()
     gc.collect()
+
+
+def test_last_event_id_replaces_a_stale_user_header_on_reconnect(loop: StreamSelectLoop) -> None:
+    def handler(ex: Exchange) -> None:
+        ex.send_head(200, sse_head())
+        ex.send_chunk(b"retry: 10\nid: new%d\ndata: x\n\n" % ex.index)
+        ex.end_chunks()
+
+    with ScriptedServer(handler) as server:
+        source = EventSource(server.url(), loop=loop, headers={"last-event-id": "user"})
+        Recorder(source, close_after=2)
+        drive(loop, source)
+    assert [r.header("last-event-id") for r in server.requests] == ["user", "new0"]
