@@ -46,9 +46,12 @@ def check_interval(interval: float) -> float:
     ``ValueError`` if it is NaN. Infinity is accepted: such a timer never fires.
     """
     if type(interval) is not float:
-        if isinstance(interval, bool) or not isinstance(interval, (int, float)):
+        if type(interval) is int:  # the common ``add_timer(0, ...)``: skip the isinstance checks
+            interval = float(interval)
+        elif isinstance(interval, bool) or not isinstance(interval, (int, float)):
             raise TypeError(f"timer interval must be a number of seconds, not {interval!r}")
-        interval = float(interval)
+        else:
+            interval = float(interval)
     if interval != interval:  # NaN is the only float not equal to itself
         raise ValueError("timer interval must not be NaN")
     return interval if interval >= MIN_INTERVAL else MIN_INTERVAL
