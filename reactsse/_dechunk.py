@@ -16,11 +16,12 @@ CRLF``), one of exactly three states between calls:
 * otherwise: at the start of a chunk-size line; ``_pending`` holds its incomplete beginning
   (never a CRLF, at most ``max_line_size`` bytes, like h11's ``max_incomplete_event_size``).
 
-It accepts and rejects exactly what h11 0.14-0.16 ``ChunkedReader`` does (the differential tests
+It accepts and rejects exactly what h11 0.16's ``ChunkedReader`` does (the differential tests
 in tests/test_http_dechunk.py check it): the chunk-size line is matched by the same grammar as
 ``h11._abnf.chunk_header`` (1 to 20 hex digits, an optional ``;`` extension of any bytes but LF,
 trailing spaces/tabs, CRLF), a line is only judged once its CRLF has arrived, and a chunk footer
-is judged byte by byte as it arrives. The last chunk (size 0) is *not* consumed: ``feed`` returns
+is judged byte by byte as it arrives (h11 before 0.16 skipped any two bytes there, the request
+smuggling flaw CVE-2025-43859; we always check them). The last chunk (size 0) is *not* consumed: ``feed`` returns
 the bytes from that line on, so that h11 reads the trailer section and ends the message.
 """
 
