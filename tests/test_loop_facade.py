@@ -80,6 +80,11 @@ PRELUDE = "import sys\nfrom reactsse.loop import Loop\nw = sys.stdout.write\n"
             "aold",
         ),
         (
+            "sys.exit() is not an uncaught error: autorun runs, as after PHP's exit()",
+            "Loop.future_tick(lambda: w('b'))\nw('a')\nsys.exit(0)\n",
+            "ab",
+        ),
+        (
             "a remove/cancel/stop proxy creates no loop (so no autorun)",
             "import socket\ns = socket.socket()\nLoop.remove_read_stream(s)\n"
             "Loop.remove_write_stream(s)\nLoop.remove_signal(2, print)\ns.close()\n"
