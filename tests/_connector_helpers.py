@@ -5,6 +5,7 @@ Everything listens on 127.0.0.1 (or ::1), is started by the test and closed by i
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from reactsse.loop import LoopInterface, StreamSelectLoop
+from reactsse.loop import LoopInterface, Stream, StreamSelectLoop, TimerInterface
 
 
 def run_until_stopped(loop: LoopInterface, limit: float = 5.0) -> None:
@@ -134,3 +135,76 @@ def ipv6_loopback_available() -> bool:
     except OSError:
         return False
     return True
+
+
+class _AsyncioTimer(TimerInterface):
+    def __init__(self, interval: float, callback: Callable[[TimerInterface], object]) -> None:
+        self._interval = interval
+        self._callback = callback
+        self.handle: asyncio.TimerHandle | None = None
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    @property
+    def callback(self) -> Callable[[TimerInterface], object]:
+        return self._callback
+
+    @property
+    def is_periodic(self) -> bool:
+        return False
+
+
+class AsyncioHostedLoop(LoopInterface):
+    """A minimal ``LoopInterface`` on an asyncio event loop (streams, one-shot timers, ticks).
+
+    Not part of reactsse: it only shows that the connector needs nothing beyond the interface
+    (in particular no thread-safe call: the resolver wakes the loop through a socketpair).
+    """
+
+    def __init__(self) -> None:
+        self.aio = asyncio.new_event_loop()
+
+    def add_read_stream(self, stream: Stream, listener: Callable[[Stream], object]) -> None:
+        self.aio.add_reader(stream.fileno(), listener, stream)
+
+    def add_write_stream(self, stream: Stream, listener: Callable[[Stream], object]) -> None:
+        self.aio.add_writer(stream.fileno(), listener, stream)
+
+    def remove_read_stream(self, stream: Stream) -> None:
+        self.aio.remove_reader(stream.fileno())
+
+    def remove_write_stream(self, stream: Stream) -> None:
+        self.aio.remove_writer(stream.fileno())
+
+    def add_timer(
+        self, interval: float, callback: Callable[[TimerInterface], object]
+    ) -> TimerInterface:
+        timer = _AsyncioTimer(interval, callback)
+        timer.handle = self.aio.call_later(interval, callback, timer)
+        return timer
+
+    def add_periodic_timer(
+        self, interval: float, callback: Callable[[TimerInterface], object]
+    ) -> TimerInterface:
+        raise NotImplementedError
+
+    def cancel_timer(self, timer: TimerInterface) -> None:
+        if isinstance(timer, _AsyncioTimer) and timer.handle is not None:
+            timer.handle.cancel()
+
+    def future_tick(self, listener: Callable[[], object]) -> None:
+        self.aio.call_soon(listener)
+
+    def add_signal(self, signal: int, listener: Callable[[int], object]) -> None:
+        raise NotImplementedError
+
+    def remove_signal(self, signal: int, listener: Callable[[int], object]) -> None:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        self.aio.run_forever()
+
+    def stop(self) -> None:
+        self.aio.stop()

@@ -16,6 +16,7 @@ import time
 
 import pytest
 from _connector_helpers import (
+    AsyncioHostedLoop,
     ThreadServer,
     accept_on_loop,
     free_port,
@@ -732,3 +733,35 @@ def test_ip_literals_are_recognised_with_and_without_brackets(address: object) -
 @given(st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,20}){0,3}", fullmatch=True))
 def test_host_names_are_not_ip_literals(name: str) -> None:
     assert _ip_literal(name) is None
+
+
+# -- any LoopInterface: the connector on asyncio's loop --------------------------------------------
+
+
+def test_connector_runs_on_another_loop_implementation() -> None:
+    loop = AsyncioHostedLoop()
+    try:
+        with listener() as server:
+            port = server.getsockname()[1]
+            peers: list[SocketTransport] = []
+
+            def serve(conn: socket.socket) -> None:
+                peer = SocketTransport(loop, conn)
+                peers.append(peer)
+                peer.start(peer.write, lambda _error: peer.close())
+
+            accept_on_loop(loop, server, serve)
+            client = _connect_ok(loop, "localhost", port)  # through the resolver thread
+            received = Recorder(loop, stop_after=5)
+            client.start(received.on_data, received.on_close)
+            client.write(b"hello")
+            run_until_stopped(loop)
+            assert received.data == b"hello"
+            client.close()
+            for peer in peers:
+                peer.close()
+            refused = _connect(loop, "127.0.0.1", free_port())
+            run_until_stopped(loop)
+            assert type(refused.errors[0]) is ConnectError
+    finally:
+        loop.aio.close()

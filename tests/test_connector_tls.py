@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 import trustme
 from _connector_helpers import (
+    AsyncioHostedLoop,
     ThreadServer,
     accept_on_loop,
     ipv6_loopback_available,
@@ -406,3 +407,23 @@ def test_any_sequence_of_tls_writes_arrives_intact(writes: list[bytes]) -> None:
         server.close()
         assert received.data == expected
         assert received.closed == [None]
+
+
+def test_tls_on_another_loop_implementation(certs: Certificates) -> None:
+    loop = AsyncioHostedLoop()
+    try:
+        with listener() as server:
+            tls_server = LoopTLSServer(loop, server, certs.server)
+            outcome, _pending = _connect(loop, "localhost", server.getsockname()[1], certs.client)
+            run_until_stopped(loop)
+            assert not outcome.errors, outcome.errors
+            [client] = outcome.transports
+            outcome.stop_after = 30000
+            client.start(outcome.on_data, outcome.on_close)
+            client.write(b"e" * 30000)
+            run_until_stopped(loop)
+            assert outcome.data == b"e" * 30000
+            client.close()
+            tls_server.close()
+    finally:
+        loop.aio.close()
