@@ -16,10 +16,11 @@ Invariants (STYLE rule 2; the states are ``_State`` and ``_Phase`` below):
 * ``connect`` calls exactly one of ``on_connected``/``on_error``, always from a loop callback
   (never synchronously inside ``connect()``), and none after ``cancel()``.
 
-Reading is one ``recv(65536)`` per readiness, as ReactPHP's ``ReadableResourceStream::handleData``
-does one ``fread($bufferSize = 65536)``: a busy connection cannot starve the others. The choice
-against ``recv_into`` a reused buffer and against reading until ``EAGAIN`` was measured:
-``bench/bench_connector.py``, figures in ``docs/connector.md``.
+Reading is one ``recv(65536)`` per readiness, as reactphp/stream
+``ReadableResourceStream::handleData`` does one ``stream_get_contents($stream, 65536)``: a busy
+connection cannot starve the others. The choice against ``recv_into`` a reused buffer and
+against reading until ``EAGAIN`` was measured: ``bench/connector.py``, figures in
+``docs/connector.md``.
 """
 
 from __future__ import annotations
@@ -351,8 +352,8 @@ class _SocketBase(Transport):
             self._reading = False
 
     def _on_readable(self, _stream: Stream) -> None:
-        # One recv per readiness (ReactPHP ReadableResourceStream::handleData: one fread of
-        # $bufferSize); the loop's next select serves the other connections first.
+        # One recv per readiness (reactphp/stream ReadableResourceStream::handleData reads at
+        # most $bufferSize = 65536 per call); the next select serves the other connections.
         try:
             data = self._sock.recv(READ_SIZE)
         except (BlockingIOError, InterruptedError):
