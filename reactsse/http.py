@@ -373,21 +373,39 @@ class ClientConnection:
         ``send_request`` or after an error). Whatever the call decoded before the error is on the
         exception as ``exc.events`` (see ``events_before_error``): nothing received is lost.
         """
-        head: ResponseHead | None = None
         body: list[bytes | bytearray | memoryview] = []
-        end: ResponseEnd | None = None
         if type(data) is not bytes:
             data = bytes(data)  # a caller's reusable bytearray must not change under us
+        dechunker = self._dechunker
+        if dechunker is not None and data:
+            # Hot path: inside a chunked body (one call per received buffer of a token stream).
+            try:
+                tail = dechunker.feed(data, body)
+            except ReactSSEError as exc:
+                self._fail()
+                exc.events = self._events(None, body, None)  # type: ignore[attr-defined]
+                raise
+            if tail is None:
+                joined = b"".join(body)
+                return [joined] if joined else []
+            self._dechunker = None  # the last chunk: h11 takes over (see _receive)
+            data = tail
+        head: ResponseHead | None = None
+        end: ResponseEnd | None = None
         try:
             head, end = self._receive(data, body)
         except ReactSSEError as exc:
-            self._state = ConnectionState.ERROR
+            self._fail()
             exc.events = self._events(self._pending_head, body, None)  # type: ignore[attr-defined]
             raise
         except BaseException:
-            self._state = ConnectionState.ERROR
+            self._fail()
             raise
         return self._events(head, body, end)
+
+    def _fail(self) -> None:
+        self._state = ConnectionState.ERROR
+        self._dechunker = None  # so that the hot path of receive_data is not taken any more
 
     @staticmethod
     def _events(

@@ -447,6 +447,21 @@ def test_bad_chunk_keeps_earlier_body(reader: str) -> None:
     assert [type(e) for e in events] == [ResponseHead, bytes]
     assert events[1] == b"hello"
     assert not isinstance(info.value, ConnectionClosed)
+    with pytest.raises(LocalProtocolError, match="after the connection failed"):
+        conn.receive_data(b"5\r\nhello\r\n")
+    with pytest.raises(LocalProtocolError, match="after the connection failed"):
+        conn.receive_data(b"")
+
+
+def test_error_in_the_hot_path_then_nothing_more(reader: str) -> None:
+    conn = _connection(reader)
+    assert conn.receive_data(HEAD_CHUNKED + b"2\r\nab\r\n")[1] == b"ab"
+    with pytest.raises(RemoteProtocolError) as info:
+        conn.receive_data(b"3\r\ncde\r\nxyz\r\n")
+    assert events_before_error(info.value) == [b"cde"]
+    assert conn.state is ConnectionState.ERROR
+    with pytest.raises(LocalProtocolError):
+        conn.receive_data(b"3\r\ncde\r\n")
 
 
 def test_bad_chunk_footer(reader: str) -> None:
