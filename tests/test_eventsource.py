@@ -626,13 +626,13 @@ def test_event_timeout_ignores_keep_alive_comments(loop: StreamSelectLoop) -> No
 
     with ScriptedServer(handler) as server:
         source = EventSource(
-            server.url(), loop=loop, read_timeout=0.15, event_timeout=0.3, reconnect=False
+            server.url(), loop=loop, read_timeout=0.3, event_timeout=0.6, reconnect=False
         )
         rec = Recorder(source)
         elapsed = drive(loop, source)
     assert rec.log == ["open", "event:message:first", "error:EventTimeout", "close"]
     assert isinstance(rec.errors[0], EventTimeout)
-    assert 0.25 <= elapsed < 1.5
+    assert 0.55 <= elapsed < 2.5
 
 
 def test_event_timeout_reconnects_by_default(loop: StreamSelectLoop) -> None:
