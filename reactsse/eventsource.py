@@ -80,7 +80,8 @@ from reactsse.http import (
     events_before_error,
     parse_url,
 )
-from reactsse.loop import LoopInterface, TimerInterface
+from reactsse.loop import LoopInterface, StreamSelectLoop, TimerInterface
+from reactsse.loop.facade import Loop
 from reactsse.sse import Comment, Dispatch, EventStreamDecoder, Field, MessageEvent
 
 __all__ = [
@@ -351,6 +352,33 @@ def _normalise_headers(
     return items
 
 
+def _check_options(
+    *,
+    retry: float,
+    max_reconnect_delay: float,
+    max_retries: int | None,
+    connect_timeout: float | None,
+    read_timeout: float | None,
+    event_timeout: float | None,
+    max_redirects: int,
+) -> None:
+    """Raise ``ValueError`` for a negative (or NaN) duration or count."""
+    durations = {"retry": retry, "max_reconnect_delay": max_reconnect_delay}
+    timeouts = {
+        "connect_timeout": connect_timeout,
+        "read_timeout": read_timeout,
+        "event_timeout": event_timeout,
+    }
+    for name, value in durations.items():
+        if not value >= 0:  # also refuses NaN
+            raise ValueError(f"{name} must be >= 0, not {value!r}")
+    for name, timeout in timeouts.items():
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"{name} must be > 0 or None, not {timeout!r}")
+    if max_redirects < 0 or (max_retries is not None and max_retries < 0):
+        raise ValueError("max_redirects and max_retries must be >= 0")
+
+
 def _has_header(headers: Sequence[tuple[str, str]], name: str) -> bool:
     return any(key.lower() == name for key, _ in headers)
 
@@ -407,9 +435,16 @@ class EventSource:
     ) -> None:
         self._url = parse_url(url)
         self._url_text = url
+        _check_options(
+            retry=retry,
+            max_reconnect_delay=max_reconnect_delay,
+            max_retries=max_retries,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            event_timeout=event_timeout,
+            max_redirects=max_redirects,
+        )
         if loop is None:
-            from reactsse.loop.facade import Loop
-
             loop = Loop.get()
         self._loop: LoopInterface = loop
         self._method = method.upper()
@@ -1206,32 +1241,34 @@ def connect(
     ``TooManyRedirects``, and with ``reconnect=False`` or ``max_retries`` also transport errors and
     timeouts) are raised by the iterator.
     """
-    from reactsse.loop import StreamSelectLoop
-
     loop = StreamSelectLoop()
     inbox = _Inbox(loop)
-    source = EventSource(
-        url,
-        loop=loop,
-        method=method,
-        headers=headers,
-        body=body,
-        json=json,
-        reconnect=reconnect,
-        reconnect_with_body=reconnect_with_body,
-        retry=retry,
-        max_reconnect_delay=max_reconnect_delay,
-        max_retries=max_retries,
-        last_event_id=last_event_id,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        event_timeout=event_timeout,
-        max_redirects=max_redirects,
-        max_event_size=max_event_size,
-        ssl_context=ssl_context,
-        body_reader=body_reader,
-        trace=trace,
-    )
+    try:
+        source = EventSource(
+            url,
+            loop=loop,
+            method=method,
+            headers=headers,
+            body=body,
+            json=json,
+            reconnect=reconnect,
+            reconnect_with_body=reconnect_with_body,
+            retry=retry,
+            max_reconnect_delay=max_reconnect_delay,
+            max_retries=max_retries,
+            last_event_id=last_event_id,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            event_timeout=event_timeout,
+            max_redirects=max_redirects,
+            max_event_size=max_event_size,
+            ssl_context=ssl_context,
+            body_reader=body_reader,
+            trace=trace,
+        )
+    except BaseException:
+        loop.close()  # a bad argument: release the selector we just created
+        raise
     inbox.source = source
     source.on("*", inbox.push)
     source.on("error", inbox.fail)

@@ -966,3 +966,18 @@ def test_last_event_id_replaces_a_stale_user_header_on_reconnect(loop: StreamSel
         Recorder(source, close_after=2)
         drive(loop, source)
     assert [r.header("last-event-id") for r in server.requests] == ["user", "new0"]
+
+
+def test_error_body_wait_is_bounded_by_the_read_timeout(loop: StreamSelectLoop) -> None:
+    def handler(ex: Exchange) -> None:
+        ex.send_head(403, [("Content-Type", "text/plain"), ("Transfer-Encoding", "chunked")])
+        ex.send_chunk(b"forbidden")
+        ex.stall()  # the body never ends
+
+    with ScriptedServer(handler) as server:
+        source = EventSource(server.url(), loop=loop, read_timeout=0.2)
+        rec = Recorder(source)
+        elapsed = drive(loop, source)
+    error = rec.errors[0]
+    assert isinstance(error, HTTPStatusError) and error.body == "forbidden"
+    assert elapsed < 2.0

@@ -154,6 +154,11 @@ def test_bad_arguments_raise_at_once(loop: StreamSelectLoop) -> None:
         EventSource("http://127.0.0.1/", loop=loop, json=object())
     with pytest.raises(InvalidURL):
         connect("not a url")
+    for bad in ({"retry": -1.0}, {"read_timeout": 0.0}, {"event_timeout": float("nan")}):
+        with pytest.raises(ValueError):
+            EventSource("http://127.0.0.1/", loop=loop, **bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        EventSource("http://127.0.0.1/", loop=loop, max_redirects=-1)
     loop.close()
 
 
