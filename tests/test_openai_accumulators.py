@@ -27,7 +27,7 @@ from reactsse.openai import (
     ToolCallDelta,
     Usage,
 )
-from reactsse.sse import MessageEvent
+from reactsse.sse import EventStreamDecoder, MessageEvent, encode_event
 
 
 def ev(data: str | dict[str, Any], type: str = "message") -> MessageEvent:
@@ -528,3 +528,92 @@ def test_responses_text_is_the_concatenation(pieces: list[str]) -> None:
     ]
     acc.feed(rev("response.completed", response=COMPLETED))
     assert "".join(got) == "".join(pieces) == acc.finish().text
+
+
+# --------------------------------------------------------------------------- differential
+
+
+_step = st.one_of(
+    st.tuples(st.just("text"), st.text(max_size=6)),
+    st.tuples(st.just("call"), st.integers(0, 2), st.text(max_size=6)),
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(steps=st.lists(_step, max_size=15), finish=st.sampled_from(["stop", "tool_calls", "length"]))
+def test_same_assembly_as_the_openai_sdk(steps: list[tuple[Any, ...]], finish: str) -> None:
+    # The official SDK's own accumulator (ChatCompletionStreamState, used by
+    # client.chat.completions.stream()) is the reference for what a stream assembles to.
+    from openai.lib.streaming.chat import ChatCompletionStreamState
+    from openai.types.chat import ChatCompletionChunk
+
+    base = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    chunks: list[dict[str, Any]] = [
+        {**base, "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]}
+    ]
+    calls = 0
+    for step in steps:
+        if step[0] == "text":
+            delta: dict[str, Any] = {"content": step[1]}
+        else:
+            # The SDK indexes its calls by position, so new calls get indices 0, 1, 2 in order;
+            # a step names an existing call to continue, or (past the last) starts a new one.
+            index, piece = min(step[1], calls), step[2]
+            call: dict[str, Any] = {"index": index, "function": {"arguments": piece}}
+            if index == calls:
+                calls += 1
+                call.update(id=f"call_{index}", type="function")
+                call["function"]["name"] = f"tool_{index}"
+            delta = {"tool_calls": [call]}
+        chunks.append({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+
+    state = ChatCompletionStreamState()
+    acc = ChatAccumulator()
+    for raw in chunks:
+        state.handle_chunk(ChatCompletionChunk.model_validate(raw))
+        acc.feed(ev(raw))
+    acc.feed(DONE)
+    reference = state.current_completion_snapshot.choices[0]
+    ours = acc.finish()
+    assert ours.content == (reference.message.content or "")
+    assert ours.finish_reason == reference.finish_reason
+    expected_calls = [
+        (c.id, c.function.name, c.function.arguments) for c in (reference.message.tool_calls or [])
+    ]
+    assert [(c.id, c.name, c.arguments) for c in ours.tool_calls] == expected_calls
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pieces=st.lists(st.text(max_size=8), max_size=10),
+    cuts=st.lists(st.integers(min_value=1, max_value=40), max_size=30),
+    crlf=st.booleans(),
+)
+def test_through_the_real_decoder_under_any_chunking(
+    pieces: list[str], cuts: list[int], crlf: bool
+) -> None:
+    # Bytes as a server sends them, cut anywhere, through EventStreamDecoder, then accumulated.
+    body = (
+        b": keep-alive\n\n"
+        + b"".join(
+            encode_event(json.dumps({"choices": [{"index": 0, "delta": {"content": p}}]}))
+            for p in pieces
+        )
+        + encode_event("[DONE]")
+    )
+    if crlf:
+        body = body.replace(b"\n", b"\r\n")
+    decoder = EventStreamDecoder()
+    acc = ChatAccumulator()
+    position = 0
+    for cut in [*cuts, len(body)]:
+        for event in decoder.feed(body[position : position + cut]):
+            acc.feed(event)
+        position += cut
+        if position >= len(body):
+            break
+    for event in decoder.close():
+        acc.feed(event)
+    assert acc.done
+    assert acc.finish().content == "".join(pieces)
