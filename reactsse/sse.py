@@ -14,19 +14,18 @@ The decoder works in three stages, which ``trace`` (and ``python -m reactsse.sse
 
 Invariants of the decoder (its state machine is ``_State``: START → OPEN → CLOSED or FAILED):
 
-* ``_parts`` holds the unterminated last line (never containing a line ending), ``_utf8_tail``
-  the at most 3 bytes of a character cut by the end of a chunk, ``_skip_lf`` whether the text
-  seen so far ended in a CR whose LF (if it comes) belongs to the same line ending.
-* ``_data`` holds the block's data lines (a block dispatches an event iff it is non-empty),
-  ``_data_size`` their total length plus one LF each; ``_data_size`` plus the length of the
-  unterminated line never exceeds ``max_event_size`` (else ``EventTooLarge``).
+* Framing works on bytes: ``_parts`` holds the pieces of the unterminated last line (never a
+  line ending), ``_skip_lf`` says the bytes so far ended in a CR whose LF, if it comes next,
+  belongs to the same line ending. Values are decoded from UTF-8 per line or per event.
+* ``_data`` holds the block's data values (a block dispatches an event iff it is non-empty),
+  ``_data_size`` their total length plus one LF each (of the first ``_data_counted``); it plus
+  the unterminated line never exceeds ``max_event_size`` bytes (else ``EventTooLarge``).
 * Every event completed by a ``feed`` is returned by that ``feed``: a line ending in a lone CR
   is complete at once (a following LF is skipped when it arrives), so nothing is ever delayed.
 """
 
 from __future__ import annotations
 
-import codecs
 import enum
 from collections.abc import Callable
 from typing import NamedTuple, TypeAlias
@@ -91,45 +90,60 @@ _MAX_RETRY = 2**31 - 1
 """Reconnection times are clamped to this (ms, ~24.8 days): the spec sets no upper bound, and
 browsers' timers clamp at 2**31 - 1 ms (HTML timers); also keeps ``int()`` off huge strings."""
 
-_new_event = tuple.__new__  # MessageEvent(...) runs a Python __new__; this builds it in C.
-_utf8_decode = codecs.utf_8_decode  # (bytes, errors, final) -> (str, consumed); what the
-# incremental decoder calls, without its Python wrapper.
+_new_event = tuple.__new__  # MessageEvent(...) runs a Python-level __new__; this is one C call.
+_BOM = b"\xef\xbb\xbf"
+
+
+def _text(value: bytes) -> str:
+    # §9.2.5 "UTF-8 decode": invalid sequences become U+FFFD. A strict decode is cheaper to
+    # call and nearly always succeeds; the replacing decode runs only when it fails.
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return value.decode("utf-8", "replace")
 
 
 class _State(enum.Enum):
-    START = "start"  # nothing decoded yet: a leading BOM is still to be dropped
+    START = "start"  # fewer than 3 bytes seen: whether they are a BOM is not decided yet
     OPEN = "open"
     CLOSED = "closed"  # close() was called
     FAILED = "failed"  # EventTooLarge was raised; the stream cannot be resynchronised
 
 
+_OPEN = _State.OPEN
+
+
 class EventStreamDecoder:
     """Incremental decoder of a ``text/event-stream`` body (WHATWG HTML §9.2.5–9.2.6).
 
-    ``max_event_size`` bounds the memory a peer can make the decoder hold: the data of one event
-    plus its unterminated line, in characters (each at least one byte), and any single line.
-    ``trace``, when given, is called with each line's interpretation (``Comment``, ``Field``,
-    ``Dispatch``) as it happens. ``last_event_id`` starts a reconnecting client from the
-    previous ID.
+    ``max_event_size`` (bytes) bounds the memory a peer can make the decoder hold: any single
+    line, and the data of one event (its ``data:`` values plus one LF each) together with the
+    unterminated line being received. ``trace``, when given, is called with each line's
+    interpretation (``Comment``, ``Field``, ``Dispatch``) as it happens. ``last_event_id``
+    starts a reconnecting client from the previous ID.
 
     Readable at any time: ``last_event_id`` (as of the last blank line, what a reconnecting
     client sends as ``Last-Event-ID``), ``retry`` (the reconnection time in ms, ``None`` until a
     valid ``retry:`` field), ``comments_seen`` (number of comment lines so far: a client can tell
     that bytes arrived but only keep-alive comments).
+
+    Raises ``ValueError`` if ``max_event_size`` is not positive.
     """
 
     __slots__ = (
         "_data",
+        "_data_counted",
         "_data_size",
         "_event_type",
+        "_head",
         "_id_buffer",
+        "_idle",
         "_max_event_size",
         "_parts",
         "_pending_size",
         "_skip_lf",
         "_state",
         "_trace",
-        "_utf8_tail",
         "comments_seen",
         "last_event_id",
         "retry",
@@ -147,12 +161,16 @@ class EventStreamDecoder:
         self._max_event_size = max_event_size
         self._trace = trace
         self._state = _State.START
-        self._utf8_tail = b""
+        # _idle: OPEN, no trace, nothing pending (no partial line, pending CR, data or type):
+        # a chunk that is exactly one "data: ...\n\n" event can then skip the general path.
+        self._idle = False
+        self._head = b""
         self._skip_lf = False
-        self._parts: list[str] = []
+        self._parts: list[bytes] = []
         self._pending_size = 0
-        self._data: list[str] = []
+        self._data: list[bytes] = []
         self._data_size = 0
+        self._data_counted = 0
         self._event_type = ""
         self._id_buffer = last_event_id
         self.last_event_id: str = last_event_id
@@ -163,126 +181,151 @@ class EventStreamDecoder:
         """Decode ``data`` (the next bytes of the stream); return every event it completes.
 
         Raises ``EventTooLarge`` (``limit`` = ``max_event_size``, ``events`` = the events this
-        call completed before the offending point) when an event or a line exceeds the limit;
-        the decoder is then failed and further calls raise ``LocalProtocolError``, as do calls
-        after ``close()``.
+        call completed before the offending point, which the caller should still deliver) when
+        a line or an event exceeds the limit; the decoder is then failed and further calls
+        raise ``LocalProtocolError``, as do calls after ``close()``.
         """
-        state = self._state
-        if state is not _State.OPEN:
-            if state is _State.START:
-                return self._feed_start(data)
-            raise LocalProtocolError(f"feed() on a {state.value} EventStreamDecoder")
-
-        # Bytes -> text (§9.2.5 "UTF-8 decode"). A strict decode of the whole chunk is the fast
-        # path; only a chunk that is invalid or ends mid-character takes the incremental route,
-        # which replaces invalid sequences exactly like getincrementaldecoder("utf-8")("replace").
-        tail = self._utf8_tail
-        if tail:
-            data = tail + data
-        try:
-            text = data.decode()
-        except UnicodeDecodeError:
-            text, used = _utf8_decode(data, "replace", False)
-            self._utf8_tail = data[used:]
-        else:
-            if tail:
-                self._utf8_tail = b""
-        return self._feed_text(text)
-
-    def _feed_start(self, data: bytes) -> list[MessageEvent]:
-        # §9.2.5: one leading U+FEFF is dropped, only at the start of the stream. The incremental
-        # decoder never yields part of a character, so the first character seen decides, even
-        # when the BOM's three bytes arrive in different chunks.
-        data = self._utf8_tail + data
-        text, used = _utf8_decode(data, "replace", False)
-        self._utf8_tail = data[used:]
-        if not text:
-            return []
-        self._state = _State.OPEN
-        if text[0] == "\ufeff":
-            text = text[1:]
-        return self._feed_text(text)
-
-    def _feed_text(self, text: str) -> list[MessageEvent]:
-        # Text -> lines (§9.2.5 grammar: end-of-line = CRLF / LF / CR). A CR is a line ending at
-        # once; if the text so far ended in CR, an LF starting this text completes that ending.
-        if self._skip_lf and text:
+        if (
+            self._idle
+            and data[-2:] == b"\n\n"
+            and data[:6] == b"data: "
+            and data.count(b"\n") == 2
+            and b"\r" not in data
+            and len(data) <= self._max_event_size
+        ):
+            # The commonest chunk of an LLM stream (servers flush per event): exactly one event
+            # of one "data: " line, nothing pending. Same result as the general path, which
+            # would split it into ["data: ...", "", ""] and dispatch at the blank line.
+            self.last_event_id = event_id = self._id_buffer
+            return [_new_event(MessageEvent, ("message", _text(data[6:-2]), event_id))]
+        if self._state is not _OPEN:
+            data = self._start(data)
+            if not data:
+                return []
+        # Lines are split on bytes, before decoding: CR and LF never occur inside a UTF-8
+        # multi-byte sequence, and an ASCII byte ends any invalid sequence in the stream
+        # decoder too, so decoding each line (or event) alone gives exactly the text of
+        # §9.2.5's stream decoding, with no incremental decoder to keep.
+        if self._skip_lf and data:
+            # The bytes so far ended in CR, a complete line ending (§9.2.5 end-of-line): an LF
+            # starting this chunk belongs to the same CRLF.
             self._skip_lf = False
-            if text[0] == "\n":
-                text = text[1:]
-        if "\r" in text:
-            self._skip_lf = text[-1] == "\r"
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if "\n" not in text:
+            if data[:1] == b"\n":
+                data = data[1:]
+        if b"\r" in data:
+            self._skip_lf = data[-1:] == b"\r"
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\n" not in data:
             # No line completed: keep the piece without re-joining (buffers never rescan).
-            if text:
-                self._parts.append(text)
-                self._pending_size += len(text)
+            if data:
+                self._idle = False
+                self._parts.append(data)
+                self._pending_size += len(data)
                 if self._pending_size + self._data_size > self._max_event_size:
                     self._fail([], "line")
             return []
+        lines = data.split(b"\n")
+        partial = lines.pop()
         if self._parts:
-            self._parts.append(text)
-            text = "".join(self._parts)
+            # The pieces of the pending line, completed by the chunk's first line: only the new
+            # chunk was split, a long pending line is joined once and never rescanned.
+            parts = self._parts
+            parts.append(lines[0])
+            lines[0] = b"".join(parts)
             self._parts = []
-            self._pending_size = 0
-
         events: list[MessageEvent] = []
-        if self._trace is not None or self._data_size + len(text) > self._max_event_size:
-            # Slow path: every line through _interpret, which traces and checks the limits.
-            lines = text.split("\n")
-            partial = lines.pop()
+        if (
+            self._trace is not None
+            or self._data_size + self._pending_size + len(data) > self._max_event_size
+        ):
+            # Slow path: line by line through _interpret, which traces and checks the limits.
+            self._pending_size = 0
             self._interpret(lines, events)  # raises EventTooLarge with the events so far
-            self._keep_partial(partial, events)
-            return events
-
-        # Fast path (no trace; the whole text cannot break the limit, as no line or event in it
-        # can be longer than the text plus the data already held). Split on blank lines, so that
-        # the commonest block, one "data: " line, costs one test and one slice instead of a pass
-        # through the line interpreter; every other block goes through _interpret. Every "\n" is
-        # a line ending, so "\n\n" is always a line ending followed by a blank line.
-        blocks = text.split("\n\n")
-        rest = blocks.pop()
-        if blocks:
-            id_buffer = self._id_buffer
-            clean = not self._data and not self._event_type
-            append = events.append
-            for block in blocks:
-                if clean and block[:6] == "data: " and "\n" not in block:
-                    append(_new_event(MessageEvent, ("message", block[6:], id_buffer)))
-                else:
-                    lines = block.split("\n")
-                    lines.append("")
-                    self._interpret(lines, events)
-                    id_buffer = self._id_buffer
-                    clean = True
-            # The last block ended in a blank line, which set the last event ID (§9.2.6 step 1).
-            self.last_event_id = id_buffer
-        if "\n" in rest:
-            lines = rest.split("\n")
-            rest = lines.pop()
-            self._interpret(lines, events)
-        self._keep_partial(rest, events)
-        return events
-
-    def _keep_partial(self, partial: str, events: list[MessageEvent]) -> None:
+        else:
+            self._pending_size = 0
+            self._interpret_fast(lines, events)
         if partial:
+            self._idle = False
             self._parts = [partial]
             self._pending_size = len(partial)
             if self._pending_size + self._data_size > self._max_event_size:
                 self._fail(events, "line")
+        return events
 
-    def _fail(self, events: list[MessageEvent], what: str) -> None:
-        self._state = _State.FAILED
-        limit = self._max_event_size
-        raise EventTooLarge(
-            f"event-stream {what} larger than max_event_size={limit} characters",
-            limit=limit,
-            events=events,
-        )
+    def _start(self, data: bytes) -> bytes:
+        if self._state is not _State.START:
+            raise LocalProtocolError(f"feed() on a {self._state.value} EventStreamDecoder")
+        # §9.2.5: one leading BOM is dropped, only at the very start of the stream, also when
+        # its three bytes arrive in different chunks.
+        head = self._head + data
+        if len(head) < 3 and _BOM.startswith(head):
+            self._head = head
+            return b""
+        self._head = b""
+        self._state = _OPEN
+        return head[3:] if head[:3] == _BOM else head
 
-    def _interpret(self, lines: list[str], events: list[MessageEvent]) -> None:
-        """Interpret complete ``lines`` (§9.2.6), appending dispatched events to ``events``."""
+    def _interpret_fast(self, lines: list[bytes], events: list[MessageEvent]) -> None:
+        # The fast path: no trace, and no line or event here can break the limit (feed checked
+        # that the new bytes fit with what is held), so nothing is checked per line. Why it is
+        # fast: one C split per chunk; per line only comparisons, ordered by frequency (blank
+        # line, "data: ", "event: "), no call but to build an event; one decode per event.
+        # The rules are those of _interpret, which cites them.
+        data = self._data
+        data_before = data
+        event_type = self._event_type
+        id_buffer = self._id_buffer
+        last_event_id = self.last_event_id
+        append = events.append
+        for line in lines:
+            if not line:
+                last_event_id = id_buffer
+                if data:
+                    value = b"\n".join(data)
+                    try:
+                        text = value.decode()
+                    except UnicodeDecodeError:
+                        text = value.decode("utf-8", "replace")
+                    append(_new_event(MessageEvent, (event_type or "message", text, id_buffer)))
+                    data = []
+                event_type = ""
+            elif line[:6] == b"data: ":
+                data.append(line[6:])
+            elif line[:7] == b"event: ":
+                event_type = _text(line[7:])
+            elif line[0] == 58:  # ":" a comment
+                self.comments_seen += 1
+            else:
+                name, _, value = line.partition(b":")
+                if value[:1] == b" ":
+                    value = value[1:]
+                if name == b"data":
+                    data.append(value)
+                elif name == b"id":
+                    if b"\0" not in value:
+                        id_buffer = _text(value)
+                elif name == b"event":
+                    event_type = _text(value)
+                elif name == b"retry" and value.isdigit():
+                    self.retry = _retry_ms(value)
+        self.last_event_id = last_event_id
+        self._event_type = event_type
+        self._id_buffer = id_buffer
+        if data:
+            # Keep the held size current without re-summing what was counted before.
+            counted = self._data_counted if data is data_before else 0
+            size = self._data_size if counted else 0
+            self._data_size = size + sum(map(len, data[counted:])) + len(data) - counted
+            self._data_counted = len(data)
+            self._idle = False
+        else:
+            self._data_size = self._data_counted = 0
+            self._idle = not event_type and not self._skip_lf and self._trace is None
+        if data is not data_before:
+            self._data = data
+
+    def _interpret(self, lines: list[bytes], events: list[MessageEvent]) -> None:
+        """Interpret complete ``lines`` (§9.2.6) with tracing and limit checks."""
         data = self._data
         data_size = self._data_size
         event_type = self._event_type
@@ -296,9 +339,8 @@ class EventStreamDecoder:
                 # 4. type defaults to "message"; 5. clear data and type buffers.
                 self.last_event_id = id_buffer
                 if data:
-                    event = _new_event(
-                        MessageEvent, (event_type or "message", "\n".join(data), id_buffer)
-                    )
+                    text = _text(b"\n".join(data))
+                    event = _new_event(MessageEvent, (event_type or "message", text, id_buffer))
                     events.append(event)
                     data = []
                     data_size = 0
@@ -309,38 +351,49 @@ class EventStreamDecoder:
                 event_type = ""
                 continue
             if len(line) > limit:
-                self._data, self._data_size = data, data_size
                 self._fail(events, "line")
-            if line[0] == ":":
+            if line[0] == 58:  # ":" a comment
                 self.comments_seen += 1
                 if trace is not None:
-                    trace(Comment(line[1:]))
+                    trace(Comment(_text(line[1:])))
                 continue
             # §9.2.6: name before the first colon, value after it minus one leading U+0020;
             # no colon: the whole line is the name, the value is empty. Names are exact.
-            name, _, value = line.partition(":")
-            if value[:1] == " ":
+            name, _, value = line.partition(b":")
+            if value[:1] == b" ":
                 value = value[1:]
             if trace is not None:
-                trace(Field(name, value, line))
-            if name == "data":
+                trace(Field(_text(name), _text(value), _text(line)))
+            if name == b"data":
                 data.append(value)
                 data_size += len(value) + 1
                 if data_size > limit:
-                    self._data, self._data_size = data, data_size
                     self._fail(events, "event")
-            elif name == "event":
-                event_type = value
-            elif name == "id":
-                if "\0" not in value:  # an id containing NUL is ignored entirely
-                    id_buffer = value
-            elif name == "retry" and value.isascii() and value.isdigit():
-                # Only one or more ASCII digits set the reconnection time (effective at once).
-                self.retry = int(value) if len(value) < 10 else min(_MAX_RETRY, _to_int(value))
+            elif name == b"event":
+                event_type = _text(value)
+            elif name == b"id":
+                if b"\0" not in value:  # an id containing NUL is ignored entirely
+                    id_buffer = _text(value)
+            elif name == b"retry" and value.isdigit():
+                # Only one or more ASCII digits (bytes.isdigit is ASCII-only) set the
+                # reconnection time, at once, even if the block is never dispatched.
+                self.retry = _retry_ms(value)
         self._data = data
         self._data_size = data_size
+        self._data_counted = len(data)
         self._event_type = event_type
         self._id_buffer = id_buffer
+        self._idle = not data and not event_type and not self._skip_lf and trace is None
+
+    def _fail(self, events: list[MessageEvent], what: str) -> None:
+        self._state = _State.FAILED
+        self._idle = False
+        limit = self._max_event_size
+        raise EventTooLarge(
+            f"event-stream {what} larger than max_event_size={limit} bytes",
+            limit=limit,
+            events=events,
+        )
 
     def close(self) -> list[MessageEvent]:
         """End the stream: an unfinished block or line is discarded (§9.2.6). Returns ``[]``.
@@ -351,19 +404,23 @@ class EventStreamDecoder:
         """
         if self._state is not _State.FAILED:
             self._state = _State.CLOSED
+        self._idle = False
+        self._head = b""
         self._parts = []
         self._pending_size = 0
         self._data = []
         self._data_size = 0
+        self._data_counted = 0
         self._event_type = ""
-        self._utf8_tail = b""
         return []
 
 
-def _to_int(digits: str) -> int:
-    # Huge digit strings: compare by length first (int() refuses > 4300 digits, and is slow).
-    stripped = digits.lstrip("0")
-    return int(stripped) if len(stripped) < 19 else _MAX_RETRY
+def _retry_ms(digits: bytes) -> int:
+    # Clamp without int() on huge strings (int() refuses more than 4300 digits, and is slow).
+    significant = digits.lstrip(b"0")
+    if len(significant) > 10:
+        return _MAX_RETRY
+    return min(int(significant or b"0"), _MAX_RETRY)
 
 
 def _lines_of(text: str) -> list[str]:

@@ -118,9 +118,16 @@ def _decode(chunks: list[bytes], **kwargs: object) -> tuple[list[Ev], EventStrea
     return [tuple(e) for e in events], decoder  # type: ignore[misc]
 
 
+def _per_block(stream: bytes) -> list[bytes]:
+    # one chunk per b"\n\n"-terminated piece: what a server flushing per event sends
+    pieces = stream.split(b"\n\n")
+    return [p + b"\n\n" for p in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
+
+
 def _chunkings(stream: bytes) -> Iterator[tuple[str, list[bytes]]]:
     yield "whole", [stream]
     yield "bytewise", [stream[i : i + 1] for i in range(len(stream))]
+    yield "per_block", _per_block(stream)
     for i in range(1, len(stream)):
         yield f"split@{i}", [stream[:i], stream[i:]]
 
@@ -474,6 +481,7 @@ def test_property_any_chunking_matches_whole_and_reference(stream: bytes, cuts: 
         reference.last_event_id,
     )
     assert _decode([stream[i : i + 1] for i in range(len(stream))])[0] == whole
+    assert _decode(_per_block(stream))[0] == whole
     traced: list[Line] = []
     assert _decode(chunks, trace=traced.append)[0] == whole
     assert [t.event for t in traced if isinstance(t, Dispatch) and t.event] == [
@@ -568,3 +576,27 @@ def test_main_reads_stdin() -> None:
         check=True,
     )
     assert b"EVENT type='message' data='x'" in result.stdout
+
+
+def test_data_size_tracked_across_fast_feeds() -> None:
+    decoder = EventStreamDecoder(max_event_size=1000)
+    line = b"data: " + b"z" * 93 + b"\n"  # 94 bytes of data (value + LF) per line
+    for _ in range(10):
+        assert decoder.feed(line) == []  # 940 bytes held, each feed fits
+    with pytest.raises(EventTooLarge):
+        decoder.feed(line)
+
+
+def test_one_event_chunks_after_other_lines() -> None:
+    decoder = EventStreamDecoder()
+    assert decoder.feed(b"data: a\n\n") == [MessageEvent(data="a")]
+    assert decoder.feed(b"id: 5\n") == []
+    assert decoder.feed(b"data: b\n\n") == [MessageEvent(data="b", last_event_id="5")]
+    assert decoder.last_event_id == "5"
+    assert decoder.feed(b"event: t\n") == []
+    assert decoder.feed(b"data: c\n\n") == [MessageEvent("t", "c", "5")]
+    assert decoder.feed(b"data: d") == []
+    assert decoder.feed(b"data: e\n\n") == [MessageEvent(data="ddata: e", last_event_id="5")]
+    assert decoder.feed(b"data: \xff\n\n") == [MessageEvent(data="\ufffd", last_event_id="5")]
+    assert decoder.feed(b"data: f\r") == []
+    assert decoder.feed(b"\n\n") == [MessageEvent(data="f", last_event_id="5")]
