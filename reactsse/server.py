@@ -289,10 +289,7 @@ class _Connection:
             elif isinstance(event, h11.EndOfMessage):
                 self._cancel_idle()
                 self._dispatch()
-            elif isinstance(event, h11.ConnectionClosed):
-                # The client half-closed with no request in progress: nothing more will come.
-                self.transport.end()
-                return
+            # h11.ConnectionClosed cannot come: the transport reports EOF through on_close.
 
     @staticmethod
     def _content_length(request: h11.Request) -> int:
@@ -511,7 +508,15 @@ class _StreamRun:
         fault = self.stream.fault
         for _ in range(_BATCH_EVENTS):
             if self._next is None:
-                self._next = next(self._events, None)
+                try:
+                    self._next = next(self._events, None)
+                except Exception:
+                    # A bug in an app must not take the loop down. Mid-stream there is no status
+                    # to send, so the client sees a cut body.
+                    logger.exception("stream failed for client %s", self.connection.peer)
+                    self._flush(batch)
+                    self.connection.abort(None)
+                    return
                 if self._next is None:
                     self._flush(batch)
                     self._finish()

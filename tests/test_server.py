@@ -708,3 +708,35 @@ def test_send_timeout_drops_a_reader_that_never_reads() -> None:
             assert background.call(lambda s: (s.connection_count, s.timer_count)) == (0, 0)
     finally:
         log.removeHandler(watcher)
+
+
+def test_a_failing_app_costs_one_response_not_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reactsse import _server_apps
+
+    real_events = _server_apps._ChatStream.events
+
+    def events_then_bug(self: _server_apps._ChatStream) -> Iterator[_server_apps._Event]:
+        iterator = real_events(self)
+        yield next(iterator)
+        yield next(iterator)
+        raise RuntimeError("bug in the app")
+
+    monkeypatch.setattr(_server_apps._ChatStream, "events", events_then_bug)
+    with BackgroundServer() as background:
+        with Client(background.port) as client:
+            client.send("POST", "/v1/chat/completions", body=chat())
+            assert client.response().status_code == 200
+            received: list[MessageEvent] = []
+            with pytest.raises(h11.RemoteProtocolError):
+                for event in client.events():
+                    received.append(event)
+        assert len(received) == 2
+        response, _ = fetch(background.port, "POST", "/v1/chat/completions", body=chat(False))
+        assert response.status_code == 200  # the server lives on
+
+        def broken_handle(self: object, request: object, now: float) -> object:
+            raise RuntimeError("bug in the router")
+
+        monkeypatch.setattr(_server_apps._Apps, "handle", broken_handle)
+        response, body = fetch(background.port, "GET", "/v1/models")
+        assert response.status_code == 500 and body == b"Internal Server Error\n"
