@@ -27,6 +27,7 @@ Invariants of the stream tables:
 from __future__ import annotations
 
 import selectors
+import socket
 import time
 from collections.abc import Callable
 
@@ -109,7 +110,7 @@ class StreamSelectLoop(LoopInterface):
         self._write_fds: dict[int, int] = {}
         self._ticks = FutureTickQueue()
         self._timers = Timers()
-        self._signals = SignalsHandler()
+        self._signals = SignalsHandler(self._register_wakeup, self._selector.unregister)
         self._running = False
 
     # -- streams ------------------------------------------------------------------------------
@@ -247,21 +248,16 @@ class StreamSelectLoop(LoopInterface):
         Raises ``RuntimeError`` outside the main thread, ``TypeError`` for a non-callable
         listener, ``ValueError`` for a signal that cannot be caught (``SIGKILL``, out of range).
         """
-        signals = self._signals
-        was_empty = signals.is_empty()
-        signals.add(signal, listener)
-        if was_empty:
-            wakeup = signals.wakeup_socket
-            if wakeup is not None:
-                self._selector.register(wakeup, _READ)
+        self._signals.add(signal, listener)
 
     def remove_signal(self, signal: int, listener: Callable[[int], object]) -> None:
         """See ``LoopInterface.remove_signal``: the last removal restores the previous handler."""
-        signals = self._signals
-        wakeup = signals.wakeup_socket
-        signals.remove(signal, listener)
-        if wakeup is not None and signals.is_empty():
-            self._selector.unregister(wakeup)
+        self._signals.remove(signal, listener)
+
+    def _register_wakeup(self, wakeup: socket.socket) -> None:
+        # The signal wake-up socket is watched, but not in _watches: it keeps the loop alive
+        # only through the signal listeners, and dispatch skips it (SignalsHandler drains it).
+        self._selector.register(wakeup, _READ)
 
     # -- run ----------------------------------------------------------------------------------
 
@@ -369,11 +365,7 @@ class StreamSelectLoop(LoopInterface):
         """
         if self._running:
             raise RuntimeError("close() called while the loop is running")
-        if not self._signals.is_empty():
-            wakeup = self._signals.wakeup_socket
-            if wakeup is not None:
-                self._selector.unregister(wakeup)
-            self._signals.clear()
+        self._signals.clear()
         self._watches.clear()
         self._read_fds.clear()
         self._write_fds.clear()

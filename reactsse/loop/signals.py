@@ -41,6 +41,8 @@ class SignalsHandler:
 
     __slots__ = (
         "_listeners",
+        "_on_wakeup_close",
+        "_on_wakeup_open",
         "_previous",
         "_previous_wakeup_fd",
         "_wakeup_reader",
@@ -48,7 +50,15 @@ class SignalsHandler:
         "pending",
     )
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        on_wakeup_open: Callable[[socket.socket], object] = lambda _socket: None,
+        on_wakeup_close: Callable[[socket.socket], object] = lambda _socket: None,
+    ) -> None:
+        """``on_wakeup_open(sock)`` is called when the wake-up socket is created (the loop
+        registers it with its selector); ``on_wakeup_close(sock)`` just before it is closed."""
+        self._on_wakeup_open = on_wakeup_open
+        self._on_wakeup_close = on_wakeup_close
         self._listeners: dict[int, list[Callable[[int], object]]] = {}
         self._previous: dict[int, _Handler] = {}
         self._wakeup_reader: socket.socket | None = None
@@ -159,12 +169,19 @@ class SignalsHandler:
             writer.close()
             raise
         self._wakeup_reader, self._wakeup_writer = reader, writer
+        try:
+            self._on_wakeup_open(reader)
+        except BaseException:
+            self._close_wakeup(notify=False)
+            raise
         return True
 
-    def _close_wakeup(self) -> None:
+    def _close_wakeup(self, *, notify: bool = True) -> None:
         reader, writer = self._wakeup_reader, self._wakeup_writer
         if reader is None or writer is None:
             return
+        if notify:
+            self._on_wakeup_close(reader)  # while it is still open: the selector can find it
         current = _signal.set_wakeup_fd(self._previous_wakeup_fd)
         if current != writer.fileno():
             # Someone else replaced our wake-up fd meanwhile: leave theirs in place.
