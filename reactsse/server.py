@@ -169,7 +169,7 @@ class SSEServer:
         self._loop.remove_read_stream(self._sock)
         self._sock.close()
         for connection in list(self._connections):
-            connection.abort(None)
+            connection.abort()
 
     def __enter__(self) -> SSEServer:
         return self
@@ -245,7 +245,7 @@ class _Connection:
     def _on_idle(self, _timer: TimerInterface) -> None:
         self._idle_timer = None
         logger.info("closing client %s: no complete request within the idle timeout", self.peer)
-        self.abort(None)
+        self.abort()
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -355,8 +355,7 @@ class _Connection:
         """Answer a request we cannot read with ``status`` and close (RFC 9112 §9.6)."""
         if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             self._send_body(_BodyReply(status, message), close=True)
-        self.transport.end()
-        self.stream = None
+        self.transport.end()  # on_close follows the flush and releases the connection
 
     def write_body(self, data: bytes) -> None:
         """Write response body bytes (h11 frames them) and enforce the per-client limit."""
@@ -372,7 +371,7 @@ class _Connection:
                 self.transport.buffered_size,
                 limit,
             )
-            self.abort(None)
+            self.abort()
 
     def end_response(self) -> None:
         """End a streamed response cleanly (the terminating chunk, or the close for 1.0)."""
@@ -399,7 +398,7 @@ class _Connection:
         self._stop_stream()
         self.transport.end()
 
-    def abort(self, _reason: object) -> None:
+    def abort(self) -> None:
         """Close at once (buffer dropped) and release everything."""
         self.transport.close()
         self._release()
@@ -492,7 +491,7 @@ class _StreamRun:
             self.options.send_timeout,
             self.transport.buffered_size,
         )
-        self.connection.abort(None)
+        self.connection.abort()
 
     def _on_keepalive(self, _timer: TimerInterface) -> None:
         # A comment only after a whole interval of silence: streams that talk need none.
@@ -515,7 +514,7 @@ class _StreamRun:
                     # to send, so the client sees a cut body.
                     logger.exception("stream failed for client %s", self.connection.peer)
                     self._flush(batch)
-                    self.connection.abort(None)
+                    self.connection.abort()
                     return
                 if self._next is None:
                     self._flush(batch)
