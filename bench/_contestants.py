@@ -22,11 +22,10 @@ import argparse
 import asyncio
 import importlib
 import json
-import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 perf_counter = time.perf_counter
@@ -245,7 +244,8 @@ def _requests_sseclient(base: str, corpus: str) -> Measurement:
         with session.get(
             f"{base}/{corpus}", stream=True, headers={"Accept": "text/event-stream"}
         ) as response:
-            for event in sseclient.SSEClient(response).events():
+            # The README passes the Response itself (its iteration yields the body bytes).
+            for event in sseclient.SSEClient(response).events():  # type: ignore[arg-type]
                 chars += len(event.data)
                 count += 1
                 if count == 1:
@@ -279,7 +279,7 @@ def _openai_sdk(base: str, corpus: str) -> Measurement:
 # --- reactsse ---------------------------------------------------------------------------------
 
 
-def _reactsse_connect(body_reader: str) -> Runner:
+def _reactsse_connect(body_reader: Literal["batch", "h11"]) -> Runner:
     """reactsse.connect(): the blocking iterator (a private StreamSelectLoop underneath)."""
 
     def run(base: str, corpus: str) -> Measurement:
@@ -291,7 +291,7 @@ def _reactsse_connect(body_reader: str) -> Runner:
         with connect(
             f"{base}/{corpus}",
             reconnect=False,
-            body_reader=body_reader,  # type: ignore[arg-type]
+            body_reader=body_reader,
         ) as events:
             for event in events:
                 chars += len(event.data)
@@ -304,7 +304,7 @@ def _reactsse_connect(body_reader: str) -> Runner:
     return run
 
 
-def _reactsse_eventsource(body_reader: str) -> Runner:
+def _reactsse_eventsource(body_reader: Literal["batch", "h11"]) -> Runner:
     """reactsse.EventSource with an ``on("*")`` callback on a StreamSelectLoop, loop.run()."""
 
     def run(base: str, corpus: str) -> Measurement:
@@ -329,7 +329,7 @@ def _reactsse_eventsource(body_reader: str) -> Runner:
             f"{base}/{corpus}",
             loop=loop,
             reconnect=False,
-            body_reader=body_reader,  # type: ignore[arg-type]
+            body_reader=body_reader,
         )
         source.on("*", on_event)
         source.on("error", errors.append)
@@ -363,6 +363,8 @@ def _reactsse_openai(base: str, corpus: str) -> Measurement:
     # Like the SDK, it consumes [DONE] itself (and yields one delta per chunk here).
     return Measurement(count + 1, first - t0, end - t0)
 
+
+_READERS: tuple[Literal["batch", "h11"], ...] = ("batch", "h11")
 
 CONTESTANTS: dict[str, Contestant] = {
     c.name: c
@@ -412,7 +414,7 @@ CONTESTANTS: dict[str, Contestant] = {
                 ("reactsse.eventsource", "reactsse.loop"),
                 _reactsse_connect(reader),
             )
-            for reader in ("batch", "h11")
+            for reader in _READERS
         ),
         *(
             Contestant(
@@ -422,7 +424,7 @@ CONTESTANTS: dict[str, Contestant] = {
                 ("reactsse.eventsource", "reactsse.loop"),
                 _reactsse_eventsource(reader),
             )
-            for reader in ("batch", "h11")
+            for reader in _READERS
         ),
         Contestant(
             "reactsse-openai",
@@ -465,4 +467,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

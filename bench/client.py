@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,7 +82,7 @@ def _expected(name: str, scale: float) -> _Expected:
     return _Expected(corpus.count, corpus.data_chars, len(corpus.stream), wire)
 
 
-def _check(contestant: str, result: dict[str, object], want: _Expected) -> list[str]:
+def _check(contestant: str, result: Mapping[str, object], want: _Expected) -> list[str]:
     """Return what is wrong with one worker's report (empty when it received the whole corpus)."""
     problems = []
     events, chars = result.get("events"), result.get("data_chars")
