@@ -580,6 +580,32 @@ def test_keyboard_interrupt_from_a_listener_propagates_and_the_loop_stays_usable
     assert calls == ["after"]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
+def test_ctrl_c_while_blocked_in_select_leaves_run_and_the_loop_stays_usable(
+    loop: LoopInterface, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    """Python's default SIGINT handler raises KeyboardInterrupt inside the select."""
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT does not have Python's default handler here")
+    a, b = pair
+    got: list[bytes] = []
+    loop.add_read_stream(a, lambda stream: got.append(a.recv(10)))
+    senders: list[threading.Timer] = []
+    # Sent from inside run(), so the KeyboardInterrupt cannot land outside pytest.raises.
+    loop.future_tick(lambda: senders.append(_kill_later(signal.SIGINT, 0.05)))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loop.run()  # blocked: the only stream is never readable
+    finally:
+        for sender in senders:
+            sender.join()
+    b.send(b"after")
+    _wait_readable(a)
+    _one_iteration(loop)
+    assert got == [b"after"]
+    loop.remove_read_stream(a)
+
+
 # -- timers: intervals, drift, far future --------------------------------------------------------
 
 
