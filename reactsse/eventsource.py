@@ -47,6 +47,7 @@ import email.utils
 import enum
 import json as _json
 import random
+import re
 import ssl
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -194,9 +195,16 @@ class Trace:
         """The source reached CLOSED (by ``close()`` or by itself)."""
 
 
+# A secret header inside the raw bytes of a socket read (a response head's Set-Cookie).
+_SECRET_LINE = re.compile(
+    rb"(?im)^((?:set-)?cookie|(?:proxy-)?authorization|[a-z-]*api-key)[ \t]*:[^\r\n]*"
+)
+
+
 def _excerpt(data: bytes, limit: int = 48) -> str:
-    text = repr(bytes(data[:limit]))
-    return text + ("..." if len(data) > limit else "")
+    """The first ``limit`` bytes of a read, escaped, with secret header values redacted."""
+    head = _SECRET_LINE.sub(rb"\1: <redacted>", bytes(data[:limit]))
+    return repr(head) + ("..." if len(data) > limit else "")
 
 
 class TextTrace(Trace):
@@ -269,6 +277,14 @@ class TextTrace(Trace):
 
 def _redact(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(name, "<redacted>" if _is_secret(name) else value) for name, value in headers]
+
+
+# Query parameters whose values the trace never shows (``?key=``, ``?access_token=``, ...).
+_SECRET_QUERY = re.compile(r"([?&][^=&#]*(?:key|token|secret|password|auth)[^=&#]*=)[^&#\s]*", re.I)
+
+
+def _redact_target(request_line: str) -> str:
+    return _SECRET_QUERY.sub(r"\1<redacted>", request_line)
 
 
 def _is_secret(name: str) -> bool:
@@ -697,7 +713,7 @@ class EventSource:
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers.append((name, value.strip()))
-        self._trace.request_sent(lines[0], _redact(headers), len(body))
+        self._trace.request_sent(_redact_target(lines[0]), _redact(headers), len(body))
 
     # -- reading -------------------------------------------------------------------------------
 

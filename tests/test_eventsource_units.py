@@ -32,6 +32,7 @@ from reactsse.errors import (
 from reactsse.eventsource import (
     EventSource,
     TextTrace,
+    _excerpt,
     _is_retryable,
     _parse_retry_after,
     _reconnect_delay,
@@ -174,7 +175,7 @@ def test_text_trace_shows_each_layer_and_no_secret(loop: StreamSelectLoop) -> No
     out = io.StringIO()
     with ScriptedServer(handler) as server:
         source = EventSource(
-            server.url("/t?q=1"),
+            server.url("/t?q=1&api_key=qsecret&x=2"),
             loop=loop,
             headers={"Authorization": "Bearer sk-verysecret", "X-Api-Key": "k-secret2"},
             body="{}",
@@ -184,12 +185,12 @@ def test_text_trace_shows_each_layer_and_no_secret(loop: StreamSelectLoop) -> No
     loop.close()
     text = out.getvalue()
     assert source.ready_state.name == "CLOSED"
-    for secret in ("sk-verysecret", "k-secret2", "topsecret"):
+    for secret in ("sk-verysecret", "k-secret2", "topsecret", "qsecret"):
         assert secret not in text
-    assert text.count("<redacted>") == 3
+    assert text.count("<redacted>") == 4
     for expected in (
         f"* connecting to 127.0.0.1:{server.port} (TCP)",
-        "> GET /t?q=1 HTTP/1.1",
+        "> GET /t?q=1&api_key=<redacted>&x=2 HTTP/1.1",
         "> (2 bytes of body)",
         "< read ",
         "< HTTP/1.1 200 OK",
@@ -200,6 +201,14 @@ def test_text_trace_shows_each_layer_and_no_secret(loop: StreamSelectLoop) -> No
         "* closed",
     ):
         assert expected in text, expected
+
+
+def test_read_excerpts_redact_secret_headers() -> None:
+    raw = b"HTTP/1.1 200 OK\r\nSet-Cookie: s=topsecret\r\nContent-Type: text/event-stream\r\n"
+    text = _excerpt(raw, limit=60)
+    assert "topsecret" not in text
+    assert "Set-Cookie: <redacted>" in text
+    assert _excerpt(b"data: x\n\n") == "b'data: x\\n\\n'"
 
 
 def test_trace_reports_reconnect_scheduling(loop: StreamSelectLoop) -> None:
