@@ -740,3 +740,42 @@ def test_a_failing_app_costs_one_response_not_the_server(monkeypatch: pytest.Mon
         monkeypatch.setattr(_server_apps._Apps, "handle", broken_handle)
         response, body = fetch(background.port, "GET", "/v1/models")
         assert response.status_code == 500 and body == b"Internal Server Error\n"
+
+
+def test_eventsource_and_server_on_one_loop_resume_across_drops() -> None:
+    """The project's own EventSource against /events, both on one loop in this thread: three
+    drops, three reconnects with Last-Event-ID, then a 204 ends it and ``run()`` returns."""
+    from reactsse.eventsource import EventSource
+
+    loop = StreamSelectLoop()
+    server = SSEServer(loop, options=ServerOptions(keepalive_interval=None))
+    seen: list[tuple[str, str]] = []
+    opens: list[int] = []
+    errors: list[str] = []
+    source = EventSource(
+        server.url + "/events?count=10&interval=0&drop_every=3&retry=1",
+        loop=loop,
+        retry=0.001,
+        max_reconnect_delay=0.05,
+    )
+    source.on("message", lambda event: seen.append((event.last_event_id, event.data)))
+    source.on("open", lambda: opens.append(len(seen)))
+    source.on("error", lambda error: errors.append(type(error).__name__))
+    source.on("close", server.close)  # the 204: nothing is left, so run() returns
+    watchdog = threading.Timer(TIMEOUT, loop.stop)
+    watchdog.start()
+    try:
+        started = time.monotonic()
+        loop.run()
+        elapsed = time.monotonic() - started
+    finally:
+        watchdog.cancel()
+        source.close()
+        server.close()
+        loop.close()
+    assert elapsed < TIMEOUT - 1
+    assert seen == [(str(n), f"event {n}") for n in range(1, 11)]
+    assert opens == [0, 3, 6, 9]
+    # Three drops, then a clean end after event 10: each is reported, then the source
+    # reconnects; the fifth request gets the 204.
+    assert errors == ["ConnectionClosed"] * 4
