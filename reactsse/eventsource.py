@@ -421,8 +421,9 @@ class EventSource:
       ``body_reader`` (``"batch"``/``"h11"``, passed to ``ClientConnection``), ``trace``.
 
     Raises ``InvalidURL`` for a URL that cannot be requested, ``LocalProtocolError`` for a header
-    with CR/LF/NUL, ``ValueError`` for both ``body`` and ``json``, ``TypeError`` for a ``json``
-    value that cannot be serialised. Everything else arrives through ``on("error")``.
+    with CR/LF/NUL, ``ValueError`` for both ``body`` and ``json`` or for a negative duration or
+    count, ``TypeError`` for a ``json`` value that cannot be serialised. Everything else arrives
+    through ``on("error")``.
     """
 
     def __init__(

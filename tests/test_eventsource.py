@@ -981,3 +981,19 @@ def test_error_body_wait_is_bounded_by_the_read_timeout(loop: StreamSelectLoop) 
     error = rec.errors[0]
     assert isinstance(error, HTTPStatusError) and error.body == "forbidden"
     assert elapsed < 2.0
+
+
+def test_close_inside_the_open_listener(loop: StreamSelectLoop) -> None:
+    with ScriptedServer(serve_events(b"data: never seen\n\n")) as server:
+        source = EventSource(server.url(), loop=loop)
+        states: list[ReadyState] = []
+
+        def on_open() -> None:
+            states.append(source.ready_state)
+            source.close()
+
+        source.on("open", on_open)
+        rec = Recorder(source)
+        drive(loop, source)
+    assert states == [ReadyState.OPEN]
+    assert rec.log == []  # the Recorder's open listener came after: not called
