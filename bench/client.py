@@ -343,7 +343,12 @@ def _bench(args: argparse.Namespace, corpora: list[str], names: list[str], base_
                 s.first.append(float(result["first_s"]))  # type: ignore[arg-type]
                 s.imports.append(float(result["import_s"]))  # type: ignore[arg-type]
                 s.wall.append(wall)
-        print(f"round {round_index + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(
+            f"round {round_index + 1}/{args.rounds} done (load average {load})",
+            file=sys.stderr,
+            flush=True,
+        )
 
     all_medians: dict[str, dict[str, dict[str, float]]] = {}
     for corpus in corpora:
