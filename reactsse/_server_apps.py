@@ -421,12 +421,18 @@ class _ChatStream(_EventStream):
         else:
             head = {"role": "assistant", "content": "", "refusal": None}
         yield _Event(self._chunk(head))
+        # The per-token chunks differ only in the delta's text: serialise the rest once and
+        # splice the JSON-encoded text in (the same bytes as _chunk; a test checks it).
+        marker = "\x00"
+        if call.tool is not None:
+            template = self._chunk(
+                {"tool_calls": [{"index": 0, "function": {"arguments": marker}}]}
+            )
+        else:
+            template = self._chunk({"content": marker})
+        before, _, after = template.rpartition(_dumps(marker))  # last: after the model name
         for emitted, text in _chunks(tokens, self.options.chunk_tokens):
-            if call.tool is not None:
-                delta: JSONObject = {"tool_calls": [{"index": 0, "function": {"arguments": text}}]}
-            else:
-                delta = {"content": text}
-            yield _Event(self._chunk(delta), at=_pace(emitted, rate))
+            yield _Event(before + _dumps(text) + after, at=_pace(emitted, rate))
         end = _pace(len(tokens), rate)
         yield _Event(self._chunk({}, finish), at=end)
         if call.include_usage:

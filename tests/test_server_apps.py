@@ -392,3 +392,33 @@ def test_events_resume_and_end() -> None:
     for query in ("count=x", "interval=-1", "drop_every=1.5", "interval=nan"):
         bad = apps.handle(_Request("GET", f"/events?{query}", {}), 0)
         assert isinstance(bad, _BodyReply) and bad.status == 400, query
+
+
+@given(
+    model=st.text(min_size=1),
+    prompt=st.text(),
+    chunk_tokens=st.integers(1, 5),
+    usage=st.booleans(),
+    tools=st.booleans(),
+)
+def test_spliced_chunks_equal_serialised_chunks(
+    model: str, prompt: str, chunk_tokens: int, usage: bool, tools: bool
+) -> None:
+    extra: dict[str, Any] = {"stream": True, "model": model, "max_tokens": 12}
+    extra["messages"] = [{"role": "user", "content": prompt}]
+    if usage:
+        extra["stream_options"] = {"include_usage": True}
+    if tools:
+        extra["tools"] = [{"type": "function", "function": {"name": "f", "parameters": {
+            "type": "object", "properties": {"q": {"type": "string"}}}}}]  # fmt: skip
+    stream = _Apps(ServerOptions(chunk_tokens=chunk_tokens)).handle(
+        post("/v1/chat/completions", chat_body(**extra)), 0.0
+    )
+    assert isinstance(stream, _ChatStream)
+    events = list(stream.events())
+    middle = events[1 : events.index(next(e for e in events if '"finish_reason":"' in e.data))]
+    assert middle
+    for event in middle:
+        parsed = json.loads(event.data)
+        delta = parsed["choices"][0]["delta"]
+        assert event.data == stream._chunk(delta)  # byte for byte
