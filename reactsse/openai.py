@@ -97,7 +97,7 @@ class Usage:
         return self.output_tokens
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ToolCallDelta:
     """One fragment of a tool call as it streams in.
 
@@ -129,9 +129,12 @@ class ToolCall:
         return json.loads(self.arguments) if self.arguments else {}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ChatDelta:
     """What one chat-completion chunk says about one choice (or, for the usage chunk, only usage).
+
+    Deltas are created per token, so they are slotted dataclasses rather than frozen ones
+    (a frozen dataclass costs about four times as much to create); treat them as read-only.
 
     ``content`` is the text to print (``None`` when the chunk has none); ``reasoning`` is the
     ``reasoning_content``/``reasoning`` text some servers (vLLM, DeepSeek, Ollama) stream;
@@ -327,11 +330,11 @@ class ChatAccumulator:
         data = event.data
         if event.type == "error":
             raise _api_error_from_payload(_try_json(data), event="error")
-        if data.strip() == _DONE:
-            # Exact sentinel; surrounding whitespace tolerated (openai-python uses startswith).
+        if data == _DONE or (len(data) < 16 and data.strip() == _DONE):
+            # The sentinel; surrounding whitespace tolerated (openai-python uses startswith).
             self._done = True
             return []
-        if not data.strip():
+        if not data or data.isspace():
             # An empty data field (``data:`` + blank line) carries nothing: skip it, the way
             # keep-alive comments are skipped (issue openai/openai-python#2722).
             return []
@@ -353,6 +356,23 @@ class ChatAccumulator:
         return deltas
 
     def _feed_choice(
+        self, choice: dict[str, Any], chunk_id: str | None, model: str | None
+    ) -> ChatDelta:
+        delta = choice.get("delta")
+        if type(delta) is dict and len(delta) == 1 and choice.get("finish_reason") is None:
+            # The fast path: nearly every chunk is {"delta": {"content": "<token>"}}.
+            content = delta.get("content")
+            index = choice.get("index", 0)
+            if type(content) is str and type(index) is int:
+                state = self._choices.get(index)
+                if state is None:
+                    state = self._choices[index] = _ChoiceState(index)
+                if content:
+                    state.content.append(content)
+                return ChatDelta(index, None, content, None, None, (), None, None, chunk_id, model)
+        return self._feed_choice_fully(choice, chunk_id, model)
+
+    def _feed_choice_fully(
         self, choice: dict[str, Any], chunk_id: str | None, model: str | None
     ) -> ChatDelta:
         index = _int(choice.get("index"))
@@ -440,7 +460,7 @@ def _try_json(data: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- Responses API
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ResponseTextDelta:
     """``response.output_text.delta``: a piece of the answer's text."""
 
@@ -450,7 +470,7 @@ class ResponseTextDelta:
     content_index: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ResponseFunctionCallArgumentsDelta:
     """``response.function_call_arguments.delta``: a piece of a function call's arguments.
 
@@ -707,31 +727,15 @@ class StreamHandle(Generic[_D, _R]):
         on_item: Callable[[_D], object],
         on_done: Callable[[_R], object] | None,
         on_error: Callable[[Exception], object] | None,
-        on_end: Callable[[], object] | None = None,
     ) -> None:
         self._client = client
         self._accumulator = accumulator
         self._on_item = on_item
         self._on_done = on_done
         self._on_error = on_error
-        # ``on_end`` replaces the call to ``finish()``: the blocking iterator calls it itself,
-        # from the user's frame, so that the IncompleteStreamWarning points at their code.
-        self._on_end = on_end
         self._finished = False
         self._result: _R | None = None
-        self._source = EventSource(
-            client.base_url + path,
-            loop=loop if loop is not None else client.loop,
-            method="POST",
-            headers=client._request_headers(),
-            json=payload,
-            # One-shot: a POST that generated tokens is never replayed (and never re-billed).
-            reconnect=False,
-            connect_timeout=client.connect_timeout,
-            read_timeout=client.read_timeout,
-            ssl_context=client.ssl_context,
-            trace=client.trace,
-        )
+        self._source = client._open(path, payload, loop)
         self._source.on("*", self._on_event)
         self._source.on("error", self._on_source_error)
         self._source.on("close", self._on_source_close)
@@ -778,9 +782,6 @@ class StreamHandle(Generic[_D, _R]):
 
     def _end(self) -> None:
         self._finished = True
-        if self._on_end is not None:
-            self._on_end()
-            return
         self._result = self._accumulator.finish()
         if self._on_done is not None:
             self._on_done(self._result)
@@ -803,12 +804,14 @@ class StreamHandle(Generic[_D, _R]):
 class StreamIterator(Generic[_D, _R]):
     """A blocking iterator over one streaming request (``chat_stream``, ``responses_stream``).
 
-    Each ``next()`` runs a private ``StreamSelectLoop`` until the next typed item. Iteration
-    ends when the stream is complete; then ``result`` holds the assembled result (a
-    ``ChatCompletion`` or ``ResponseResult``). Errors (``APIError``, ``HTTPStatusError``,
-    transport errors) are raised from ``next()`` after the items received before them. A stream
-    that ends without its terminator warns ``IncompleteStreamWarning`` at the end of iteration.
-    Use it in a ``with`` block or call ``close()``: that closes the connection at once.
+    Each ``next()`` runs a private ``StreamSelectLoop`` until an event is there, then turns
+    events into typed items one at a time: the first item is handed out as soon as its event
+    arrived, not after the rest of the same read was parsed. Iteration ends when the stream is
+    complete; then ``result`` holds the assembled result (a ``ChatCompletion`` or
+    ``ResponseResult``). Errors (``APIError``, ``HTTPStatusError``, transport errors) are raised
+    from ``next()`` after every item received before them. A stream that ends without its
+    terminator warns ``IncompleteStreamWarning`` at the end of iteration. Use it in a ``with``
+    block or call ``close()``: that closes the connection at once.
     """
 
     def __init__(
@@ -820,43 +823,41 @@ class StreamIterator(Generic[_D, _R]):
     ) -> None:
         from reactsse.loop import StreamSelectLoop
 
-        self._loop = StreamSelectLoop()
-        self._items: collections.deque[_D] = collections.deque()
-        self._error: Exception | None = None
-        self._ended = False
+        self._client = client
         self._accumulator = accumulator
+        self._loop = StreamSelectLoop()
+        # Events as dispatched (the listener only queues them: parsing happens in __next__).
+        self._events: collections.deque[MessageEvent] = collections.deque()
+        self._items: collections.deque[_D] = collections.deque()
+        self._error: ReactSSEError | None = None
+        self._source_ended = False
+        self._finished = False
         self._result: _R | None = None
         try:
-            self._handle: StreamHandle[_D, _R] = StreamHandle(
-                client,
-                path,
-                payload,
-                accumulator,
-                loop=self._loop,
-                on_item=self._push,
-                on_done=None,
-                on_error=self._fail,
-                on_end=self._end,
-            )
+            self._source = client._open(path, payload, self._loop)
         except BaseException:
             self._loop.close()
             raise
+        self._source.on("*", self._on_event)
+        self._source.on("error", self._on_error)
+        self._source.on("close", self._on_close)
 
     @property
     def result(self) -> _R | None:
-        """The assembled result once iteration has ended, else ``None``."""
+        """The assembled result once iteration has ended successfully, else ``None``."""
         return self._result
 
-    def _push(self, item: _D) -> None:
-        self._items.append(item)
+    def _on_event(self, event: MessageEvent) -> None:
+        self._events.append(event)
         self._loop.stop()
 
-    def _fail(self, error: Exception) -> None:
-        self._error = error
+    def _on_error(self, error: ReactSSEError) -> None:
+        # reconnect=False: every error that reaches us is fatal (the source is CLOSED).
+        self._error = self._client._translate(error)
         self._loop.stop()
 
-    def _end(self) -> None:
-        self._ended = True
+    def _on_close(self) -> None:
+        self._source_ended = True
         self._loop.stop()
 
     def __iter__(self) -> StreamIterator[_D, _R]:
@@ -865,19 +866,36 @@ class StreamIterator(Generic[_D, _R]):
     def __next__(self) -> _D:
         items = self._items
         while not items:
-            if self._error is not None:
-                error, self._error = self._error, None
-                self.close()
-                raise error
-            if self._ended:
-                self.close()
-                if self._result is None:
-                    self._result = self._accumulator.finish()
+            if self._finished:
                 raise StopIteration
-            if self._handle.done and not self._ended:
-                raise StopIteration  # closed by the user
-            self._loop.run()
+            if self._events:
+                try:
+                    items.extend(self._accumulator.feed(self._events.popleft()))
+                except ReactSSEError as feed_error:
+                    self.close()
+                    raise self._client._translate(feed_error) from None
+                if self._accumulator.done:
+                    # The terminator: finish now, whether or not the server ends the response.
+                    self._end()
+            elif self._error is not None:
+                source_error, self._error = self._error, None
+                self.close()
+                raise source_error
+            elif self._source_ended:
+                self._end()
+            else:
+                self._loop.run()
         return items.popleft()
+
+    def _end(self) -> None:
+        self._release()
+        self._result = self._accumulator.finish()
+
+    def _release(self) -> None:
+        self._finished = True
+        self._events.clear()
+        self._source.close()
+        self._loop.close()
 
     def close(self) -> None:
         """Close the connection and the private loop at once; idempotent.
@@ -885,8 +903,7 @@ class StreamIterator(Generic[_D, _R]):
         Items received but not yet taken are dropped: iteration ends.
         """
         self._items.clear()
-        self._handle.close()
-        self._loop.close()
+        self._release()
 
     def __enter__(self) -> StreamIterator[_D, _R]:
         return self
@@ -981,6 +998,21 @@ class OpenAIClient:
         return f"<OpenAIClient base_url={self.base_url!r} api_key={key}>"
 
     # -- building requests and translating errors -------------------------------------------
+
+    def _open(self, path: str, payload: dict[str, Any], loop: LoopInterface | None) -> EventSource:
+        return EventSource(
+            self.base_url + path,
+            loop=loop if loop is not None else self.loop,
+            method="POST",
+            headers=self._request_headers(),
+            json=payload,
+            # One-shot: a POST that generated tokens is never replayed (and never re-billed).
+            reconnect=False,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            ssl_context=self.ssl_context,
+            trace=self.trace,
+        )
 
     def _request_headers(self) -> list[tuple[str, str]]:
         headers = list(self.headers.items())
