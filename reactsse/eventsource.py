@@ -56,7 +56,7 @@ from time import monotonic
 from types import TracebackType
 from typing import IO, Literal, cast, overload
 
-from reactsse.connector import PendingConnect, Transport, default_ssl_context
+from reactsse.connector import PendingConnect, TLSTransport, Transport, default_ssl_context
 from reactsse.connector import connect as _connect_transport
 from reactsse.errors import (
     ConnectionClosed,
@@ -165,6 +165,9 @@ class Trace:
     def connecting(self, host: str, port: int, tls: bool) -> None:
         """A connection attempt starts (resolution, TCP, then TLS when ``tls``)."""
 
+    def connected(self, peer: str, tls_version: str | None) -> None:
+        """The connection is up: ``peer`` as ``host:port``, ``tls_version`` (e.g. TLSv1.3)."""
+
     def request_sent(
         self, request_line: str, headers: Sequence[tuple[str, str]], body_size: int
     ) -> None:
@@ -223,6 +226,9 @@ class TextTrace(Trace):
 
     def connecting(self, host: str, port: int, tls: bool) -> None:
         self._write(f"* connecting to {host}:{port} ({'TLS' if tls else 'TCP'})")
+
+    def connected(self, peer: str, tls_version: str | None) -> None:
+        self._write(f"* connected to {peer}" + (f" ({tls_version})" if tls_version else ""))
 
     def request_sent(
         self, request_line: str, headers: Sequence[tuple[str, str]], body_size: int
@@ -699,12 +705,22 @@ class EventSource:
             self._fail(error)
             return
         if self._trace is not None:
+            self._trace_connected(transport)
             self._trace_request(wire)
         transport.start(self._on_data, self._on_transport_close)
         transport.write(wire)
         if self._read_timeout is not None and self._transport is transport:
             self._last_read = monotonic()
             self._read_timer = self._loop.add_timer(self._read_timeout, self._on_read_watchdog)
+
+    def _trace_connected(self, transport: Transport) -> None:
+        assert self._trace is not None
+        peer = transport.peer
+        host = f"[{peer[0]}]" if ":" in str(peer[0]) else str(peer[0])
+        version = None
+        if isinstance(transport, TLSTransport):
+            version = transport.ssl_object.version()
+        self._trace.connected(f"{host}:{peer[1]}", version)
 
     def _trace_request(self, wire: bytes) -> None:
         assert self._trace is not None

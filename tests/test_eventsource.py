@@ -7,6 +7,7 @@ the test) after a few seconds. Server-side retry values are tiny (``retry: 10``)
 from __future__ import annotations
 
 import gc
+import io
 import socket
 import ssl
 import threading
@@ -32,7 +33,7 @@ from reactsse.errors import (
     TLSError,
     TooManyRedirects,
 )
-from reactsse.eventsource import EventSource, ReadyState, Trace
+from reactsse.eventsource import EventSource, ReadyState, TextTrace, Trace
 from reactsse.loop import StreamSelectLoop
 from reactsse.sse import MessageEvent
 
@@ -891,13 +892,20 @@ def _client_context(ca: trustme.CA | None) -> ssl.SSLContext:
 
 def test_tls_with_a_trusted_certificate(loop: StreamSelectLoop, ca: trustme.CA) -> None:
     server_context = _tls_server_context(ca, "127.0.0.1")
+    out = io.StringIO()
     with ScriptedServer(serve_events(b"data: secure\n\n"), ssl_context=server_context) as server:
         source = EventSource(
-            server.url(), loop=loop, ssl_context=_client_context(ca), reconnect=False
+            server.url(),
+            loop=loop,
+            ssl_context=_client_context(ca),
+            reconnect=False,
+            trace=TextTrace(out),
         )
         rec = Recorder(source)
         drive(loop, source)
     assert rec.data == ["secure"]
+    assert f"* connecting to 127.0.0.1:{server.port} (TLS)" in out.getvalue()
+    assert f"* connected to 127.0.0.1:{server.port} (TLSv1." in out.getvalue()
 
 
 def test_tls_wrong_host_fails_clearly(loop: StreamSelectLoop, ca: trustme.CA) -> None:

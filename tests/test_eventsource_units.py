@@ -190,6 +190,7 @@ def test_text_trace_shows_each_layer_and_no_secret(loop: StreamSelectLoop) -> No
     assert text.count("<redacted>") == 4
     for expected in (
         f"* connecting to 127.0.0.1:{server.port} (TCP)",
+        f"* connected to 127.0.0.1:{server.port}\n",
         "> GET /t?q=1&api_key=<redacted>&x=2 HTTP/1.1",
         "> (2 bytes of body)",
         "< read ",
