@@ -1158,8 +1158,12 @@ class _Inbox:
         self.source: EventSource | None = None
 
     def push(self, event: MessageEvent) -> None:
-        self.events.append(event)
-        self.loop.stop()
+        events = self.events
+        if not events:
+            # One stop per batch is enough: stop() ends run() after this iteration, and the
+            # rest of this read's events are queued in the same iteration (ReactPHP semantics).
+            self.loop.stop()
+        events.append(event)
 
     def fail(self, error: ReactSSEError) -> None:
         # Only a fatal error (the source is CLOSED) is raised; the others are reconnected from.
@@ -1186,6 +1190,7 @@ class EventIterator(Iterator[MessageEvent]):
         self._source = source
         self._loop = loop
         self._inbox = inbox
+        self._events = inbox.events
 
     @property
     def source(self) -> EventSource:
@@ -1201,8 +1206,10 @@ class EventIterator(Iterator[MessageEvent]):
         return self
 
     def __next__(self) -> MessageEvent:
+        events = self._events
+        if events:
+            return events.popleft()  # the hot path: the rest of a read's events
         inbox = self._inbox
-        events = inbox.events
         while not events:
             if self._source.ready_state is ReadyState.CLOSED:
                 self._close_loop()
