@@ -143,9 +143,10 @@ def sse_head(*extra: tuple[str, str], chunked: bool = True) -> list[tuple[str, s
     return headers
 
 
-def gzip_stream(parts: list[bytes]) -> list[bytes]:
-    """Compress ``parts`` as one gzip member, flushing after each part (a streaming encoder)."""
-    compressor = zlib.compressobj(wbits=31)
+def gzip_stream(parts: list[bytes], *, coding: str = "gzip") -> list[bytes]:
+    """Compress ``parts`` as one gzip member (or zlib ``deflate`` stream), flushing after each
+    part (a streaming encoder)."""
+    compressor = zlib.compressobj(wbits=31 if coding == "gzip" else 15)
     out = [compressor.compress(part) + compressor.flush(zlib.Z_SYNC_FLUSH) for part in parts]
     out.append(compressor.flush())
     return out

@@ -470,14 +470,15 @@ def test_redirect_method_and_body_rules(
 # -- gzip -------------------------------------------------------------------------------------
 
 
-def test_gzip_stream_is_decoded_incrementally(loop: StreamSelectLoop) -> None:
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+def test_compressed_stream_is_decoded_incrementally(loop: StreamSelectLoop, coding: str) -> None:
     parts = [b"data: %d\n\n" % i for i in range(5)]
     seen_before_end: list[str] = []
     gate = threading.Event()
 
     def handler(ex: Exchange) -> None:
-        ex.send_head(200, sse_head(("Content-Encoding", "gzip")))
-        pieces = gzip_stream(parts)
+        ex.send_head(200, sse_head(("Content-Encoding", coding)))
+        pieces = gzip_stream(parts, coding=coding)
         for piece in pieces[:-1]:
             ex.send_chunk(piece)
         gate.wait(3.0)  # the client saw the events before the gzip stream ended
