@@ -268,9 +268,13 @@ class _EventStream:
 _Reply = _BodyReply | _EventStream
 
 
+# Compact separators as OpenAI sends them; non-ASCII kept as UTF-8 like the real API. One encoder
+# for all calls: json.dumps with options builds a new JSONEncoder every time.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _dumps(value: object) -> str:
-    # Compact separators as OpenAI sends them; non-ASCII kept as UTF-8 like the real API.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def _openai_error(
