@@ -175,7 +175,7 @@ def test_stream_from_server_arrives_whole_with_clean_eof() -> None:
 
 
 def test_large_write_fills_socket_buffers_then_drains() -> None:
-    payload = bytes(range(251)) * 40000  # ~10 MB, more than any loopback socket buffer
+    payload = bytes(range(251)) * 100_000  # ~25 MB, more than loopback socket buffers take
     with new_loop() as loop, listener() as server:
         # Nobody accepts yet: the connection waits in the backlog and nobody reads it.
         client = _connect_ok(loop, "127.0.0.1", server.getsockname()[1])
