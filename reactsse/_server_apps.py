@@ -853,6 +853,17 @@ class _Apps:
                     404, f"Invalid URL ({request.method} {path})", "invalid_request_error"
                 )
             return _BodyReply(404, f"Not Found: {path}\n")
+        if request.method == "OPTIONS":
+            # A CORS preflight (Fetch standard, "CORS protocol"): every response also carries
+            # Access-Control-Allow-Origin: *, so browser pages on any origin can use the server.
+            wanted = request.headers.get("access-control-request-headers", "")
+            cors = (
+                ("Allow", ", ".join((*allowed, "OPTIONS"))),
+                ("Access-Control-Allow-Methods", ", ".join((*allowed, "OPTIONS"))),
+                ("Access-Control-Allow-Headers", wanted or "authorization, content-type"),
+                ("Access-Control-Max-Age", "600"),
+            )
+            return _BodyReply(204, None, cors)
         if request.method not in allowed:
             allow = (("Allow", ", ".join(allowed)),)
             if path.startswith("/v1/"):

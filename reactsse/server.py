@@ -62,6 +62,7 @@ _BATCH_BYTES = 16 * 1024
 #: Pipelined bytes we accept while a response is in progress before we stop reading.
 _MAX_PIPELINED = 64 * 1024
 _SERVER_HEADER = ("server", "reactsse")
+_CORS_HEADER = ("access-control-allow-origin", "*")  # see _server_apps: OPTIONS preflight
 
 _STREAM_HEADERS = [
     # WHATWG §9.2 (the MIME type); no-cache and X-Accel-Buffering: no keep proxies (nginx)
@@ -72,7 +73,7 @@ _STREAM_HEADERS = [
     # h11 frames the body with chunks for HTTP/1.1 peers and, for an HTTP/1.0 peer, drops the
     # header and delimits the body by closing the connection (RFC 9112 §6.3).
     ("transfer-encoding", "chunked"),
-    ("access-control-allow-origin", "*"),
+    _CORS_HEADER,
     _SERVER_HEADER,
 ]
 
@@ -336,7 +337,7 @@ class _Connection:
 
     def _send_body(self, reply: _BodyReply, *, close: bool = False) -> None:
         body, content_type = reply.encoded()
-        headers = [("content-length", str(len(body))), _SERVER_HEADER]
+        headers = [("content-length", str(len(body))), _CORS_HEADER, _SERVER_HEADER]
         if content_type:
             headers.insert(0, ("content-type", content_type))
         headers.extend(reply.headers)

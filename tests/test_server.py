@@ -206,6 +206,7 @@ def test_http_10_client_gets_a_close_delimited_stream(server: BackgroundServer) 
 def test_error_statuses(server: BackgroundServer) -> None:
     response, body = fetch(server.port, "GET", "/v1/nowhere")
     assert response.status_code == 404
+    assert header(response, "access-control-allow-origin") == "*"
     assert json.loads(body)["error"]["message"] == "Invalid URL (GET /v1/nowhere)"
     response, body = fetch(server.port, "GET", "/v1/chat/completions")
     assert response.status_code == 405 and header(response, "allow") == "POST"

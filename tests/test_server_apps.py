@@ -422,3 +422,17 @@ def test_spliced_chunks_equal_serialised_chunks(
         parsed = json.loads(event.data)
         delta = parsed["choices"][0]["delta"]
         assert event.data == stream._chunk(delta)  # byte for byte
+
+
+def test_cors_preflight() -> None:
+    apps = _Apps(ServerOptions(api_key="sk-x"))  # a preflight carries no credentials
+    headers = {"access-control-request-headers": "authorization, content-type, x-reactsse-fault"}
+    reply = apps.handle(_Request("OPTIONS", "/v1/chat/completions", headers), 0)
+    assert isinstance(reply, _BodyReply) and reply.status == 204 and reply.body is None
+    assert dict(reply.headers)["Access-Control-Allow-Methods"] == "POST, OPTIONS"
+    assert (
+        dict(reply.headers)["Access-Control-Allow-Headers"]
+        == headers["access-control-request-headers"]
+    )
+    unknown = apps.handle(_Request("OPTIONS", "/v1/unknown", {}), 0)
+    assert isinstance(unknown, _BodyReply) and unknown.status == 404
