@@ -21,8 +21,9 @@ in tests/test_http_dechunk.py check it): the chunk-size line is matched by the s
 ``h11._abnf.chunk_header`` (1 to 20 hex digits, an optional ``;`` extension of any bytes but LF,
 trailing spaces/tabs, CRLF), a line is only judged once its CRLF has arrived, and a chunk footer
 is judged byte by byte as it arrives (h11 before 0.16 skipped any two bytes there, the request
-smuggling flaw CVE-2025-43859; we always check them). The last chunk (size 0) is *not* consumed: ``feed`` returns
-the bytes from that line on, so that h11 reads the trailer section and ends the message.
+smuggling flaw CVE-2025-43859; we always check them). The last chunk (size 0) is *not*
+consumed: ``feed`` returns the bytes from that line on, so that h11 reads the trailer section
+and ends the message.
 """
 
 from __future__ import annotations

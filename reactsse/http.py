@@ -288,6 +288,10 @@ class ClientConnection:
         self._head_buffer = bytearray()
         self._head_search = 0
         self._dechunker: BatchDechunker | None = None
+        # A close-delimited body read with body_reader="batch": every byte up to EOF is body
+        # (RFC 9112 §6.3 rule 8), so bytes pass straight through; at EOF h11, which has seen
+        # none of them, ends the message (its Http10Reader turns EOF into EndOfMessage).
+        self._close_delimited = False
         # The head parsed by the current receive_data call, kept so that an error later in the
         # same call can still deliver it (exc.events).
         self._pending_head: ResponseHead | None = None
@@ -390,6 +394,8 @@ class ClientConnection:
                 return [joined] if joined else []
             self._dechunker = None  # the last chunk: h11 takes over (see _receive)
             data = tail
+        elif self._close_delimited and data:
+            return [data]  # hot path of a close-delimited body
         head: ResponseHead | None = None
         end: ResponseEnd | None = None
         try:
@@ -405,7 +411,8 @@ class ClientConnection:
 
     def _fail(self) -> None:
         self._state = ConnectionState.ERROR
-        self._dechunker = None  # so that the hot path of receive_data is not taken any more
+        self._dechunker = None  # so that the hot paths of receive_data are not taken any more
+        self._close_delimited = False
 
     @staticmethod
     def _events(
@@ -449,6 +456,10 @@ class ClientConnection:
                 return None, None
             head = self._pending_head
             data = rest
+            if self._close_delimited:
+                if data:
+                    body.append(data)
+                return head, None
         if self._dechunker is not None:
             if eof:
                 raise self._closed_early("incomplete chunked body")
@@ -510,23 +521,31 @@ class ClientConnection:
                 http_version=event.http_version.decode("ascii"),
             )
             self._state = ConnectionState.BODY
-            if self._body_reader == "batch" and self._is_chunked(event):
-                self._dechunker = BatchDechunker(max_line_size=self._max_header_size)
+            if self._body_reader == "batch":
+                framing = self._framing(event)
+                if framing == "chunked":
+                    self._dechunker = BatchDechunker(max_line_size=self._max_header_size)
+                elif framing == "close":
+                    self._close_delimited = True
             rest = bytes(buffer)
             buffer.clear()
             return rest
 
-    def _is_chunked(self, response: h11.Response) -> bool:
+    def _framing(self, response: h11.Response) -> Literal["chunked", "close", "length"]:
         """h11's framing decision for a response body (h11/_connection.py ``_body_framing``,
-        RFC 9112 §6.3), from public data: no body for 204, 304, HEAD and 2xx to CONNECT;
-        otherwise chunked iff Transfer-Encoding is present (h11 has already rejected any value but
-        ``chunked``). tests/test_http_dechunk.py checks it against h11's chosen reader."""
+        RFC 9112 §6.3), from public data: a Content-Length of 0 for 204, 304, HEAD and 2xx to
+        CONNECT; else chunked iff Transfer-Encoding is present (h11 has already rejected any
+        value but ``chunked``); else Content-Length if present; else close-delimited.
+        tests/test_http_dechunk.py checks it against the reader h11 itself picks."""
         status = response.status_code
         if status in (204, 304) or self._method == b"HEAD":
-            return False
+            return "length"
         if self._method == b"CONNECT" and 200 <= status < 300:
-            return False
-        return any(name == b"transfer-encoding" for name, _ in response.headers)
+            return "length"
+        names = {name for name, _ in response.headers}
+        if b"transfer-encoding" in names:
+            return "chunked"
+        return "length" if b"content-length" in names else "close"
 
     def _receive_with_h11(
         self, data: bytes, eof: bool, body: list[bytes | bytearray | memoryview]
@@ -541,6 +560,7 @@ class ClientConnection:
                 body.append(event.data)
             elif isinstance(event, h11.EndOfMessage):
                 self._state = ConnectionState.DONE
+                self._close_delimited = False
                 return ResponseEnd(_decode_headers(event.headers))
             else:  # NEED_DATA, PAUSED
                 return None
