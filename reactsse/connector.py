@@ -72,7 +72,10 @@ _CLOSED_ERRNOS = frozenset(
     }
 )
 # A non-blocking connect that is under way (POSIX connect(2); WSAEWOULDBLOCK on Windows).
-_CONNECT_PENDING = frozenset({errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, errno.EALREADY})
+_CONNECT_PENDING = frozenset(
+    {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, errno.EALREADY}
+    | {getattr(errno, "WSAEWOULDBLOCK", errno.EWOULDBLOCK)}
+)
 
 
 def default_ssl_context() -> ssl.SSLContext:
