@@ -62,6 +62,7 @@ from reactsse.errors import (
     ConnectionClosed,
     ContentTypeError,
     EventTimeout,
+    EventTooLarge,
     HTTPStatusError,
     LimitExceeded,
     LocalProtocolError,
@@ -815,9 +816,10 @@ class EventSource:
         try:
             events = decoder.feed(data)
         except LimitExceeded as error:
-            early = getattr(error, "events", None)
-            if isinstance(early, list) and early:
-                self._emit_events(cast("list[MessageEvent]", early))
+            # EventTooLarge carries the events completed before the offending point: deliver
+            # them first, nothing received is lost.
+            if isinstance(error, EventTooLarge) and error.events:
+                self._emit_events(cast("list[MessageEvent]", error.events))
             if self._phase is _Phase.OPEN:
                 self._fail(error)
             return

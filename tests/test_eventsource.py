@@ -1009,3 +1009,18 @@ def test_close_inside_the_open_listener(loop: StreamSelectLoop) -> None:
         drive(loop, source)
     assert states == [ReadyState.OPEN]
     assert rec.log == []  # the Recorder's open listener came after: not called
+
+
+def test_events_before_an_oversized_line_in_the_same_read_are_delivered(
+    loop: StreamSelectLoop,
+) -> None:
+    def handler(ex: Exchange) -> None:
+        ex.send_head(200, sse_head())
+        ex.send_chunk(b"data: a\n\ndata: b\n\ndata: " + b"x" * 5000 + b"\n\n")  # one read
+        ex.stall()
+
+    with ScriptedServer(handler) as server:
+        source = EventSource(server.url(), loop=loop, max_event_size=1000)
+        rec = Recorder(source)
+        drive(loop, source)
+    assert rec.log == ["open", "event:message:a", "event:message:b", "error:EventTooLarge", "close"]
