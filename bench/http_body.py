@@ -11,9 +11,11 @@ Contestants, run side by side in one process, alternating (A B C A B C ...), med
 * ``ClientConnection(body_reader="batch")``: our layer over the batch de-chunker.
 
 Workloads: an SSE-like body of 20,000 chunks of ~200 bytes (one HTTP chunk per event, what LLM
-servers send) and a large body of 64 KiB chunks; both are fed in 64 KiB receive slices, as a
-socket read of 64 KiB would give them. Only the sans-IO work is timed (no socket): this isolates
-the per-chunk cost the issue is about. Prints chunks/s, MB/s and the ratio to ``h11 alone``.
+servers send), fed in 64 KiB receive slices (as a 64 KiB socket read gives them) and one receive
+per chunk (as a live stream arrives); the same events as a close-delimited body, one receive per
+event; a large body of 64 KiB chunks in 64 KiB slices. Only the sans-IO work is timed (no
+socket): this isolates the per-chunk cost the issue is about. Prints chunks/s (events/s for the
+close-delimited body), MB/s and the ratio to ``h11 alone``.
 """
 
 from __future__ import annotations
@@ -49,6 +51,19 @@ def _sse_body(events: int) -> tuple[bytes, int, int]:
         total += len(event)
     wire += b"0\r\n\r\n"
     return bytes(wire), events, total
+
+
+def _sse_close_delimited(events: int) -> tuple[bytes, list[bytes], int]:
+    """The same events without chunked framing (a close-delimited body), one receive each."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
+    pieces = [head]
+    for i in range(events):
+        pieces.append(
+            b'data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1700000000,'
+            b'"model":"gpt-x","choices":[{"index":0,"delta":{"content":" tok%06d"},'
+            b'"finish_reason":null}]}\n\n' % i
+        )
+    return b"".join(pieces), pieces, sum(len(p) for p in pieces[1:])
 
 
 def _large_body(chunks: int) -> tuple[bytes, int, int]:
@@ -125,7 +140,12 @@ def main() -> None:
     sse = _sse_body(2_000 if args.quick else 20_000)
     workloads = [
         ("SSE: 20,000 chunks of ~200 B, 64 KiB receives", sse, _slices(sse[0])),
-        ("SSE live: the same, one receive per chunk", sse, _per_chunk(sse[0])),
+        ("SSE live: the same, one receive per chunk", sse, sse_pieces := _per_chunk(sse[0])),
+        (
+            "SSE live, close-delimited (no chunked framing), one receive per event",
+            ((close := _sse_close_delimited(len(sse_pieces) - 2))[0], len(close[1]) - 1, close[2]),
+            close[1],
+        ),
         (
             "large: 64 KiB chunks, 64 MiB, 64 KiB receives",
             large := _large_body(64 if args.quick else 1024),
