@@ -600,3 +600,29 @@ def test_one_event_chunks_after_other_lines() -> None:
     assert decoder.feed(b"data: \xff\n\n") == [MessageEvent(data="\ufffd", last_event_id="5")]
     assert decoder.feed(b"data: f\r") == []
     assert decoder.feed(b"\n\n") == [MessageEvent(data="f", last_event_id="5")]
+
+
+@pytest.mark.parametrize(
+    ("chunk", "expected"),
+    [
+        (b"event: t\ndata: x\n\n", MessageEvent("t", "x")),
+        (b"event:t\ndata: x\n\n", MessageEvent("t", "x")),
+        (b"event:  t\ndata: x\n\n", MessageEvent(" t", "x")),
+        (b"event:\ndata: x\n\n", MessageEvent("message", "x")),
+        (b"event: \xff\ndata: \xe2\x82\n\n", MessageEvent("\ufffd", "\ufffd")),
+        (b"event: t\ndata:x\n\n", MessageEvent("t", "x")),
+        (b"events: t\ndata: x\n\n", MessageEvent("message", "x")),
+        (b"event: t\n: c\n\n", None),
+        (b"data: x\ndata: y\n\n", MessageEvent("message", "x\ny")),
+        (b"data: x\rdata: y\n\n", MessageEvent("message", "x\ny")),
+    ],
+)
+def test_whole_event_chunks(chunk: bytes, expected: MessageEvent | None) -> None:
+    # After an event, the decoder is idle and whole-event chunks may take a shortcut: it must
+    # give the same result as the general path (and the reference).
+    decoder = EventStreamDecoder()
+    assert decoder.feed(b"id: 3\ndata: first\n\n") == [MessageEvent("message", "first", "3")]
+    got = decoder.feed(chunk)
+    reference = _reference_decode(b"data: first\n\n" + chunk)[1:]
+    assert [tuple(e) for e in got] == [(t, d, "3") for t, d, _ in reference]
+    assert got == ([] if expected is None else [expected._replace(last_event_id="3")])
