@@ -142,26 +142,26 @@ def _answer_tokens(prompt: str, reply_tokens: int | None) -> list[str]:
 
 @dataclass(frozen=True)
 class _Fault:
-    """Injected faults: ``error_after``/``disconnect_after`` count events; ``status`` is HTTP."""
+    """Injected faults: the ``*_after`` fields count events; ``status`` is an HTTP status."""
 
     error_after: int | None = None
     disconnect_after: int | None = None
+    stall_after: int | None = None
     status: int | None = None
 
     def merged(self, other: _Fault) -> _Fault:
         """``other``'s settings win where set (a request header over the server's default)."""
         return _Fault(
-            error_after=other.error_after if other.error_after is not None else self.error_after,
-            disconnect_after=(
-                other.disconnect_after
-                if other.disconnect_after is not None
-                else self.disconnect_after
-            ),
-            status=other.status if other.status is not None else self.status,
+            **{
+                f.name: getattr(other, f.name)
+                if getattr(other, f.name) is not None
+                else getattr(self, f.name)
+                for f in dataclasses.fields(self)
+            }
         )
 
 
-_FAULT_KEYS = {"error-after", "disconnect-after", "status"}
+_FAULT_KEYS = ("error-after", "disconnect-after", "stall-after", "status")
 
 
 def _parse_fault(spec: str) -> _Fault:
@@ -169,8 +169,9 @@ def _parse_fault(spec: str) -> _Fault:
 
     ``error-after=N``: after N events the stream sends an error event and ends.
     ``disconnect-after=N``: after N events the TCP connection is closed without ending the
-    response. ``status=CODE``: answer CODE (400..599) with an OpenAI-style error body instead.
-    Raises ``ValueError`` for anything else.
+    response. ``stall-after=N``: after N events nothing more is sent but keep-alive comments
+    (for clients' event timeouts). ``status=CODE``: answer CODE (400..599) with an OpenAI-style
+    error body instead. Raises ``ValueError`` for anything else.
     """
     values: dict[str, int] = {}
     for item in re.split(r"[,;]", spec):
@@ -181,7 +182,8 @@ def _parse_fault(spec: str) -> _Fault:
         key = key.strip().lower()
         if not sep or key not in _FAULT_KEYS:
             raise ValueError(
-                f"unknown fault {item!r}; use error-after=N, disconnect-after=N, status=N"
+                f"unknown fault {item!r}; use "
+                + ", ".join(f"{k}=N" for k in _FAULT_KEYS).replace("status=N", "status=CODE")
             )
         try:
             number = int(raw.strip())
@@ -189,12 +191,8 @@ def _parse_fault(spec: str) -> _Fault:
             raise ValueError(f"fault {key} needs an integer, not {raw.strip()!r}") from None
         if number < 0 or (key == "status" and not 400 <= number <= 599):
             raise ValueError(f"fault {key}={number} is out of range")
-        values[key] = number
-    return _Fault(
-        error_after=values.get("error-after"),
-        disconnect_after=values.get("disconnect-after"),
-        status=values.get("status"),
-    )
+        values[key.replace("-", "_")] = number
+    return _Fault(**values)
 
 
 # --- requests and replies -----------------------------------------------------------------------
@@ -818,7 +816,7 @@ GET  /events?count=N&interval=S&drop_every=M&retry=MS   numbered events, resumes
 GET  /v1/models
 POST /v1/chat/completions   (OpenAI-compatible; stream or not; tools -> a tool call)
 POST /v1/responses          (OpenAI Responses API; stream or not)
-Header X-Reactsse-Fault: error-after=N, disconnect-after=N, status=CODE
+Header X-Reactsse-Fault: error-after=N, disconnect-after=N, stall-after=N, status=CODE
 """
 
 

@@ -556,6 +556,11 @@ class _StreamRun:
                 if not self.stopped:
                     self.connection.disconnect_after_flush()
                 return
+            if fault.stall_after is not None and self.sent >= fault.stall_after:
+                # Fault injection: go silent (keep-alive comments go on) until the client
+                # leaves or the server closes; no timer is armed, stop() still cleans up.
+                self._flush(batch)
+                return
             if size >= _BATCH_BYTES:
                 self._flush(batch)
                 batch, size = [], 0

@@ -780,3 +780,20 @@ def test_eventsource_and_server_on_one_loop_resume_across_drops() -> None:
     # Three drops, then a clean end after event 10: each is reported, then the source
     # reconnects; the fifth request gets the 204.
     assert errors == ["ConnectionClosed"] * 4
+
+
+def test_stall_fault_goes_silent_but_keeps_the_connection_alive() -> None:
+    options = ServerOptions(keepalive_interval=0.05)
+    with BackgroundServer(options=options) as background:
+        with Client(background.port) as client:
+            client.send(
+                "POST", "/v1/chat/completions", [("x-reactsse-fault", "stall-after=2")], chat()
+            )
+            assert client.response().status_code == 200
+            chunks = client.body_chunks()
+            seen = b""
+            while seen.count(b": keep-alive\n") < 3:  # silence, then keep-alives only
+                seen += next(chunks)
+            assert seen.count(b"data: ") == 2
+            assert background.call(lambda s: (s.stream_count, s.timer_count)) == (1, 1)
+        background.call(lambda s: s.close())

@@ -80,20 +80,32 @@ def test_bundled_text_is_there_and_non_ascii() -> None:
 @given(
     st.one_of(st.none(), st.integers(0, 10**6)),
     st.one_of(st.none(), st.integers(0, 10**6)),
+    st.one_of(st.none(), st.integers(0, 10**6)),
     st.one_of(st.none(), st.integers(400, 599)),
     st.sampled_from([",", ";", " , "]),
 )
 def test_fault_spec_round_trips(
-    error_after: int | None, disconnect_after: int | None, status: int | None, sep: str
+    error_after: int | None,
+    disconnect_after: int | None,
+    stall_after: int | None,
+    status: int | None,
+    sep: str,
 ) -> None:
     parts = []
     if error_after is not None:
         parts.append(f"error-after={error_after}")
     if disconnect_after is not None:
         parts.append(f"Disconnect-After = {disconnect_after}")
+    if stall_after is not None:
+        parts.append(f"stall-after={stall_after}")
     if status is not None:
         parts.append(f"status={status}")
-    assert _parse_fault(sep.join(parts)) == _Fault(error_after, disconnect_after, status)
+    assert _parse_fault(sep.join(parts)) == _Fault(
+        error_after=error_after,
+        disconnect_after=disconnect_after,
+        stall_after=stall_after,
+        status=status,
+    )
 
 
 @pytest.mark.parametrize(
@@ -108,7 +120,8 @@ def test_bad_fault_spec_is_a_value_error(spec: str) -> None:
 
 def test_header_fault_overrides_server_fault() -> None:
     server = _Fault(error_after=3, disconnect_after=9)
-    assert server.merged(_Fault(error_after=1)) == _Fault(error_after=1, disconnect_after=9)
+    merged = server.merged(_Fault(error_after=1, stall_after=2))
+    assert merged == _Fault(error_after=1, disconnect_after=9, stall_after=2)
 
 
 @pytest.mark.parametrize(
