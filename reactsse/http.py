@@ -14,8 +14,9 @@ State machine of ``ClientConnection`` (``ConnectionState``), its invariants:
   (status line .. blank line); h11 is fed *exactly* each complete head, so its receive buffer is
   empty whenever a final (non-1xx) response head has been parsed. 1xx heads are skipped.
 * ``BODY``: the final head was returned. Either h11 owns all further bytes (Content-Length,
-  close-delimited, no body, or ``body_reader="h11"``), or the de-chunker owns them until the last
-  chunk, whose size line and trailers it hands to h11, which then owns the rest.
+  no body, or ``body_reader="h11"``), or the de-chunker owns them until the last chunk, whose
+  size line and trailers it hands to h11, which then owns the rest, or (close-delimited body,
+  ``"batch"``) they pass straight through and h11 only gets the EOF, which ends the message.
 * ``DONE``: ``ResponseEnd`` was returned; later bytes (and EOF) are ignored: SSE sends one
   request per connection, the caller closes it.
 * ``ERROR``: an exception was raised; every later call raises ``LocalProtocolError``.
@@ -264,7 +265,8 @@ class ClientConnection:
     """One HTTP/1.1 request and its response, as bytes in and events out (sans-IO).
 
     ``body_reader``: ``"batch"`` (the default, see docs/http.md "Benchmarks") decodes chunked
-    bodies with the batch de-chunker, ``"h11"`` with h11's own reader; both give the same result.
+    bodies with the batch de-chunker and passes close-delimited bodies straight through;
+    ``"h11"`` reads every body with h11's own readers; both give the same results.
     ``max_header_size``: cap in bytes of a response head (each 1xx head too), of an incomplete
     chunk-size line and of the trailer section; exceeding it raises LimitExceeded.
     """
