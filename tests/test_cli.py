@@ -373,3 +373,25 @@ def test_version_and_usage() -> None:
     bad = run("frobnicate")
     assert bad.returncode == 2
     assert "usage: reactsse" in bad.stderr
+
+
+def test_get_into_a_closed_pipe_ends_quietly(server: BackgroundServer) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reactsse", "get", f"{server.url}/events?interval=0.001"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline() == "event 1\n"
+        process.stdout.close()  # like `| head -1`
+        stderr = process.stderr.read()
+        process.wait(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stderr.close()  # type: ignore[union-attr]
+    assert process.returncode == 0
+    assert "Traceback" not in stderr
