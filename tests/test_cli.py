@@ -395,3 +395,26 @@ def test_get_into_a_closed_pipe_ends_quietly(server: BackgroundServer) -> None:
         process.stderr.close()  # type: ignore[union-attr]
     assert process.returncode == 0
     assert "Traceback" not in stderr
+
+
+def test_demo_ctrl_c_releases_everything() -> None:
+    # -W error: an unclosed socket (ResourceWarning) at exit would show up on stderr.
+    process = subprocess.Popen(
+        [sys.executable, "-W", "error", "-m", "reactsse", "demo", "--rate", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.read(2)  # tokens are arriving
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130
+    assert stderr.endswith("reactsse: interrupted\n")
+    assert "Warning" not in stderr and "Traceback" not in stderr
