@@ -722,3 +722,33 @@ def test_noise_raises_only_our_errors(noise: bytes, cuts: list[int], prefix: boo
         conn.receive_data(b"")
     except (RemoteProtocolError, ConnectionClosed):
         assert conn.state is ConnectionState.ERROR
+
+
+def test_gzip_chunked_stream_end_to_end(reader: str) -> None:
+    events_text = b"".join(b"data: %d\n\n" % i for i in range(300))
+    compressor = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+    compressed = b"".join(
+        compressor.compress(events_text[i : i + 100]) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        for i in range(0, len(events_text), 100)
+    )
+    compressed += compressor.flush()
+    wire = HEAD_CHUNKED.replace(b"\r\n\r\n", b"\r\nContent-Encoding: gzip\r\n\r\n")
+    for i in range(0, len(compressed), 77):
+        piece = compressed[i : i + 77]
+        wire += b"%x\r\n%s\r\n" % (len(piece), piece)
+    wire += b"0\r\n\r\n"
+    conn = _connection(reader)
+    decoder: ContentDecoder | None = None
+    out = b""
+    for i in range(0, len(wire), 500):
+        for event in conn.receive_data(wire[i : i + 500]):
+            if isinstance(event, ResponseHead):
+                decoder = content_decoder_for(event)
+            elif isinstance(event, bytes):
+                assert decoder is not None
+                out += decoder.decode(event)
+            else:
+                assert decoder is not None
+                out += decoder.flush()
+    assert out == events_text
+    assert conn.state is ConnectionState.DONE
