@@ -276,6 +276,20 @@ def test_corrupt_record_mid_stream_is_tls_error(certs: Certificates) -> None:
         assert client.is_closed
 
 
+def test_peer_closing_during_the_handshake_is_tls_error(certs: Certificates) -> None:
+    def hang_up(conn: socket.socket) -> None:
+        conn.recv(4096)  # read the ClientHello (so the close is a FIN, not a reset)
+
+    with new_loop() as loop, listener() as server:
+        thread = ThreadServer(server, hang_up)
+        outcome, _pending = _connect(loop, "localhost", server.getsockname()[1], certs.client)
+        run_until_stopped(loop)
+        thread.join()
+        [error] = outcome.errors
+        assert type(error) is TLSError
+        assert "closed by the peer" in str(error)
+
+
 @pytest.mark.skipif(not ipv6_loopback_available(), reason="no IPv6 loopback (::1) here")
 def test_tls_over_ipv6_loopback(certs: Certificates) -> None:
     with new_loop() as loop, listener("::1") as server:
@@ -324,26 +338,84 @@ def test_cancel_while_handshaking_leaves_nothing(certs: Certificates) -> None:
         assert open_fds() == before
 
 
-def test_application_data_sent_with_the_handshake_is_not_lost(certs: Certificates) -> None:
-    # The server writes immediately after its handshake; the client only start()s later.
+def test_server_speaks_first_and_end_sends_close_notify(certs: Certificates) -> None:
+    # suppress_ragged_eofs=False: the stdlib server sees b"" only after a real close_notify,
+    # a bare TCP FIN would raise SSLEOFError there.
     def serve(conn: socket.socket) -> None:
-        with certs.server.wrap_socket(conn, server_side=True) as tls:
-            tls.sendall(b"early bird")
+        with certs.server.wrap_socket(conn, server_side=True, suppress_ragged_eofs=False) as tls:
+            tls.sendall(b"welcome")
             assert tls.recv(3) == b"bye"
+            assert tls.recv(1) == b""
 
     with new_loop() as loop, listener() as server:
         thread = ThreadServer(server, serve)
         outcome, _pending = _connect(loop, "localhost", server.getsockname()[1], certs.client)
         run_until_stopped(loop)
         [client] = outcome.transports
-        outcome.stop_after = len(b"early bird")
+        outcome.stop_after = len(b"welcome")
         client.start(outcome.on_data, outcome.on_close)
         run_until_stopped(loop)
-        assert outcome.data == b"early bird"
+        assert outcome.data == b"welcome"
         client.write(b"bye")
         client.end()
         run_until_stopped(loop)
         thread.join()
+        assert outcome.closed == [None]
+
+
+def test_data_arriving_with_the_last_handshake_flight_is_delivered_after_start(
+    certs: Certificates,
+) -> None:
+    # TLS 1.2: the server's Finished is the last handshake message; a server that writes at
+    # once puts application data right behind it, so the client's one read holds both and the
+    # data waits in the incoming BIO (no further socket readiness will come for it).
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certs.cert.configure_cert(server_context)
+    server_context.maximum_version = ssl.TLSVersion.TLSv1_2
+    client_sock, server_sock = tcp_pair()
+    with new_loop() as loop:
+        client = TLSTransport(loop, client_sock, certs.client, server_hostname="localhost")
+        server = TLSTransport(loop, server_sock, server_context, server_side=True)
+        outcome = Outcome(loop)
+        ready: list[str] = []
+
+        def server_ready() -> None:
+            server.write(b"right behind Finished")
+            ready.append("server")
+
+        def client_ready() -> None:
+            ready.append("client")
+            loop.stop()
+
+        server.handshake(server_ready, outcome.on_error)
+        client.handshake(client_ready, outcome.on_error)
+        run_until_stopped(loop)
+        assert ready == ["server", "client"], outcome.errors
+        assert client.ssl_object.version() == "TLSv1.2"
+        assert client._incoming.pending > 0  # the premise: the data is already in the BIO
+        outcome.stop_after = len(b"right behind Finished")
+        client.start(outcome.on_data, outcome.on_close)
+        run_until_stopped(loop)
+        assert outcome.data == b"right behind Finished"
+        client.close()
+        server.close()
+
+
+def test_plaintext_written_during_the_handshake_is_sent_after_it(certs: Certificates) -> None:
+    client_sock, server_sock = tcp_pair()
+    with new_loop() as loop:
+        client = TLSTransport(loop, client_sock, certs.client, server_hostname="localhost")
+        server = TLSTransport(loop, server_sock, certs.server, server_side=True)
+        outcome = Outcome(loop, stop_after=len(b"said too early"))
+        client.write(b"said ")
+        client.handshake(lambda: None, outcome.on_error)
+        client.write(b"too early")
+        assert client.buffered_size == len(b"said too early")
+        server.handshake(lambda: server.start(outcome.on_data, outcome.on_close), outcome.on_error)
+        run_until_stopped(loop)
+        assert outcome.data == b"said too early"
+        client.close()
+        server.close()
 
 
 def test_tls_server_side_transport_rejects_plain_text(certs: Certificates) -> None:
