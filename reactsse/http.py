@@ -47,6 +47,7 @@ from reactsse.errors import (
 
 __all__ = [
     "DEFAULT_BODY_READER",
+    "DEFAULT_MAX_DECODED_PER_CALL",
     "DEFAULT_MAX_HEADER_SIZE",
     "URL",
     "ClientConnection",
@@ -617,6 +618,7 @@ def _user_agent() -> str:
 # Content-Encoding
 
 DEFAULT_MAX_DECODED_PER_CALL = 16 * 1024 * 1024
+"""Default cap, in bytes, of what one ``ContentDecoder.decode``/``flush`` call may produce."""
 
 
 class _ZlibStage:
