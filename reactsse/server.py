@@ -250,7 +250,18 @@ class _Connection:
 
     # -- input ---------------------------------------------------------------------------------
 
+    def safely(self, action: Callable[[], object]) -> None:
+        """Run a loop callback's work; a bug in it closes this connection, not the loop."""
+        try:
+            action()
+        except Exception:
+            logger.exception("internal error on the connection of %s; closing it", self.peer)
+            self.abort()
+
     def _on_data(self, data: bytes) -> None:
+        self.safely(lambda: self._receive(data))
+
+    def _receive(self, data: bytes) -> None:
         if self._responding:
             # h11 holds pipelined requests (PAUSED) until this response is done; bound them.
             self._pipelined += len(data)
@@ -308,8 +319,11 @@ class _Connection:
         headers: dict[str, str] = {}
         for name, value in request.headers:
             headers[name.decode("latin-1")] = value.decode("latin-1")
+        method = request.method.decode("ascii")
+        # RFC 9110 §9.3.2: HEAD is GET without the content (h11 frames it as such).
+        head_only = method == "HEAD"
         parsed = _Request(
-            method=request.method.decode("ascii"),
+            method="GET" if head_only else method,
             target=request.target.decode("latin-1"),
             headers=headers,
             body=bytes(self._body),
@@ -322,8 +336,11 @@ class _Connection:
             logger.exception("app failed on %s %s", parsed.method, parsed.target)
             reply = _BodyReply(500, "Internal Server Error\n")
         if isinstance(reply, _BodyReply):
-            self._send_body(reply)
+            self._send_body(reply, head_only=head_only)
             self._response_done()
+        elif head_only:
+            self._send(h11.Response(status_code=200, headers=_STREAM_HEADERS, reason=b"OK"))
+            self.end_response()
         else:
             self.stream = _StreamRun(self, reply)
             self.stream.begin()
@@ -335,7 +352,9 @@ class _Connection:
         if data:
             self.transport.write(data)
 
-    def _send_body(self, reply: _BodyReply, *, close: bool = False) -> None:
+    def _send_body(
+        self, reply: _BodyReply, *, close: bool = False, head_only: bool = False
+    ) -> None:
         body, content_type = reply.encoded()
         headers = [("content-length", str(len(body))), _CORS_HEADER, _SERVER_HEADER]
         if content_type:
@@ -348,7 +367,7 @@ class _Connection:
         self._send(
             h11.Response(status_code=reply.status, headers=headers, reason=_reason(reply.status))
         )
-        if body:
+        if body and not head_only:
             self._send(h11.Data(data=body))
         self._send(h11.EndOfMessage())
 
@@ -474,7 +493,7 @@ class _StreamRun:
 
     def _on_timer(self, _timer: TimerInterface) -> None:
         self._timer = None
-        self._pump()
+        self.connection.safely(self._pump)
 
     def _on_drain(self) -> None:
         if self._waiting_for_drain and not self.stopped:
@@ -482,7 +501,7 @@ class _StreamRun:
             if self._send_timer is not None:
                 self.loop.cancel_timer(self._send_timer)
                 self._send_timer = None
-            self._pump()
+            self.connection.safely(self._pump)
 
     def _on_send_timeout(self, _timer: TimerInterface) -> None:
         self._send_timer = None
@@ -499,7 +518,7 @@ class _StreamRun:
         if not self._quiet:
             self._quiet = True
             return
-        self.connection.write_body(_KEEPALIVE)
+        self.connection.safely(lambda: self.connection.write_body(_KEEPALIVE))
 
     def _pump(self) -> None:
         """Write every event that is due (up to a batch), then wait: timer, drain or done."""

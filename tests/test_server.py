@@ -16,6 +16,8 @@ from typing import Any
 import h11
 import openai
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reactsse.loop import StreamSelectLoop, TimerInterface
 from reactsse.server import BackgroundServer, ServerOptions, SSEServer, serve
@@ -797,3 +799,90 @@ def test_stall_fault_goes_silent_but_keeps_the_connection_alive() -> None:
             assert seen.count(b"data: ") == 2
             assert background.call(lambda s: (s.stream_count, s.timer_count)) == (1, 1)
         background.call(lambda s: s.close())
+
+
+_METHODS = st.sampled_from(["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"])
+_PATHS = st.sampled_from(
+    ["/", "/events", "/v1/models", "/v1/models/x", "/v1/chat/completions", "/v1/responses", "/x"]
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    method=_METHODS,
+    path=_PATHS,
+    query=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789=&_.-%", max_size=30),
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.dictionaries(
+            st.sampled_from(["model", "messages", "input", "stream", "max_tokens", "tools"]),
+            st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.text(max_size=5),
+                      st.lists(st.dictionaries(st.sampled_from(["role", "content"]),
+                                               st.text(max_size=5)), max_size=2)),
+        ).map(lambda d: json.dumps(d).encode()),
+    ),
+)  # fmt: skip
+def test_any_request_gets_an_answer_and_the_server_lives(
+    server: BackgroundServer, method: str, path: str, query: str, body: bytes
+) -> None:
+    target = f"{path}?{query}" if query else path
+    if path == "/events":
+        target += ("&" if query else "?") + "count=1&interval=0"
+    with Client(server.port) as client:
+        response, data = client.fetch(method, target, body=body)
+    assert response.status_code in {200, 204, 400, 404, 405}
+    if method == "HEAD":
+        assert data == b""  # RFC 9110 §9.3.2: the GET answer's head, no content
+    elif response.status_code >= 400 and path.startswith("/v1/"):
+        assert set(json.loads(data)["error"]) == {"message", "type", "param", "code"}
+    assert server.error is None
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(garbage=st.binary(min_size=1, max_size=300))
+def test_garbage_gets_a_4xx_or_a_close(server: BackgroundServer, garbage: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
+        sock.sendall(garbage + b"\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            data = b""
+    assert data == b"" or data.startswith((b"HTTP/1.1 4", b"HTTP/1.1 2", b"HTTP/1.0 "))
+    assert server.error is None
+    assert fetch(server.port, "GET", "/v1/models")[0].status_code == 200
+
+
+def test_head_is_get_without_content(server: BackgroundServer) -> None:
+    with Client(server.port) as client:
+        response, body = client.fetch("HEAD", "/events?count=1")
+        assert response.status_code == 200 and body == b""
+        assert header(response, "content-type") == "text/event-stream; charset=utf-8"
+        response, body = client.fetch("HEAD", "/v1/models")
+        assert response.status_code == 200 and body == b""
+        assert int(header(response, "content-length") or 0) > 0
+        response, body = client.fetch("GET", "/v1/models")  # the connection is still good
+        assert json.loads(body)["object"] == "list"
+
+
+def test_a_server_bug_closes_one_connection_not_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reactsse import server as server_module
+
+    def broken_begin(self: object) -> None:
+        raise RuntimeError("bug in the server")
+
+    with BackgroundServer() as background:
+        monkeypatch.setattr(server_module._StreamRun, "begin", broken_begin)
+        with Client(background.port) as client:
+            client.send("GET", "/events?count=1")
+            with pytest.raises((h11.RemoteProtocolError, ConnectionError)):
+                client.response()
+        monkeypatch.undo()
+        assert fetch(background.port, "GET", "/v1/models")[0].status_code == 200
+        assert background.error is None
