@@ -309,6 +309,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     client = OpenAIClient(
         api_key=None,  # OPENAI_API_KEY
         base_url=args.base_url,  # None: OPENAI_BASE_URL, else api.openai.com
+        headers=dict(_parse_headers(args.header)),
         read_timeout=args.read_timeout,
         connect_timeout=args.connect_timeout,
         trace=_trace(args),
@@ -605,6 +606,14 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--tools", metavar="JSON|@FILE", help="tool definitions (JSON array)")
     chat.add_argument("--max-tokens", type=int, metavar="N", help="limit the answer's length")
     chat.add_argument("--temperature", type=float, metavar="T", help="sampling temperature")
+    chat.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'Name: value'",
+        help="extra request header (repeatable), e.g. 'OpenAI-Organization: org-...'",
+    )
     _add_client_options(chat)
 
     get = commands.add_parser(

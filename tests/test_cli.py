@@ -307,6 +307,13 @@ def test_chat_error_mid_stream_exits_5() -> None:
         assert outcome.stdout  # the tokens before the error were printed
 
 
+def test_chat_extra_header_reaches_the_server(server: BackgroundServer) -> None:
+    result = run(
+        "chat", "hi", "--base-url", server.url + "/v1", "-H", "X-Reactsse-Fault: status=429"
+    )
+    assert_one_line_error(result, 4, "HTTP 429")
+
+
 def test_chat_refused_connection() -> None:
     result = run("chat", "hi", "--base-url", f"http://127.0.0.1:{free_port()}/v1")
     assert_one_line_error(result, 3, "cannot connect")
