@@ -338,7 +338,16 @@ class ChatAccumulator:
             # An empty data field (``data:`` + blank line) carries nothing: skip it, the way
             # keep-alive comments are skipped (issue openai/openai-python#2722).
             return []
-        chunk = _decode_json(event)
+        try:
+            chunk = _decode_json(event)
+        except RemoteProtocolError:
+            if "\n" not in data:
+                raise
+            # Some servers (vLLM and LocalAI samples, issue #25 of the ecosystem survey) end
+            # each event with a single LF, so a conforming decoder joins several chunks into
+            # one event's data, one JSON document per line. Take them one by one; a data
+            # field that is neither (e.g. a bad pretty-printed object) still raises.
+            return self._feed_lines(event)
         if "error" in chunk and chunk["error"] is not None:
             raise _api_error_from_payload(chunk, event=event.type)
         chunk_id = _str(chunk.get("id"))
@@ -353,6 +362,21 @@ class ChatAccumulator:
         if usage is not None:
             self._usage = usage
             deltas.append(ChatDelta(-1, usage=usage, id=chunk_id, model=model))
+        return deltas
+
+    def _feed_lines(self, event: MessageEvent) -> list[ChatDelta]:
+        lines = [line for line in event.data.split("\n") if line.strip()]
+        try:
+            for line in lines:
+                if line.strip() != _DONE:
+                    _decode_json(event._replace(data=line))
+        except RemoteProtocolError:
+            raise RemoteProtocolError(
+                f"event {event.type!r} carries data that is not JSON: {event.data[:200]!r}"
+            ) from None
+        deltas: list[ChatDelta] = []
+        for line in lines:
+            deltas.extend(self.feed(event._replace(data=line)))
         return deltas
 
     def _feed_choice(

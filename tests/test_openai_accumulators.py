@@ -617,3 +617,24 @@ def test_through_the_real_decoder_under_any_chunking(
         acc.feed(event)
     assert acc.done
     assert acc.finish().content == "".join(pieces)
+
+
+def test_chunks_joined_by_single_newline_servers_are_taken_one_by_one() -> None:
+    # data: {A}\ndata: {B}\n\n (single-LF servers): one event whose data holds two documents.
+    first = json.dumps({"choices": [{"index": 0, "delta": {"content": "a"}}]})
+    second = json.dumps({"choices": [{"index": 0, "delta": {"content": "b"}}]})
+    acc = ChatAccumulator()
+    deltas = acc.feed(ev(f"{first}\n{second}\n[DONE]"))
+    assert [d.content for d in deltas] == ["a", "b"]
+    assert acc.done and acc.finish().content == "ab"
+
+
+def test_multi_line_json_object_is_one_chunk() -> None:
+    acc = ChatAccumulator()
+    pretty = json.dumps({"choices": [{"index": 0, "delta": {"content": "x"}}]}, indent=2)
+    assert [d.content for d in acc.feed(ev(pretty))] == ["x"]
+
+
+def test_multi_line_garbage_still_raises() -> None:
+    with pytest.raises(RemoteProtocolError, match="not JSON"):
+        ChatAccumulator().feed(ev('{"choices": []}\nnot json'))
