@@ -59,7 +59,18 @@ __all__ = [
 
 
 class ReactSSEError(Exception):
-    """Base class of every exception reactsse raises on purpose."""
+    """Base class of every exception reactsse raises on purpose.
+
+    ``events`` holds what the failing call had decoded before the error (for
+    ``reactsse.http.ClientConnection.receive_data``: response events; for the SSE decoder:
+    ``MessageEvent`` objects), so that nothing already received is lost. Empty when nothing was.
+    """
+
+    events: list[Any]
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.events = []
 
 
 class LocalProtocolError(ReactSSEError):
@@ -112,7 +123,8 @@ class ConnectError(TransportError):
 
 
 class TLSError(TransportError):
-    """The TLS handshake failed (certificate not trusted, wrong host name, protocol error)."""
+    """TLS failed: the handshake (certificate not trusted, wrong host name, protocol error), or
+    a corrupt record or alert on an established connection."""
 
 
 class ConnectionClosed(TransportError):

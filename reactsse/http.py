@@ -390,7 +390,7 @@ class ClientConnection:
                 tail = dechunker.feed(data, body)
             except ReactSSEError as exc:
                 self._fail()
-                exc.events = self._events(None, body, None)  # type: ignore[attr-defined]
+                exc.events = self._events(None, body, None)
                 raise
             if tail is None:
                 joined = b"".join(body)
@@ -405,7 +405,7 @@ class ClientConnection:
             head, end = self._receive(data, body)
         except ReactSSEError as exc:
             self._fail()
-            exc.events = self._events(self._pending_head, body, None)  # type: ignore[attr-defined]
+            exc.events = self._events(self._pending_head, body, None)
             raise
         except BaseException:
             self._fail()
