@@ -18,9 +18,10 @@ Where the original goes wrong, and what the port does instead (each marked ``FIX
 3. ``fgets`` on a non-blocking stream returns partial lines, and ``false`` when no data is there
    yet, which ends the ``while`` before the event is complete. Here each readiness does one
    ``recv`` of whatever arrived, and the decoder keeps a partial line until its end arrives.
-4. It looks for ``"\\n\\n"`` inside one line from ``fgets`` (a line never holds two) and
-   removes the stream after the first event. Here every event is handled; the stream is
-   removed when the response ends (or at ``data: [DONE]``).
+4. ``strpos($buffer, "\\n\\n")`` looks inside one line from ``fgets``, which never holds two
+   newlines, so as written it never fires; as intended (on ``$data``) it would echo the first
+   event, remove the stream and drop everything after. Here every event is handled; the stream
+   is removed when the response ends (or at ``data: [DONE]``).
 5. The response body is HTTP/1.1 chunked: h11 removes the framing before the SSE decoder sees
    the bytes. The decoder applies the WHATWG rules the original skips (multi-line data, ``id``,
    ``retry``, CR/CRLF line endings, comments).
