@@ -1,17 +1,26 @@
 """reactsse: Server-Sent Events through a faithful Python port of the ReactPHP event loop.
 
-This module only re-exports the public names; each lives in the module that documents it.
+This module only re-exports the public names; each lives in the module that documents it:
+``reactsse.loop`` (the ReactPHP loop), ``reactsse.sse`` (the sans-IO decoder and encoder),
+``reactsse.http`` (sans-IO HTTP/1.1 on h11), ``reactsse.connector`` (TCP and TLS on any loop),
+``reactsse.eventsource`` (the client), ``reactsse.openai`` (LLM streams), ``reactsse.server``
+(an SSE server and the built-in OpenAI-compatible apps) and ``reactsse.errors``.
 """
 
 from __future__ import annotations
 
+__version__ = "0.1.0"
+
 from reactsse.errors import (
+    APIError,
     ConnectError,
     ConnectionClosed,
     ConnectTimeout,
     ContentTypeError,
     EventTimeout,
+    EventTooLarge,
     HTTPStatusError,
+    IncompleteStreamWarning,
     InvalidURL,
     LimitExceeded,
     LocalProtocolError,
@@ -23,25 +32,52 @@ from reactsse.errors import (
     TooManyRedirects,
     TransportError,
 )
-
-__version__ = "0.1.0"
+from reactsse.eventsource import (
+    EventIterator,
+    EventSource,
+    ReadyState,
+    TextTrace,
+    Trace,
+    connect,
+)
+from reactsse.loop import Loop, LoopInterface, StreamSelectLoop, TimerInterface
+from reactsse.openai import OpenAIClient
+from reactsse.sse import EventStreamDecoder, MessageEvent, encode_comment, encode_event
 
 __all__ = [
+    "APIError",
     "ConnectError",
     "ConnectTimeout",
     "ConnectionClosed",
     "ContentTypeError",
+    "EventIterator",
+    "EventSource",
+    "EventStreamDecoder",
     "EventTimeout",
+    "EventTooLarge",
     "HTTPStatusError",
+    "IncompleteStreamWarning",
     "InvalidURL",
     "LimitExceeded",
     "LocalProtocolError",
+    "Loop",
+    "LoopInterface",
+    "MessageEvent",
+    "OpenAIClient",
     "ReactSSEError",
     "ReadTimeout",
+    "ReadyState",
     "RemoteProtocolError",
+    "StreamSelectLoop",
     "TLSError",
+    "TextTrace",
     "Timeout",
+    "TimerInterface",
     "TooManyRedirects",
+    "Trace",
     "TransportError",
     "__version__",
+    "connect",
+    "encode_comment",
+    "encode_event",
 ]
