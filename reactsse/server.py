@@ -10,13 +10,18 @@ Endpoints (``docs/server.md``): ``POST /v1/chat/completions``, ``POST /v1/respon
 ``GET /v1/models`` (OpenAI-compatible, deterministic answers from a bundled public-domain
 text) and ``GET /events`` (numbered events that resume from ``Last-Event-ID``).
 
-Invariants:
+Invariants (the states are ``_Phase`` for a connection and ``_StreamPhase`` for a stream):
 
 * One connection serves one request at a time (h11 pauses pipelined requests); keep-alive
-  connections go on to the next request once both sides are ``DONE``.
-* A stream owns at most two timers (the next due event, the keep-alive) and one generator.
-  Every way a stream ends (done, fault, client gone, client too slow, ``close()``) goes
-  through ``_StreamRun.stop()``, which cancels both timers and closes the generator.
+  connections go on to the next request once both sides are ``DONE``. The idle timer runs
+  only in ``AWAITING_REQUEST``; a ``CLOSED`` connection holds nothing and is out of the
+  server's set.
+* A stream owns at most three timers (the next due event, the keep-alive, the send timeout
+  while ``DRAINING``) and one generator. Every way a stream ends (done, fault, client gone,
+  client too slow, ``close()``) goes through ``_StreamRun.stop()``, which cancels them all and
+  closes the generator.
+* Listener code runs under ``_Connection.safely``: a bug closes that connection, never the
+  loop.
 * Bytes held for a client never exceed ``max_client_buffer`` plus one batch: past it the
   client is dropped (logged). As-fast-as-possible streams wait for the client to drain at
   ``high_water`` instead of filling the buffer.
@@ -25,6 +30,7 @@ Invariants:
 from __future__ import annotations
 
 import concurrent.futures
+import enum
 import http
 import logging
 import socket
@@ -205,6 +211,23 @@ class SSEServer:
         self._connections.discard(connection)
 
 
+class _Phase(enum.Enum):
+    """A connection's phase (h11 keeps the HTTP state; this is what the server is doing)."""
+
+    AWAITING_REQUEST = "awaiting request"  # reading; the idle timer runs
+    RESPONDING = "responding"  # a body reply or a stream is being written; h11 holds the rest
+    CLOSED = "closed"  # released: no timer, no stream, not in the server's set
+
+
+class _StreamPhase(enum.Enum):
+    """A stream's phase: what it waits for next."""
+
+    PACING = "pacing"  # writing due events, or waiting for the next one's timer
+    DRAINING = "draining"  # waiting for the transport's on_drain (and the send timeout)
+    STALLED = "stalled"  # the stall-after fault: silent until stopped
+    STOPPED = "stopped"  # timers cancelled, generator closed; terminal
+
+
 class _Connection:
     """One accepted client: h11 in the server role over a ``SocketTransport``."""
 
@@ -215,9 +238,8 @@ class _Connection:
         self.stream: _StreamRun | None = None
         self._request: h11.Request | None = None
         self._body = bytearray()
-        self._responding = False
+        self.phase = _Phase.AWAITING_REQUEST
         self._pipelined = 0
-        self._closed = False
         self._idle_timer: TimerInterface | None = None
         peer = transport.peer
         self.peer = f"{peer[0]}:{peer[1]}" if len(peer) >= 2 else "?"
@@ -235,7 +257,7 @@ class _Connection:
         # response) being ready for it: closes idle keep-alive connections and slow-header
         # (slowloris) clients alike. Cancelled once the request is complete.
         timeout = self.server.options.idle_timeout
-        if timeout and not self._closed:
+        if timeout and self.phase is not _Phase.CLOSED:
             self._idle_timer = self.server.loop.add_timer(timeout, self._on_idle)
 
     def _cancel_idle(self) -> None:
@@ -262,7 +284,7 @@ class _Connection:
         self.safely(lambda: self._receive(data))
 
     def _receive(self, data: bytes) -> None:
-        if self._responding:
+        if self.phase is _Phase.RESPONDING:
             # h11 holds pipelined requests (PAUSED) until this response is done; bound them.
             self._pipelined += len(data)
             if self._pipelined > _MAX_PIPELINED:
@@ -277,7 +299,7 @@ class _Connection:
         self._release()
 
     def _process(self) -> None:
-        while not self._closed and not self._responding:
+        while self.phase is _Phase.AWAITING_REQUEST:
             try:
                 event = self.h11.next_event()
             except h11.RemoteProtocolError as error:
@@ -329,7 +351,7 @@ class _Connection:
             body=bytes(self._body),
         )
         self._body = bytearray()
-        self._responding = True
+        self.phase = _Phase.RESPONDING
         try:
             reply = self.server._apps.handle(parsed, time.time())
         except Exception:  # a bug in an app must not take the server down: answer 500
@@ -399,10 +421,10 @@ class _Connection:
         self._response_done()
 
     def _response_done(self) -> None:
-        self._responding = False
         self.stream = None
-        if self._closed:
+        if self.phase is _Phase.CLOSED:
             return
+        self.phase = _Phase.AWAITING_REQUEST
         if self.h11.our_state is h11.MUST_CLOSE or self.h11.their_state is not h11.DONE:
             # HTTP/1.0, "Connection: close", or a response sent before the request was read.
             self.transport.end()
@@ -429,9 +451,9 @@ class _Connection:
             stream.stop()
 
     def _release(self) -> None:
-        if self._closed:
+        if self.phase is _Phase.CLOSED:
             return
-        self._closed = True
+        self.phase = _Phase.CLOSED
         self._cancel_idle()
         self._stop_stream()
         self.server._forget(self)
@@ -451,11 +473,14 @@ class _StreamRun:
         self._timer: TimerInterface | None = None
         self._keepalive: TimerInterface | None = None
         self._quiet = True  # nothing written since the last keep-alive tick
-        self._waiting_for_drain = False
+        self.phase = _StreamPhase.PACING
         self._send_timer: TimerInterface | None = None
         self._started = 0.0
         self.sent = 0
-        self.stopped = False
+
+    @property
+    def stopped(self) -> bool:
+        return self.phase is _StreamPhase.STOPPED
 
     @property
     def timer_count(self) -> int:
@@ -472,10 +497,10 @@ class _StreamRun:
         self._pump()
 
     def stop(self) -> None:
-        """Cancel both timers and close the generator (its ``finally`` runs now)."""
-        if self.stopped:
+        """Cancel every timer and close the generator (its ``finally`` runs now)."""
+        if self.phase is _StreamPhase.STOPPED:
             return
-        self.stopped = True
+        self.phase = _StreamPhase.STOPPED
         if self._timer is not None:
             self.loop.cancel_timer(self._timer)
             self._timer = None
@@ -496,8 +521,8 @@ class _StreamRun:
         self.connection.safely(self._pump)
 
     def _on_drain(self) -> None:
-        if self._waiting_for_drain and not self.stopped:
-            self._waiting_for_drain = False
+        if self.phase is _StreamPhase.DRAINING:
+            self.phase = _StreamPhase.PACING
             if self._send_timer is not None:
                 self.loop.cancel_timer(self._send_timer)
                 self._send_timer = None
@@ -551,7 +576,7 @@ class _StreamRun:
                 # empty, so it will come) instead of buffering without bound.
                 self._flush(batch)
                 if not self.stopped:
-                    self._waiting_for_drain = True
+                    self.phase = _StreamPhase.DRAINING
                     if self.options.send_timeout:
                         self._send_timer = self.loop.add_timer(
                             self.options.send_timeout, self._on_send_timeout
@@ -579,6 +604,8 @@ class _StreamRun:
                 # Fault injection: go silent (keep-alive comments go on) until the client
                 # leaves or the server closes; no timer is armed, stop() still cleans up.
                 self._flush(batch)
+                if not self.stopped:
+                    self.phase = _StreamPhase.STALLED
                 return
             if size >= _BATCH_BYTES:
                 self._flush(batch)
