@@ -394,3 +394,48 @@ def test_json_instead_of_a_stream_is_a_content_type_error() -> None:
         client = OpenAIClient(base_url=srv.url("/v1"))
         with pytest.raises(ContentTypeError, match="expected text/event-stream"):
             list(client.chat_stream("hi", model="m"))
+
+
+def test_callback_responses_api_and_incomplete_warning() -> None:
+    loop = StreamSelectLoop()
+    events: list[ResponseStreamEvent] = []
+    done: list[ResponseResult] = []
+    errors: list[Exception] = []
+    with SSEServer(loop, options=ServerOptions(keepalive_interval=None)) as srv:
+        client = OpenAIClient(base_url=srv.url + "/v1", loop=loop)
+
+        def on_done(result: ResponseResult) -> None:
+            done.append(result)
+            srv.close()
+
+        def on_error(error: Exception) -> None:
+            errors.append(error)
+            srv.close()
+
+        client.stream_responses(
+            "hi", model="m", on_event=events.append, on_done=on_done, on_error=on_error
+        )
+        loop.run()
+    loop.close()
+    assert errors == []
+    assert len(done) == 1 and done[0].status == "completed"
+    assert isinstance(events[-1], ResponseCompleted)
+    assert "".join(e.text for e in events if isinstance(e, ResponseTextDelta)) == done[0].text
+
+
+def test_callback_stream_without_done_warns_and_still_calls_on_done() -> None:
+    def handler(ex: Exchange) -> None:
+        ex.send_head(200, sse_head())
+        ex.send_chunk(_chunk_event("only"))
+        ex.end_chunks()
+
+    loop = StreamSelectLoop()
+    done: list[ChatCompletion] = []
+    with ScriptedServer(handler) as srv:
+        client = OpenAIClient(base_url=srv.url("/v1"), loop=loop)
+        client.stream_chat("hi", model="m", on_delta=lambda _d: None, on_done=done.append)
+        with pytest.warns(IncompleteStreamWarning):
+            loop.run()
+    loop.close()
+    assert [c.content for c in done] == ["only"]
+    assert not done[0].done
