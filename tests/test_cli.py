@@ -150,6 +150,18 @@ def test_get_max_events_and_last_event_id(server: BackgroundServer) -> None:
     assert result.stdout == "event 42\nevent 43\n"
 
 
+def test_get_reconnect_resumes_with_last_event_id(server: BackgroundServer) -> None:
+    url = f"{server.url}/events?count=6&interval=0&drop_every=2&retry=10"
+    result = run("get", url, "--reconnect", "--max-events", "6", "--trace")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "".join(f"event {n}\n" for n in range(1, 7))
+    assert result.stderr.count("* reconnecting in") == 2
+    assert "> Last-Event-ID: 4" in result.stderr
+    one_shot = run("get", url)
+    assert one_shot.returncode == 3  # without --reconnect the dropped connection is an error
+    assert one_shot.stdout == "event 1\nevent 2\n"
+
+
 def test_get_post_json_named_events(server: BackgroundServer) -> None:
     body = json.dumps({"model": "m", "input": "hi", "stream": True, "max_output_tokens": 2})
     result = run("get", f"{server.url}/v1/responses", "-d", body, "--format", "jsonl")
