@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from reactsse.sse import Comment, Dispatch, EventStreamDecoder, Field, Line
 
+_BLANK = repr("")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "0": "\0", "\\": "\\"}
 
 
@@ -38,9 +39,9 @@ def _show(item: Line) -> None:
         print(f"line {item.line!r:<30} -> field {item.name!r} = {item.value!r}{note}")
     elif isinstance(item, Dispatch):
         if item.event is None:
-            print(f"line {'':<30} -> blank line: dispatch, no data so no event")
+            print(f"line {_BLANK:<30} -> blank line: dispatch, no data so no event")
         else:
-            print(f"line {'':<30} -> blank line: dispatch")
+            print(f"line {_BLANK:<30} -> blank line: dispatch")
             event = item.event
             print(
                 f"     EVENT type={event.type!r} data={event.data!r} "

@@ -6,8 +6,8 @@ sends. This module owns no socket, clock, loop or thread (house rule 1): any loo
 
 The decoder works in three stages, which ``trace`` (and ``python -m reactsse.sse``) make visible:
 
-1. bytes → text → lines: the stream is UTF-8 (§9.2.5), decoded incrementally with replacement;
-   one leading BOM is dropped; lines end in CRLF, LF or a lone CR, and in nothing else.
+1. bytes → lines: one leading BOM is dropped; lines end in CRLF, LF or a lone CR, and in
+   nothing else; the text is UTF-8 (§9.2.5), invalid sequences replaced by U+FFFD.
 2. lines → ``Comment`` / ``Field``: a line starting with ``:`` is a comment; otherwise the name
    is the text before the first colon and the value the text after it, minus one leading space.
 3. fields → events: a blank line dispatches (``Dispatch``) the block's data as a ``MessageEvent``.
@@ -17,9 +17,11 @@ Invariants of the decoder (its state machine is ``_State``: START → OPEN → C
 * Framing works on bytes: ``_parts`` holds the pieces of the unterminated last line (never a
   line ending), ``_skip_lf`` says the bytes so far ended in a CR whose LF, if it comes next,
   belongs to the same line ending. Values are decoded from UTF-8 per line or per event.
-* ``_data`` holds the block's data values (a block dispatches an event iff it is non-empty),
-  ``_data_size`` their total length plus one LF each (of the first ``_data_counted``); it plus
-  the unterminated line never exceeds ``max_event_size`` bytes (else ``EventTooLarge``).
+* The block's data values are ``_first`` (``None``: no data line yet, and the block will fire
+  nothing) then ``_more`` (the second and later lines; kept apart so that the usual one-line
+  event needs no list and no join). ``_data_size`` is their total length plus one LF each (of
+  the first ``_data_counted`` lines); it plus the unterminated line never exceeds
+  ``max_event_size`` bytes (else ``EventTooLarge``).
 * Every event completed by a ``feed`` is returned by that ``feed``: a line ending in a lone CR
   is complete at once (a following LF is skipped when it arrives), so nothing is ever delayed.
 """
@@ -131,14 +133,15 @@ class EventStreamDecoder:
     """
 
     __slots__ = (
-        "_data",
         "_data_counted",
         "_data_size",
         "_event_type",
+        "_first",
         "_head",
         "_id_buffer",
         "_idle",
         "_max_event_size",
+        "_more",
         "_parts",
         "_pending_size",
         "_skip_lf",
@@ -168,7 +171,8 @@ class EventStreamDecoder:
         self._skip_lf = False
         self._parts: list[bytes] = []
         self._pending_size = 0
-        self._data: list[bytes] = []
+        self._first: bytes | None = None
+        self._more: list[bytes] = []
         self._data_size = 0
         self._data_counted = 0
         self._event_type = ""
@@ -287,8 +291,9 @@ class EventStreamDecoder:
         # fast: one C split per chunk; per line only comparisons, ordered by frequency (blank
         # line, "data: ", "event: "), no call but to build an event; one decode per event.
         # The rules are those of _interpret, which cites them.
-        data = self._data
-        data_before = data
+        first = self._first
+        more = self._more
+        dispatched = False
         event_type = self._event_type
         id_buffer = self._id_buffer
         last_event_id = self.last_event_id
@@ -296,17 +301,23 @@ class EventStreamDecoder:
         for line in lines:
             if not line:
                 last_event_id = id_buffer
-                if data:
-                    value = b"\n".join(data)
+                if first is not None:
+                    if more:
+                        first = b"\n".join([first, *more])
+                        more = []
                     try:
-                        text = value.decode()
+                        text = first.decode()
                     except UnicodeDecodeError:
-                        text = value.decode("utf-8", "replace")
+                        text = first.decode("utf-8", "replace")
                     append(_new_event(MessageEvent, (event_type or "message", text, id_buffer)))
-                    data = []
+                    first = None
+                    dispatched = True
                 event_type = ""
             elif line[:6] == b"data: ":
-                data.append(line[6:])
+                if first is None:
+                    first = line[6:]
+                else:
+                    more.append(line[6:])
             elif line[:7] == b"event: ":
                 value = line[7:]
                 try:
@@ -326,7 +337,10 @@ class EventStreamDecoder:
                 if value[:1] == b" ":
                     value = value[1:]
                 if name == b"data":
-                    data.append(value)
+                    if first is None:
+                        first = value
+                    else:
+                        more.append(value)
                 elif name == b"id":
                     if b"\0" not in value:
                         id_buffer = _text(value)
@@ -337,22 +351,30 @@ class EventStreamDecoder:
         self.last_event_id = last_event_id
         self._event_type = event_type
         self._id_buffer = id_buffer
-        if data:
-            # Keep the held size current without re-summing what was counted before.
-            counted = self._data_counted if data is data_before else 0
-            size = self._data_size if counted else 0
-            self._data_size = size + sum(map(len, data[counted:])) + len(data) - counted
-            self._data_counted = len(data)
-            self._idle = False
-        else:
+        self._first = first
+        self._more = more
+        if first is None:
             self._data_size = self._data_counted = 0
             self._idle = not event_type and not self._skip_lf and self._trace is None
-        if data is not data_before:
-            self._data = data
+        else:
+            # Keep the held size current without re-summing what was counted before (the
+            # lines of the block held before this chunk, unless it was dispatched since).
+            self._idle = False
+            held = 1 + len(more)
+            counted = 0 if dispatched else self._data_counted
+            if counted != held:
+                size = 0 if dispatched else self._data_size
+                if not counted:
+                    size += len(first) + 1
+                    counted = 1
+                size += sum(map(len, more[counted - 1 :])) + held - counted
+                self._data_size = size
+                self._data_counted = held
 
     def _interpret(self, lines: list[bytes], events: list[MessageEvent]) -> None:
         """Interpret complete ``lines`` (§9.2.6) with tracing and limit checks."""
-        data = self._data
+        first = self._first
+        more = self._more
         data_size = self._data_size
         event_type = self._event_type
         id_buffer = self._id_buffer
@@ -364,11 +386,12 @@ class EventStreamDecoder:
                 # 2. no data -> fire nothing; 3. drop one trailing LF (join does not add it);
                 # 4. type defaults to "message"; 5. clear data and type buffers.
                 self.last_event_id = id_buffer
-                if data:
-                    text = _text(b"\n".join(data))
+                if first is not None:
+                    text = _text(b"\n".join([first, *more]) if more else first)
                     event = _new_event(MessageEvent, (event_type or "message", text, id_buffer))
                     events.append(event)
-                    data = []
+                    first = None
+                    more = []
                     data_size = 0
                     if trace is not None:
                         trace(Dispatch(event))
@@ -391,7 +414,10 @@ class EventStreamDecoder:
             if trace is not None:
                 trace(Field(_text(name), _text(value), _text(line)))
             if name == b"data":
-                data.append(value)
+                if first is None:
+                    first = value
+                else:
+                    more.append(value)
                 data_size += len(value) + 1
                 if data_size > limit:
                     self._fail(events, "event")
@@ -404,12 +430,13 @@ class EventStreamDecoder:
                 # Only one or more ASCII digits (bytes.isdigit is ASCII-only) set the
                 # reconnection time, at once, even if the block is never dispatched.
                 self.retry = _retry_ms(value)
-        self._data = data
+        self._first = first
+        self._more = more
         self._data_size = data_size
-        self._data_counted = len(data)
+        self._data_counted = 0 if first is None else 1 + len(more)
         self._event_type = event_type
         self._id_buffer = id_buffer
-        self._idle = not data and not event_type and not self._skip_lf and trace is None
+        self._idle = first is None and not event_type and not self._skip_lf and trace is None
 
     def _fail(self, events: list[MessageEvent], what: str) -> None:
         self._state = _State.FAILED
@@ -434,7 +461,8 @@ class EventStreamDecoder:
         self._head = b""
         self._parts = []
         self._pending_size = 0
-        self._data = []
+        self._first = None
+        self._more = []
         self._data_size = 0
         self._data_counted = 0
         self._event_type = ""

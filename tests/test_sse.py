@@ -626,3 +626,15 @@ def test_whole_event_chunks(chunk: bytes, expected: MessageEvent | None) -> None
     reference = _reference_decode(b"data: first\n\n" + chunk)[1:]
     assert [tuple(e) for e in got] == [(t, d, "3") for t, d, _ in reference]
     assert got == ([] if expected is None else [expected._replace(last_event_id="3")])
+
+
+def test_data_size_restarts_after_a_dispatch_inside_a_chunk() -> None:
+    decoder = EventStreamDecoder(max_event_size=100)
+    assert decoder.feed(b"data: " + b"a" * 30 + b"\n") == []  # 31 bytes held
+    first = decoder.feed(b"\ndata: " + b"b" * 40 + b"\n")
+    assert first == [MessageEvent(data="a" * 30)]  # 41 bytes of the new block held
+    assert decoder.feed(b"data: " + b"c" * 40 + b"\n") == []  # 82
+    assert decoder.feed(b"data: " + b"d" * 10 + b"\n") == []  # 93
+    with pytest.raises(EventTooLarge) as info:
+        decoder.feed(b"data: " + b"e" * 7 + b"\n\n")  # 101
+    assert info.value.events == []
