@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -211,7 +212,7 @@ def test_get_404(server: BackgroundServer) -> None:
 
 def test_get_tls_failure_is_one_line() -> None:
     ca = trustme.CA()
-    context = __import__("ssl").create_default_context(__import__("ssl").Purpose.CLIENT_AUTH)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
 
     def handler(ex: Exchange) -> None:
