@@ -327,6 +327,16 @@ def test_chat_extra_header_reaches_the_server(server: BackgroundServer) -> None:
     assert_one_line_error(result, 4, "HTTP 429")
 
 
+def test_chat_read_timeout(server: BackgroundServer) -> None:
+    result = run(
+        "chat", "hi", "--base-url", server.url + "/v1", "--read-timeout", "0.3",
+        "-H", "X-Reactsse-Fault: stall-after=3",
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    assert result.stdout  # the tokens before the stall
+    assert result.stderr.strip().splitlines()[-1].startswith("reactsse: timeout: no data for 0.3 s")
+
+
 def test_chat_refused_connection() -> None:
     result = run("chat", "hi", "--base-url", f"http://127.0.0.1:{free_port()}/v1")
     assert_one_line_error(result, 3, "cannot connect")

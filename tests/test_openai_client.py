@@ -23,6 +23,7 @@ from reactsse.errors import (
     HTTPStatusError,
     IncompleteStreamWarning,
     InvalidURL,
+    ReadTimeout,
 )
 from reactsse.eventsource import TextTrace
 from reactsse.loop import StreamSelectLoop
@@ -439,3 +440,19 @@ def test_callback_stream_without_done_warns_and_still_calls_on_done() -> None:
     loop.close()
     assert [c.content for c in done] == ["only"]
     assert not done[0].done
+
+
+def test_read_timeout_when_the_server_stalls(server: BackgroundServer) -> None:
+    client = OpenAIClient(
+        base_url=server.url + "/v1",
+        api_key=KEY,
+        headers={"X-Reactsse-Fault": "stall-after=3"},
+        read_timeout=0.3,
+    )
+    received = 0
+    with pytest.raises(ReadTimeout) as info, client.chat_stream("hi", model="m") as stream:
+        for _ in stream:
+            received += 1
+    assert received >= 1  # the deltas before the stall were delivered
+    assert info.value.timeout == 0.3
+    assert KEY not in str(info.value)
