@@ -199,7 +199,8 @@ class EventStreamDecoder:
             # one "data: " line after at most an "event:" line, nothing pending. The result is
             # the general path's, which would split the chunk into its lines and dispatch at
             # the blank line, at more cost per chunk.
-            if data[:6] == b"data: ":
+            head = data[:6]
+            if head == b"data: ":
                 if data.count(b"\n") == 2:
                     value = data[6:-2]
                     try:
@@ -208,15 +209,18 @@ class EventStreamDecoder:
                         text = value.decode("utf-8", "replace")
                     self.last_event_id = event_id = self._id_buffer
                     return [_new_event(MessageEvent, ("message", text, event_id))]
-            elif data[:6] == b"event:" and data.count(b"\n") == 3:
+            elif head == b"event:" and data.count(b"\n") == 3:
                 end = data.find(b"\n")
                 if data[end + 1 : end + 7] == b"data: ":
-                    event_type = data[6:end]
-                    if event_type[:1] == b" ":
-                        event_type = event_type[1:]
+                    start = 7 if data[6] == 32 else 6  # one leading space removed
+                    try:
+                        event_type = data[start:end].decode()
+                        text = data[end + 7 : -2].decode()
+                    except UnicodeDecodeError:
+                        event_type = _text(data[start:end])
+                        text = _text(data[end + 7 : -2])
                     self.last_event_id = event_id = self._id_buffer
-                    text = _text(data[end + 7 : -2])
-                    event = (_text(event_type) or "message", text, event_id)
+                    event = (event_type or "message", text, event_id)
                     return [_new_event(MessageEvent, event)]
         if self._state is not _OPEN:
             data = self._start(data)
