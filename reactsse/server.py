@@ -469,6 +469,12 @@ class _StreamRun:
         self.options = connection.server.options
         self.stream = stream
         self._events: Iterator[_Event] = stream.events()
+        thresholds = (
+            stream.fault.error_after,
+            stream.fault.disconnect_after,
+            stream.fault.stall_after,
+        )
+        self._next_fault_at = min((n for n in thresholds if n is not None), default=sys.maxsize)
         self._next: _Event | None = None
         self._timer: TimerInterface | None = None
         self._keepalive: TimerInterface | None = None
@@ -547,13 +553,20 @@ class _StreamRun:
 
     def _pump(self) -> None:
         """Write every event that is due (up to a batch), then wait: timer, drain or done."""
+        if self.sent >= self._next_fault_at:  # a fault after 0 events
+            self._inject_fault([])
+            return
+        if self._must_wait_for_drain():
+            return
         batch: list[bytes] = []
         size = 0
-        fault = self.stream.fault
+        # One clock read per batch: events that fall due while it is written go in the next.
+        now = time.monotonic() - self._started
         for _ in range(_BATCH_EVENTS):
-            if self._next is None:
+            event = self._next
+            if event is None:
                 try:
-                    self._next = next(self._events, None)
+                    event = next(self._events, None)
                 except Exception:
                     # A bug in an app must not take the loop down. Mid-stream there is no status
                     # to send, so the client sees a cut body.
@@ -561,61 +574,65 @@ class _StreamRun:
                     self._flush(batch)
                     self.connection.abort()
                     return
-                if self._next is None:
+                if event is None:
                     self._flush(batch)
                     self._finish()
                     return
-            delay = self._started + self._next.at - time.monotonic()
-            if delay > 0:
+            if event.at > now:
+                self._next = event
                 self._flush(batch)
                 if not self.stopped:
-                    self._timer = self.loop.add_timer(delay, self._on_timer)
+                    self._timer = self.loop.add_timer(event.at - now, self._on_timer)
                 return
-            if not self.stream.timed and self.transport.buffered_size >= self.options.high_water:
-                # As fast as the client reads, no faster: wait for on_drain (the buffer is not
-                # empty, so it will come) instead of buffering without bound.
-                self._flush(batch)
-                if not self.stopped:
-                    self.phase = _StreamPhase.DRAINING
-                    if self.options.send_timeout:
-                        self._send_timer = self.loop.add_timer(
-                            self.options.send_timeout, self._on_send_timeout
-                        )
-                return
-            event, self._next = self._next, None
+            self._next = None
             chunk = encode_event(event.data, event=event.event, id=event.id, retry=event.retry)
             batch.append(chunk)
             size += len(chunk)
             self.sent += 1
-            if fault.error_after is not None and self.sent >= fault.error_after:
-                error = self.stream.error_event("Injected fault: error mid-stream.")
-                batch.append(
-                    encode_event(error.data, event=error.event, id=error.id, retry=error.retry)
-                )
-                self._flush(batch)
-                self._finish()
-                return
-            if fault.disconnect_after is not None and self.sent >= fault.disconnect_after:
-                self._flush(batch)
-                if not self.stopped:
-                    self.connection.disconnect_after_flush()
-                return
-            if fault.stall_after is not None and self.sent >= fault.stall_after:
-                # Fault injection: go silent (keep-alive comments go on) until the client
-                # leaves or the server closes; no timer is armed, stop() still cleans up.
-                self._flush(batch)
-                if not self.stopped:
-                    self.phase = _StreamPhase.STALLED
+            if self.sent >= self._next_fault_at:
+                self._inject_fault(batch)
                 return
             if size >= _BATCH_BYTES:
                 self._flush(batch)
-                batch, size = [], 0
-                if self.stopped:
+                size = 0
+                if self.stopped or self._must_wait_for_drain():
                     return
         self._flush(batch)
         if not self.stopped:
             # More is due: let the loop serve the other connections first.
             self._timer = self.loop.add_timer(0.0, self._on_timer)
+
+    def _must_wait_for_drain(self) -> bool:
+        """For as-fast-as-possible streams: at high water, wait for on_drain (True)."""
+        if self.stream.timed or self.transport.buffered_size < self.options.high_water:
+            return False
+        # As fast as the client reads, no faster: the buffer is not empty, so on_drain will
+        # come; meanwhile nothing more is buffered. The send timeout bounds the wait.
+        self.phase = _StreamPhase.DRAINING
+        if self.options.send_timeout:
+            self._send_timer = self.loop.add_timer(self.options.send_timeout, self._on_send_timeout)
+        return True
+
+    def _inject_fault(self, batch: list[bytes]) -> None:
+        """The event count reached a fault threshold: error, disconnect or stall."""
+        fault = self.stream.fault
+        if fault.error_after is not None and self.sent >= fault.error_after:
+            error = self.stream.error_event("Injected fault: error mid-stream.")
+            batch.append(
+                encode_event(error.data, event=error.event, id=error.id, retry=error.retry)
+            )
+            self._flush(batch)
+            self._finish()
+        elif fault.disconnect_after is not None and self.sent >= fault.disconnect_after:
+            self._flush(batch)
+            if not self.stopped:
+                self.connection.disconnect_after_flush()
+        else:
+            # stall-after: go silent (keep-alive comments go on) until the client leaves or the
+            # server closes; no timer is armed, stop() still cleans up.
+            self._flush(batch)
+            if not self.stopped:
+                self.phase = _StreamPhase.STALLED
 
     def _flush(self, batch: list[bytes]) -> None:
         if batch and not self.stopped:

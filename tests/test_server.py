@@ -886,3 +886,32 @@ def test_a_server_bug_closes_one_connection_not_the_loop(monkeypatch: pytest.Mon
         monkeypatch.undo()
         assert fetch(background.port, "GET", "/v1/models")[0].status_code == 200
         assert background.error is None
+
+
+@pytest.mark.parametrize(
+    ("fault", "events", "complete"),
+    [("error-after=0", 1, True), ("disconnect-after=0", 0, False), ("error-after=1", 2, True)],
+)
+def test_faults_after_zero_events(
+    server: BackgroundServer, fault: str, events: int, complete: bool
+) -> None:
+    with Client(server.port) as client:
+        client.send(
+            "POST",
+            "/v1/responses",
+            [("x-reactsse-fault", fault)],
+            b'{"model":"m","input":"x","stream":true}',
+        )
+        assert client.response().status_code == 200
+        received: list[MessageEvent] = []
+        try:
+            for event in client.events():
+                received.append(event)
+        except h11.RemoteProtocolError:
+            assert not complete
+        else:
+            assert complete
+    assert len(received) == events
+    if complete:
+        assert received[-1].type == "error"
+        assert json.loads(received[-1].data)["sequence_number"] == events - 1
