@@ -62,7 +62,7 @@ logger = logging.getLogger("reactsse.server")
 _T = TypeVar("_T")
 
 #: Events written per loop callback at most; then the stream yields to the other connections.
-_BATCH_EVENTS = 64
+_BATCH_EVENTS = 256
 #: Bytes gathered before they are handed to the transport as one chunk.
 _BATCH_BYTES = 16 * 1024
 #: Pipelined bytes we accept while a response is in progress before we stop reading.
@@ -562,11 +562,12 @@ class _StreamRun:
         size = 0
         # One clock read per batch: events that fall due while it is written go in the next.
         now = time.monotonic() - self._started
+        events = self._events
         for _ in range(_BATCH_EVENTS):
             event = self._next
             if event is None:
                 try:
-                    event = next(self._events, None)
+                    event = next(events, None)
                 except Exception:
                     # A bug in an app must not take the loop down. Mid-stream there is no status
                     # to send, so the client sees a cut body.
@@ -578,14 +579,15 @@ class _StreamRun:
                     self._flush(batch)
                     self._finish()
                     return
-            if event.at > now:
+            data, type_, id_, retry, at = event
+            if at > now:
                 self._next = event
                 self._flush(batch)
                 if not self.stopped:
-                    self._timer = self.loop.add_timer(event.at - now, self._on_timer)
+                    self._timer = self.loop.add_timer(at - now, self._on_timer)
                 return
             self._next = None
-            chunk = encode_event(event.data, event=event.event, id=event.id, retry=event.retry)
+            chunk = encode_event(data, event=type_, id=id_, retry=retry)
             batch.append(chunk)
             size += len(chunk)
             self.sent += 1
