@@ -798,9 +798,10 @@ def _query_number(
     try:
         value = float(int(raw)) if integer else float(raw)
     except ValueError:
-        return _BodyReply(400, f"?{name}= needs a {'whole ' if integer else ''}number\n")
+        kind = "a whole number" if integer else "a number"
+        return _openai_error(400, f"?{name}= needs {kind}", "invalid_request_error", param=name)
     if not math.isfinite(value) or value < 0:
-        return _BodyReply(400, f"?{name}= must be >= 0\n")
+        return _openai_error(400, f"?{name}= must be >= 0", "invalid_request_error", param=name)
     return value
 
 
@@ -849,11 +850,10 @@ class _Apps:
             return self._model(path.removeprefix("/v1/models/"), request)
         allowed = _ROUTES.get(path)
         if allowed is None:
-            if path.startswith("/v1/"):
-                return _openai_error(
-                    404, f"Invalid URL ({request.method} {path})", "invalid_request_error"
-                )
-            return _BodyReply(404, f"Not Found: {path}\n")
+            # Every error body is OpenAI's JSON shape, on /v1 and elsewhere alike.
+            return _openai_error(
+                404, f"Invalid URL ({request.method} {path})", "invalid_request_error"
+            )
         if request.method == "OPTIONS":
             # A CORS preflight (Fetch standard, "CORS protocol"): every response also carries
             # Access-Control-Allow-Origin: *, so browser pages on any origin can use the server.
@@ -866,15 +866,12 @@ class _Apps:
             )
             return _BodyReply(204, None, cors)
         if request.method not in allowed:
-            allow = (("Allow", ", ".join(allowed)),)
-            if path.startswith("/v1/"):
-                error = _openai_error(
-                    405,
-                    f"Method {request.method} not allowed for {path}; use {', '.join(allowed)}.",
-                    "invalid_request_error",
-                )
-                return dataclasses.replace(error, headers=allow)
-            return _BodyReply(405, f"Method Not Allowed; use {', '.join(allowed)}\n", allow)
+            error = _openai_error(
+                405,
+                f"Method {request.method} not allowed for {path}; use {', '.join(allowed)}.",
+                "invalid_request_error",
+            )
+            return dataclasses.replace(error, headers=(("Allow", ", ".join(allowed)),))
         try:
             fault = self._default_fault.merged(
                 _parse_fault(request.headers.get("x-reactsse-fault", ""))

@@ -49,6 +49,7 @@ from reactsse._server_apps import (
     _BodyReply,
     _Event,
     _EventStream,
+    _openai_error,
     _Request,
 )
 from reactsse.connector import SocketTransport
@@ -303,7 +304,7 @@ class _Connection:
             try:
                 event = self.h11.next_event()
             except h11.RemoteProtocolError as error:
-                self._reject(error.error_status_hint, f"Bad request: {error}\n")
+                self._reject(error.error_status_hint, f"Bad request: {error}")
                 return
             if event is h11.NEED_DATA or event is h11.PAUSED:
                 return
@@ -311,14 +312,14 @@ class _Connection:
                 self._request = event
                 self._body = bytearray()
                 if self._content_length(event) > self.server.options.max_request_body:
-                    self._reject(413, "Request body too large\n")
+                    self._reject(413, "Request body too large.")
                     return
                 if self.h11.client_is_waiting_for_100_continue:
                     self._send(h11.InformationalResponse(status_code=100, headers=[]))
             elif isinstance(event, h11.Data):
                 self._body += event.data
                 if len(self._body) > self.server.options.max_request_body:
-                    self._reject(413, "Request body too large\n")
+                    self._reject(413, "Request body too large.")
                     return
             elif isinstance(event, h11.EndOfMessage):
                 self._cancel_idle()
@@ -356,7 +357,7 @@ class _Connection:
             reply = self.server._apps.handle(parsed, time.time())
         except Exception:  # a bug in an app must not take the server down: answer 500
             logger.exception("app failed on %s %s", parsed.method, parsed.target)
-            reply = _BodyReply(500, "Internal Server Error\n")
+            reply = _openai_error(500, "Internal server error.", "server_error")
         if isinstance(reply, _BodyReply):
             self._send_body(reply, head_only=head_only)
             self._response_done()
@@ -396,7 +397,8 @@ class _Connection:
     def _reject(self, status: int, message: str) -> None:
         """Answer a request we cannot read with ``status`` and close (RFC 9112 §9.6)."""
         if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-            self._send_body(_BodyReply(status, message), close=True)
+            error_type = "server_error" if status >= 500 else "invalid_request_error"
+            self._send_body(_openai_error(status, message, error_type), close=True)
         self.transport.end()  # on_close follows the flush and releases the connection
 
     def write_body(self, data: bytes) -> None:

@@ -342,8 +342,10 @@ def test_routing_errors() -> None:
         == "max_tokens"
     )
     error_of(apps.handle(post("/v1/responses", {"model": "m"}), 0), 400)
-    plain = apps.handle(_Request("GET", "/nowhere", {}), 0)
-    assert isinstance(plain, _BodyReply) and plain.status == 404
+    assert error_of(apps.handle(_Request("GET", "/nowhere", {}), 0), 404)["message"] == (
+        "Invalid URL (GET /nowhere)"
+    )
+    error_of(apps.handle(_Request("POST", "/events", {}), 0), 405)
     assert apps.handle(_Request("GET", "/v1/models/nope", {}), 0).status == 404  # type: ignore[union-attr]
     models = apps.handle(_Request("GET", "/v1/models", {}), 0)
     assert isinstance(models, _BodyReply) and isinstance(models.body, dict)
@@ -404,7 +406,7 @@ def test_events_resume_and_end() -> None:
     assert isinstance(fast, _NumberedEvents) and not fast.timed  # waits for the reader instead
     for query in ("count=x", "interval=-1", "drop_every=1.5", "interval=nan"):
         bad = apps.handle(_Request("GET", f"/events?{query}", {}), 0)
-        assert isinstance(bad, _BodyReply) and bad.status == 400, query
+        assert error_of(bad, 400)["param"] == query.split("=")[0]
 
 
 @given(
