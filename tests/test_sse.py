@@ -559,6 +559,7 @@ def test_main_shows_every_stage() -> None:
         timeout=30,
         check=True,
     )
+    assert result.stderr == ""  # no runpy warning: the entry point is the package's __main__
     out = result.stdout
     assert "field 'data' = 'a'" in out
     assert "comment ' c'" in out

@@ -1,4 +1,8 @@
-"""Internal: ``python -m reactsse.sse``, which shows each stage of decoding an event stream.
+"""``python -m reactsse.sse``: show each stage of decoding an event stream (for teaching).
+
+(A package ``__main__``, not an ``if __name__ == "__main__"`` block in the module: the package
+``reactsse`` imports ``reactsse.sse``, and running an already-imported module with ``-m`` makes
+runpy warn about unpredictable behaviour.)
 
 Reads the stream from the first argument (with ``\\n``, ``\\r``, ``\\t``, ``\\0``, ``\\\\``
 escapes, so that line endings can be typed) or, without arguments, from stdin as bytes, and
@@ -63,3 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"end of stream: last_event_id={decoder.last_event_id!r} retry={decoder.retry!r}")
     print("(an unterminated last line or block is discarded, WHATWG HTML §9.2.6)")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -532,9 +532,3 @@ def encode_comment(text: str = "") -> bytes:
     between events. Raises ``ValueError`` if ``text`` cannot be encoded as UTF-8.
     """
     return "".join(":" + line + "\n" for line in _lines_of(text)).encode()
-
-
-if __name__ == "__main__":
-    from reactsse._sse_main import main
-
-    raise SystemExit(main())
