@@ -292,9 +292,9 @@ class EventStreamDecoder:
     def _interpret_fast(self, lines: list[bytes], events: list[MessageEvent]) -> None:
         # The fast path: no trace, and no line or event here can break the limit (feed checked
         # that the new bytes fit with what is held), so nothing is checked per line. Why it is
-        # fast: one C split per chunk; per line only comparisons, ordered by frequency (blank
-        # line, "data: ", "event: "), no call but to build an event; one decode per event.
-        # The rules are those of _interpret, which cites them.
+        # fast: one C split per chunk; per line one C partition and name comparisons ordered by
+        # frequency (blank line, data, event, id), no other call but to build an event; one
+        # decode per event. The rules are those of _interpret, which cites them.
         first = self._first
         more = self._more
         dispatched = False
@@ -317,41 +317,43 @@ class EventStreamDecoder:
                     first = None
                     dispatched = True
                 event_type = ""
-            elif line[:6] == b"data: ":
-                if first is None:
-                    first = line[6:]
-                else:
-                    more.append(line[6:])
-            elif line[:7] == b"event: ":
-                value = line[7:]
-                try:
-                    event_type = value.decode()
-                except UnicodeDecodeError:
-                    event_type = value.decode("utf-8", "replace")
-            elif line[:4] == b"id: " and b"\0" not in line:
-                value = line[4:]
-                try:
-                    id_buffer = value.decode()
-                except UnicodeDecodeError:
-                    id_buffer = value.decode("utf-8", "replace")
-            elif line[0] == 58:  # ":" a comment
-                self.comments_seen += 1
             else:
-                name, _, value = line.partition(b":")
-                if value[:1] == b" ":
-                    value = value[1:]
+                # One C call splits "name: value"; a known name before the first ": " is also
+                # the name before the first colon, and a line without ": " gives the whole line
+                # as name and an empty value, which is right for "data", "event" and "id" too.
+                name, _, value = line.partition(b": ")
                 if name == b"data":
                     if first is None:
                         first = value
                     else:
                         more.append(value)
+                elif name == b"event":
+                    try:
+                        event_type = value.decode()
+                    except UnicodeDecodeError:
+                        event_type = value.decode("utf-8", "replace")
                 elif name == b"id":
                     if b"\0" not in value:
                         id_buffer = _text(value)
-                elif name == b"event":
-                    event_type = _text(value)
-                elif name == b"retry" and value.isdigit():
-                    self.retry = _retry_ms(value)
+                elif line[0] == 58:  # ":" a comment
+                    self.comments_seen += 1
+                else:
+                    # no ": " (or an unknown name): split at the first colon, drop one space
+                    name, _, value = line.partition(b":")
+                    if value[:1] == b" ":
+                        value = value[1:]
+                    if name == b"data":
+                        if first is None:
+                            first = value
+                        else:
+                            more.append(value)
+                    elif name == b"id":
+                        if b"\0" not in value:
+                            id_buffer = _text(value)
+                    elif name == b"event":
+                        event_type = _text(value)
+                    elif name == b"retry" and value.isdigit():
+                        self.retry = _retry_ms(value)
         self.last_event_id = last_event_id
         self._event_type = event_type
         self._id_buffer = id_buffer
