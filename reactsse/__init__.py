@@ -9,8 +9,7 @@ This module only re-exports the public names; each lives in the module that docu
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from reactsse._version import __version__
 from reactsse.errors import (
     APIError,
     ConnectError,

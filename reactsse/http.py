@@ -36,6 +36,7 @@ from typing import Literal, TypeAlias
 import h11
 
 from reactsse._dechunk import BatchDechunker, excerpt
+from reactsse._version import __version__
 from reactsse.errors import (
     ConnectionClosed,
     InvalidURL,
@@ -607,10 +608,6 @@ def _bounded(text: str) -> str:
 
 
 def _user_agent() -> str:
-    # Imported here, not at module level: reactsse/__init__ may one day re-export this module
-    # before it defines __version__, and a module-level import would then be circular.
-    from reactsse import __version__
-
     return f"reactsse/{__version__}"
 
 
