@@ -507,6 +507,15 @@ def encode_event(
     ``id`` contains NUL (a decoder ignores such an id), if ``retry`` is negative, or if a string
     cannot be encoded as UTF-8 (lone surrogates).
     """
+    if (
+        event is None
+        and id is None
+        and retry is None
+        and comment is None
+        and "\n" not in data
+        and "\r" not in data
+    ):
+        return ("data: " + data + "\n\n").encode()  # the usual token event: one line, no fields
     out: list[str] = []
     if comment is not None:
         out.extend(":" + line for line in _lines_of(comment))
