@@ -13,6 +13,7 @@ raw random bytes drawn from the chunk grammar's alphabet.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
 
 import h11
@@ -21,7 +22,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from reactsse._dechunk import BatchDechunker
-from reactsse.errors import ReactSSEError
+from reactsse.errors import ConnectionClosed, ReactSSEError, RemoteProtocolError
 from reactsse.http import (
     ClientConnection,
     ResponseEnd,
@@ -357,3 +358,133 @@ def test_close_delimited_and_length_bodies(
         assert ends == [ResponseEnd()]
     _compare(wire[:truncate_at], cuts)
     _compare(wire, cuts, eof=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Read boundaries at every structural position (an intermittent "malformed chunk footer ... got
+# ''" report from a benchmark run: these pin down that no cut, pair of cuts or transport-sized
+# read sequence can produce a footer error, or any error, on a valid body).
+
+
+def _framed(sizes: list[int], seed: int) -> tuple[bytes, bytes, list[int]]:
+    """A valid chunked body of ``sizes``, its decoded body, and its structural positions: start
+    of each size line, its CR, start of data, end of data (footer CR), footer LF, footer end,
+    and the last chunk's line."""
+    body = random.Random(seed).randbytes(sum(sizes))
+    wire, marks, pos = bytearray(), [], 0
+    for size in sizes:
+        line = b"%x\r\n" % size
+        marks += [len(wire), len(wire) + len(line) - 2, len(wire) + len(line)]
+        wire += line + body[pos : pos + size]
+        pos += size
+        marks += [len(wire), len(wire) + 1, len(wire) + 2]
+        wire += b"\r\n"
+    marks += [len(wire), len(wire) + 1, len(wire) + 3]
+    wire += b"0\r\n\r\n"
+    return bytes(wire), body, marks
+
+
+def _feed_checked(wire: bytes, body: bytes, cuts: list[int]) -> None:
+    """Feed ``wire`` to a de-chunker cut at ``cuts``; assert the body comes out and the last
+    chunk is handed over. Pieces are checked by length and both ends (a full comparison per cut
+    of a 256 KiB body would make the test slow; a shifted boundary changes the ends)."""
+    dechunker = BatchDechunker(max_line_size=65536)
+    points = [0, *sorted({c for c in cuts if 0 < c < len(wire)}), len(wire)]
+    offset, tail = 0, None
+    for start, stop in itertools.pairwise(points):
+        if tail is not None:
+            tail += wire[start:stop]
+            continue
+        out: list[bytes | bytearray | memoryview] = []
+        tail = dechunker.feed(wire[start:stop], out)
+        for piece in out:
+            n = len(piece)
+            assert n > 0, cuts
+            assert bytes(piece[:8]) == body[offset : offset + 8][:n], (cuts, offset)
+            assert bytes(piece[-8:]) == body[max(offset, offset + n - 8) : offset + n], cuts
+            offset += n
+    assert offset == len(body), cuts
+    assert tail == b"0\r\n\r\n", cuts
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [65535, 65536, 65537, 1, 2],
+        [65536, 65536, 3],
+        [1, 2, 3, 2047, 2048, 2049, 4],  # around the copy/view threshold too
+    ],
+)
+def test_cuts_at_every_structural_position_of_64k_chunks(sizes: list[int]) -> None:
+    """Chunks around the transport's recv(65536): one cut, and two cuts, at and around every
+    boundary (inside the size line, size line/data, data end, between the footer's CR and LF,
+    after the footer, the last chunk), every pair of them, and 65536-byte reads starting at each
+    such offset."""
+    wire, body, marks = _framed(sizes, seed=len(sizes))
+    near = sorted({m + d for m in marks for d in range(-3, 4) if 0 < m + d < len(wire)})
+    for cut in near:
+        _feed_checked(wire, body, [cut])
+        _feed_checked(wire, body, list(range(cut, len(wire), 65536)))
+    for first, second in itertools.combinations(near, 2):
+        _feed_checked(wire, body, [first, second])
+
+
+@st.composite
+def marked_streams(draw: st.DrawFn) -> tuple[bytes, list[int], bool]:
+    """A chunked body with its structural positions and whether it is valid: chunk-data ends
+    and footers are where read boundaries and EOF are aimed, with bad footers sometimes."""
+    wire, marks, valid = bytearray(), [], True
+    for _ in range(draw(st.integers(0, 6))):
+        size = draw(st.sampled_from([1, 2, 3, 5, 16, 255, 256, 2047, 2048, 2049, 5000]))
+        line = format(size, draw(st.sampled_from(["x", "X"]))).encode()
+        line += draw(st.sampled_from(EXTENSIONS)) + b"\r\n"
+        marks += [len(wire), len(wire) + len(line) - 1, len(wire) + len(line)]
+        wire += line + bytes([draw(st.integers(0, 255))]) * size
+        footer = b"\r\n"
+        if draw(st.integers(0, 9)) == 0:
+            footer = draw(st.sampled_from(BAD_FOOTERS))
+            valid = False
+        marks += [len(wire), len(wire) + 1, len(wire) + len(footer)]
+        wire += footer
+    marks += [len(wire), len(wire) + 1, len(wire) + 2, len(wire) + 3]
+    wire += b"0\r\n" + draw(st.sampled_from([b"", b"X-T: 1\r\n"])) + b"\r\n"
+    return bytes(wire), marks, valid
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    marked_streams(),
+    st.lists(st.tuples(st.integers(0, 200), st.integers(-1, 1)), max_size=6),
+    st.integers(0, 200),
+)
+def test_batch_equals_h11_with_cuts_and_eof_at_footers(
+    stream: tuple[bytes, list[int], bool], picks: list[tuple[int, int]], eof_pick: int
+) -> None:
+    wire, marks, valid = stream
+    cuts = [len(HEAD) + marks[i % len(marks)] + d for i, d in picks]
+    outcome = _compare(HEAD + wire, cuts)
+    assert all(kind == "ok" for kind, _, _ in outcome) == valid
+    # EOF right at a structural position: a truncated body is ConnectionClosed, like h11.
+    truncated = HEAD + wire[: marks[eof_pick % len(marks)]]
+    outcome = _compare(truncated, cuts)
+    if valid:
+        assert outcome[-1][:2] == ("error", ConnectionClosed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(marked_streams(), st.lists(st.integers(0, 200), max_size=6))
+def test_footer_errors_show_the_offending_bytes(
+    stream: tuple[bytes, list[int], bool], picks: list[int]
+) -> None:
+    """A footer error is only raised on bytes that arrived and names them: "got ''" (the
+    report) would mean a judgement on bytes not received yet."""
+    wire, marks, _ = stream
+    points = sorted({marks[i % len(marks)] for i in picks} - {0})
+    dechunker = BatchDechunker(max_line_size=65536)
+    try:
+        for start, stop in zip([0, *points], [*points, len(wire)], strict=True):
+            if start < stop and dechunker.feed(wire[start:stop], []) is not None:
+                break
+    except RemoteProtocolError as exc:
+        if "footer" in str(exc):
+            assert "got '' " not in str(exc)
