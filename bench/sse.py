@@ -16,8 +16,10 @@ Contestants:
                     decoder, as ``EventSource.iter_sse`` does over ``httpx.Response.iter_text``
 ``openai``          the openai SDK's ``SSEDecoder.iter_bytes``
 ``sseclient-py``    ``SSEClient(chunks).events()``
-``naive-split``     floor, not spec-compliant: CRLF -> LF, split on ``\\n\\n``, decode each block
-                    (no field parsing at all): the pure-Python ceiling of framing
+``naive-split``     the issue's "naive split on \\n\\n", not spec-compliant: CRLF -> LF, split on
+                    ``\\n\\n``, decode each block, keep its ``data: `` values (joined by LF) and
+                    ``event: `` value, a list of (type, data) per chunk: the pure-Python ceiling
+                    of a parser that ignores the spec's corner cases
 ``scan-floor``      ``bytes.count(b"\\n")`` over every chunk: the cost of touching every byte
 
 Every contestant except the scan floor must report the same number of events (checked).
@@ -103,6 +105,14 @@ def _sseclient(chunks: Chunks) -> int:
 
 
 def _naive_split(chunks: Chunks) -> int:
+    # The "naive split on \n\n": not spec-compliant, but a parser all the same, so that
+    # the ratio compares like with like. Per chunk: append to a buffer, CRLF -> LF, split the
+    # buffer on b"\n\n"; per block: split its lines on b"\n", keep the values of the "data: "
+    # lines, joined by b"\n", and of an "event: " line, each decoded (UTF-8, replace); per chunk
+    # a list of (type, data) tuples, as a decoder returns. Working on bytes is the faster of the
+    # two obvious ways (decoding each block to str, then splitting, measured ~15% slower). Not
+    # done: lone CR, BOM, "data:" without the space, id/retry, comments, a blank line made of a
+    # CRLF split between chunks, limits; the buffer is re-joined and rescanned on every chunk.
     buffer = b""
     count = 0
     for chunk in chunks:
@@ -111,9 +121,17 @@ def _naive_split(chunks: Chunks) -> int:
             buffer = buffer.replace(b"\r\n", b"\n")
         blocks = buffer.split(b"\n\n")
         buffer = blocks.pop()
+        events: list[tuple[str, str]] = []
         for block in blocks:
-            block.decode("utf-8", "replace")
-            count += 1
+            event_type = "message"
+            data: list[bytes] = []
+            for line in block.split(b"\n"):
+                if line[:6] == b"data: ":
+                    data.append(line[6:])
+                elif line[:7] == b"event: ":
+                    event_type = line[7:].decode("utf-8", "replace")
+            events.append((event_type, b"\n".join(data).decode("utf-8", "replace")))
+        count += len(events)
     return count
 
 
