@@ -639,3 +639,72 @@ def test_data_size_restarts_after_a_dispatch_inside_a_chunk() -> None:
     with pytest.raises(EventTooLarge) as info:
         decoder.feed(b"data: " + b"e" * 7 + b"\n\n")  # 101
     assert info.value.events == []
+
+
+# A chunk of short events of many lines: after it, the decoder takes its region path (whole
+# blocks between a chunk's first and last blank lines go through one regex split) for the next
+# chunk; these check that path against the reference, gaps (other shapes) included.
+_PRIME = b"event: e\nid: p\ndata: a\ndata: b\ndata: c\n\n" * 3
+
+
+@settings(max_examples=400, deadline=None)
+@given(streams, st.lists(st.integers(min_value=0, max_value=10_000), max_size=6))
+def test_property_region_path_matches_reference(stream: bytes, cuts: list[int]) -> None:
+    expected = _Reference(_PRIME + stream)
+    got, decoder = _decode([_PRIME, *_split(stream, cuts)])
+    assert got == expected.events
+    assert (decoder.retry, decoder.last_event_id, decoder.comments_seen) == (
+        expected.retry,
+        expected.last_event_id,
+        expected.comments,
+    )
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        b"x\n\n" + b"event: t\nid: 1\ndata: a\ndata: b\n\n" * 3 + b"data: tail",
+        b"\n\nevent:t\nid:\ndata: a\n\n\n\ndata: b\n\n: c\n\nretry: 9\ndata: r\n\n",
+        b"\n\ndata: a\n\nid: x\0y\ndata: b\n\ndata:c\ndata: d\n\nevent:  s\ndata: \xff\n\n",
+        b"\n\ndata: a\ndata:\n\nid: 7\n\ndata: b\nevent: late\n\n\ndata: c\n\nda",
+        b"ta: d\n\nid: \xe2\x82\ndata: e\n\ndata: f\n\n\n",
+        b"\r\n\r\nevent: t\r\nid: 2\r\ndata: a\r\n\r\ndata: b\r\r\ndata: c\r\n\r\n",
+    ],
+)
+def test_region_path_shapes(chunk: bytes) -> None:
+    expected = _Reference(_PRIME + chunk)
+    decoder = EventStreamDecoder()
+    got = decoder.feed(_PRIME)
+    assert decoder._dense  # the next chunk takes the region path
+    got += decoder.feed(chunk)
+    assert [tuple(e) for e in got] == expected.events
+    assert (decoder.retry, decoder.last_event_id, decoder.comments_seen) == (
+        expected.retry,
+        expected.last_event_id,
+        expected.comments,
+    )
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        b"event: t\nid: 9\ndata: a\ndata: b\ndata: c\n\n",
+        b"event: t\r\nid: 9\r\ndata: a\r\ndata: b\r\n\r\n",
+        b"id:\ndata: a\n\n",
+        b"id:  9\ndata: a\ndata:b\n\n",
+        b"id: 9\0\ndata: a\ndata: b\n\n",
+        b"event:  t\nid: \xff\ndata: a\ndata: \xe2\x82\n\n",
+        b"data: a\r\rdata: b\r\n\r\n",
+        b"data: a\ndata: b\r\n\n",
+        b"event: t\ndata: a\n\ndata: b\n\n",
+    ],
+)
+def test_whole_block_chunks_of_other_shapes(chunk: bytes) -> None:
+    # An idle decoder matches a whole one-block chunk with one regex (CRLF normalised first):
+    # the result must be the reference's.
+    decoder = EventStreamDecoder()
+    assert decoder.feed(b"id: 3\ndata: first\n\n") == [MessageEvent("message", "first", "3")]
+    got = decoder.feed(chunk)
+    expected = _Reference(b"id: 3\ndata: first\n\n" + chunk)
+    assert [tuple(e) for e in got] == expected.events[1:]
+    assert decoder.last_event_id == expected.last_event_id
