@@ -113,15 +113,19 @@ def _text(value: bytes) -> str:
 
 # One block of the commonest shape, with nothing pending before it: an optional "event:" line,
 # an optional "id:" line (without NUL: such an id is ignored, left to the general path), one or
-# more "data: " lines (with the space), the blank line; LF endings only (CRs normalised first).
+# more "data: " lines (with the space), the blank line; LF endings (_BLOCK_CRLF: CRLF endings).
 # Each group is a field's value minus one leading space (§9.2.6), None for an absent field, the
 # data lines joined by "\ndata: " (which only occurs there at the start of a line: replaced by
-# LF). Anything else does not match and is left to the
-# line-by-line path. [^\n]* never backtracks on success (each is followed by "\n").
+# LF). Anything else does not match and is left to the line-by-line path. [^\n]* never
+# backtracks on success (each is followed by "\n").
 _BLOCK_SOURCE = (
     rb"(?:event: ?([^\n]*)\n)?(?:id: ?([^\n\0]*)\n)?data: ([^\n]*(?:\ndata: [^\n]*)*)\n\n"
 )
 _BLOCK = re.compile(_BLOCK_SOURCE)
+_BLOCK_CRLF = re.compile(
+    rb"(?:event: ?([^\r\n]*)\r\n)?(?:id: ?([^\r\n\0]*)\r\n)?"
+    rb"data: ([^\r\n]*(?:\r\ndata: [^\r\n]*)*)\r\n\r\n"
+)
 # The same shape anywhere a block starts: at the start, or after a blank line ("\n\n": the LF
 # ending a line, then the LF of an empty one). re.split gives the blocks between two matches
 # ("gaps", other shapes: comments, retry, no space after the colon...) as whole blocks too.
@@ -223,20 +227,22 @@ class EventStreamDecoder:
             # event, nothing pending, no trace, within the limit. The result is the general
             # path's, which would split the chunk into its lines and dispatch at the blank line
             # at more cost per call. Why it is fast: memchr-based find (not count, which walks
-            # every byte: 18 us on a 64 KiB event against 0.7 us), one slice, one decode.
-            block: bytes | None = data
+            # every byte: 18 us on a 64 KiB event against 0.7 us), few slices, one decode; the
+            # other shapes of one block in one regex match, in C, instead of the line loop.
+            match = None
+            separator = b"\ndata: "
             if _CR in data:
-                # A CRLF stream: normalised in one replace, unless a lone CR is left (then the
-                # general path's CR rules apply) or the chunk does not end in a blank line.
-                block = data.replace(b"\r\n", b"\n")
-                if _CR in block:
-                    block = None
-            if block is not None and block[-2:] == b"\n\n":
-                end = block.find(b"\n")
-                last = len(block) - 2  # where the line before the blank line ends
+                if data[-4:] == b"\r\n\r\n":
+                    # A CRLF stream: the same shapes, CRLF endings only ([^\r\n] in the regex:
+                    # a lone CR or LF does not match, and takes the general path).
+                    match = _BLOCK_CRLF.fullmatch(data)
+                    separator = b"\r\ndata: "
+            elif data[-2:] == b"\n\n":
+                end = data.find(b"\n")
+                last = len(data) - 2  # where the line before the blank line ends
                 if end == last:
-                    if block[:6] == b"data: ":  # "data: <value>\n\n"
-                        value = block[6:-2]
+                    if data[:6] == b"data: ":  # "data: <value>\n\n"
+                        value = data[6:-2]
                         try:
                             text = value.decode()
                         except UnicodeDecodeError:
@@ -244,40 +250,39 @@ class EventStreamDecoder:
                         self.last_event_id = event_id = self._id_buffer
                         return [_new_event(MessageEvent, ("message", text, event_id))]
                 elif (
-                    block[:6] == b"event:"
-                    and block.find(b"\n", end + 1) == last
-                    and block[end + 1 : end + 7] == b"data: "
+                    data[:6] == b"event:"
+                    and data.find(b"\n", end + 1) == last
+                    and data[end + 1 : end + 7] == b"data: "
                 ):  # "event:<type>\ndata: <value>\n\n"
-                    start = 7 if block[6] == 32 else 6  # one leading space removed
+                    start = 7 if data[6] == 32 else 6  # one leading space removed
                     try:
-                        event_type = block[start:end].decode()
-                        text = block[end + 7 : -2].decode()
+                        event_type = data[start:end].decode()
+                        text = data[end + 7 : -2].decode()
                     except UnicodeDecodeError:
-                        event_type = _text(block[start:end])
-                        text = _text(block[end + 7 : -2])
+                        event_type = _text(data[start:end])
+                        text = _text(data[end + 7 : -2])
                     self.last_event_id = event_id = self._id_buffer
                     event = (event_type or "message", text, event_id)
                     return [_new_event(MessageEvent, event)]
                 else:
-                    # Other one-block shapes (event, id, several data lines): one regex match
-                    # in C instead of the per-line loop. None: take the general path.
-                    match = _BLOCK.fullmatch(block)
-                    if match is not None:
-                        event_type_bytes, id_line, value = match.groups()
-                        if id_line is not None:
-                            self._id_buffer = _text(id_line)
-                        if _LF in value:
-                            value = value.replace(b"\ndata: ", b"\n")
-                        try:
-                            text = value.decode()
-                            event_type = (
-                                event_type_bytes.decode() if event_type_bytes else "message"
-                            )
-                        except UnicodeDecodeError:
-                            text = _text(value)
-                            event_type = _text(event_type_bytes) if event_type_bytes else "message"
-                        self.last_event_id = event_id = self._id_buffer
-                        return [_new_event(MessageEvent, (event_type, text, event_id))]
+                    match = _BLOCK.fullmatch(data)
+            if match is not None:
+                event_type_bytes, id_value, value = match.groups()
+                if id_value is not None:
+                    try:
+                        self._id_buffer = id_value.decode()
+                    except UnicodeDecodeError:
+                        self._id_buffer = _text(id_value)
+                if _LF in value:
+                    value = value.replace(separator, b"\n")
+                try:
+                    text = value.decode()
+                    event_type = event_type_bytes.decode() if event_type_bytes else "message"
+                except UnicodeDecodeError:
+                    text = _text(value)
+                    event_type = _text(event_type_bytes) if event_type_bytes else "message"
+                self.last_event_id = event_id = self._id_buffer
+                return [_new_event(MessageEvent, (event_type, text, event_id))]
         if self._state is not _OPEN:
             data = self._start(data)
             if not data:
