@@ -237,6 +237,7 @@ def test_get_trace_redacts_authorization(server: BackgroundServer) -> None:
     assert "| dispatch 'message' data='event 1'" in result.stderr
 
 
+@pytest.mark.usefixtures("sigint_default")
 def test_get_ctrl_c_exits_130(server: BackgroundServer) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "reactsse", "get", f"{server.url}/events?interval=0.05"],
@@ -365,6 +366,7 @@ def test_chat_stream_without_done_prints_a_warning() -> None:
 # --------------------------------------------------------------------------- serve
 
 
+@pytest.mark.usefixtures("sigint_default")
 def test_serve_runs_until_ctrl_c() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "reactsse", "serve", "--port", "0", "--rate", "0"],
@@ -427,6 +429,7 @@ def test_get_into_a_closed_pipe_ends_quietly(server: BackgroundServer) -> None:
     assert "Traceback" not in stderr
 
 
+@pytest.mark.usefixtures("sigint_default")
 def test_demo_ctrl_c_releases_everything() -> None:
     # -W error: an unclosed socket (ResourceWarning) at exit would show up on stderr.
     process = subprocess.Popen(
