@@ -708,3 +708,19 @@ def test_whole_block_chunks_of_other_shapes(chunk: bytes) -> None:
     expected = _Reference(b"id: 3\ndata: first\n\n" + chunk)
     assert [tuple(e) for e in got] == expected.events[1:]
     assert decoder.last_event_id == expected.last_event_id
+
+
+def test_region_path_pauses_after_blocks_of_other_shapes() -> None:
+    # A region with blocks the regex does not take (a comment in each) costs a failed scan, so
+    # the decoder leaves the region path for a while; the events stay the reference's.
+    odd = b": k\nevent: u\nid: 1\ndata: a\ndata: b\n\n" * 3
+    chunks = [_PRIME, odd] + [_PRIME] * 17
+    decoder = EventStreamDecoder()
+    got: list[MessageEvent] = []
+    dense: list[bool] = []
+    for chunk in chunks:
+        got += decoder.feed(chunk)
+        dense.append(decoder._dense)
+    assert dense == [True, False] + [False] * 16 + [True]
+    assert [tuple(e) for e in got] == _reference_decode(b"".join(chunks))
+    assert decoder.comments_seen == 3

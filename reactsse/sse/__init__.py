@@ -131,6 +131,7 @@ _BLOCK_CRLF = re.compile(
 # ("gaps", other shapes: comments, retry, no space after the colon...) as whole blocks too.
 _BLOCKS = re.compile(rb"(?:\A|(?<=\n\n))" + _BLOCK_SOURCE)
 _DENSE = 160
+_COOLDOWN = 16
 """The region path is taken while the previous chunk's events averaged under this many bytes:
 the regex costs ~2.5 ns per byte in C where the line loop costs ~0.1 us per line in Python, so
 it wins on short events of several lines, and loses on long one-line ones (chat chunks)."""
@@ -164,6 +165,7 @@ class EventStreamDecoder:
     """
 
     __slots__ = (
+        "_cooldown",
         "_data_counted",
         "_data_size",
         "_dense",
@@ -200,6 +202,7 @@ class EventStreamDecoder:
         # a chunk that is exactly one "data: ...\n\n" event can then skip the general path.
         self._idle = False
         self._dense = False
+        self._cooldown = 0
         self._head = b""
         self._skip_lf = False
         self._parts: list[bytes] = []
@@ -365,7 +368,10 @@ class EventStreamDecoder:
         # The region path pays for many lines per event (6 in a CRLF event with an id and 3 data
         # lines), not for one-line events (chat chunks, tiny events): measured on this chunk.
         if size:
-            self._dense = len(lines) > 3 * len(events) and len(events) * _DENSE > size
+            if self._cooldown:  # the last region had blocks of other shapes: wait a while
+                self._cooldown -= 1
+            else:
+                self._dense = len(lines) > 3 * len(events) and len(events) * _DENSE > size
         return events
 
     def _blocks(self, region: bytes, events: list[MessageEvent]) -> None:
@@ -401,7 +407,11 @@ class EventStreamDecoder:
 
     def _gap(self, gap: bytes, id_buffer: str, events: list[MessageEvent]) -> str:
         # Whole blocks of another shape, between two matches: the line loop, from a fresh state.
-        self._dense = False  # let the next chunk's line loop measure the stream again
+        # Leave the region path for the next _COOLDOWN chunks: a stream whose blocks often
+        # have other shapes (comments in every block, "data:" without the space) would pay a
+        # failed regex scan on every other chunk (measured: 11% slower; with it, no loss).
+        self._dense = False
+        self._cooldown = _COOLDOWN
         self._id_buffer = self.last_event_id = id_buffer
         lines = gap.split(b"\n")
         lines.pop()  # b"": a gap ends with its blank line
