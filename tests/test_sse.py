@@ -647,11 +647,35 @@ def test_data_size_restarts_after_a_dispatch_inside_a_chunk() -> None:
 _PRIME = b"event: e\nid: p\ndata: a\ndata: b\ndata: c\n\n" * 3
 
 
+# After chunks of several events of one shape, the decoder tries its region paths: the regex
+# (_PRIME: dense), one split for one-line "data: " events, one for "event: " + "data: " events.
+_PRIMES = [_PRIME, b"data: p\n\n" * 3, b"event: e\ndata: p\n\n" * 3]
+_SHAPED = st.lists(
+    st.sampled_from(
+        [
+            b"data: v\n\n", b"event: t\ndata: v\n\n", b"data: \xff\xc3\n\n", b"event: \n",
+            b"event: \xe2\x82\ndata: v\n\n", b"data: v\ndata: w\n\n", b"data:v\n\n", b"\n",
+            b"event:t\ndata: v\n\n", b": c\n", b"id: 1\n", b"retry: 5\n", b"data: ", b"event: ",
+            b"data: event: \n\n", b"event: data: \n\n", b"\r\n", b"x",
+        ]
+    ),
+    max_size=40,
+).map(b"".join)  # fmt: skip
+
+
 @settings(max_examples=400, deadline=None)
-@given(streams, st.lists(st.integers(min_value=0, max_value=10_000), max_size=6))
-def test_property_region_path_matches_reference(stream: bytes, cuts: list[int]) -> None:
-    expected = _Reference(_PRIME + stream)
-    got, decoder = _decode([_PRIME, *_split(stream, cuts)])
+@given(
+    st.sampled_from(_PRIMES),
+    streams | _SHAPED,
+    st.lists(st.integers(min_value=0, max_value=10_000), max_size=6),
+    st.booleans(),
+)
+def test_property_region_path_matches_reference(
+    prime: bytes, stream: bytes, cuts: list[int], as_bytearray: bool
+) -> None:
+    expected = _Reference(prime + stream)
+    chunks = [prime, *_split(stream, cuts)]
+    got, decoder = _decode([bytearray(c) for c in chunks] if as_bytearray else chunks)
     assert got == expected.events
     assert (decoder.retry, decoder.last_event_id, decoder.comments_seen) == (
         expected.retry,
@@ -724,3 +748,29 @@ def test_region_path_pauses_after_blocks_of_other_shapes() -> None:
     assert dense == [True, False] + [False] * 16 + [True]
     assert [tuple(e) for e in got] == _reference_decode(b"".join(chunks))
     assert decoder.comments_seen == 3
+
+
+@pytest.mark.parametrize(
+    ("prime", "chunk"),
+    [
+        (_PRIMES[2], b"x\n\nevent: t\ndata: v\n\nevent: \ndata: w\n\nevent: t\ndata: z\n\n"),
+        (_PRIMES[2], b"x\n\nevent: t\ndata: v\n\nevent: u\n\nevent: t\ndata: v\ndata: w\n\n"),
+        (_PRIMES[2], b"x\n\nevent: t\ndata: \xff\n\nevent: \xe2\x82\ndata: v\n\ny"),
+        (_PRIMES[2], b"x\n\nevent: t\ndata: v\n\nevent:t\ndata: w\n\n\nevent: t\ndata: z\n\n"),
+        (_PRIMES[1], b"x\n\ndata: \xff\n\ndata: v\n\ndata: \xf0\x9f\n\n"),
+        (_PRIMES[1], b"x\n\ndata: v\ndata: w\n\ndata: z\n\n"),
+        (_PRIMES[1], b"x\n\ndata: v\n\ndata:w\n\n\n\ndata: z\n\n"),
+        (_PRIMES[1], b"x\n\ndata: v\n\nid: 2\n\ndata: z\n\n: c\n\n"),
+    ],
+)
+def test_one_split_region_shapes(prime: bytes, chunk: bytes) -> None:
+    # Regions of one-line "data: " events, or "event: " + "data: " events, go through one split
+    # when every block has exactly that shape; any other block sends them to the line loop.
+    expected = _Reference(prime + chunk)
+    for kind in (bytes, bytearray):
+        got, decoder = _decode([kind(prime), kind(chunk)])
+        assert got == expected.events
+        assert (decoder.last_event_id, decoder.comments_seen) == (
+            expected.last_event_id,
+            expected.comments,
+        )

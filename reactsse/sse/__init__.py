@@ -31,6 +31,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable
+from itertools import repeat
 from typing import NamedTuple, TypeAlias
 
 from reactsse.errors import EventTooLarge, LocalProtocolError
@@ -132,6 +133,7 @@ _BLOCK_CRLF = re.compile(
 _BLOCKS = re.compile(rb"(?:\A|(?<=\n\n))" + _BLOCK_SOURCE)
 _DENSE = 160
 _COOLDOWN = 16
+_SIMPLE_STARTS = (b"data: ", b"event: ")  # the block shapes that _data_blocks, _event_blocks take
 """The region path is taken while the previous chunk's events averaged under this many bytes:
 the regex costs ~2.5 ns per byte in C where the line loop costs ~0.1 us per line in Python, so
 it wins on short events of several lines, and loses on long one-line ones (chat chunks)."""
@@ -174,6 +176,7 @@ class EventStreamDecoder:
         "_head",
         "_id_buffer",
         "_idle",
+        "_many",
         "_max_event_size",
         "_more",
         "_parts",
@@ -203,6 +206,7 @@ class EventStreamDecoder:
         self._idle = False
         self._dense = False
         self._cooldown = 0
+        self._many = False
         self._head = b""
         self._skip_lf = False
         self._parts: list[bytes] = []
@@ -314,30 +318,53 @@ class EventStreamDecoder:
             return []
         events: list[MessageEvent] = []
         size = 0  # the size of a chunk that went through the line loop alone
+        start = stop = 0
         if (
-            self._dense
+            self._many  # (else the find and rfind could cost more than they save: 64 KiB events)
+            and not self._cooldown
             and self._trace is None
             and self._data_size + self._pending_size + len(data) <= self._max_event_size
         ):
             start = data.find(b"\n\n") + 2
-            stop = data.rfind(b"\n\n") + 2
-            if start < stop:
-                # Whole blocks between the chunk's first and last blank lines, all in a fresh
-                # state: the lines before (which may complete a pending block) and after go
-                # through the line loop, the blocks between through one re.split (_blocks).
-                lines = data[:start].split(b"\n")
-                lines.pop()  # b"": the head ends with its blank line
-                if self._parts:
-                    parts = self._parts
-                    parts.append(lines[0])
-                    lines[0] = b"".join(parts)
-                    self._parts = []
-                self._pending_size = 0
-                self._interpret_fast(lines, events)
-                self._blocks(data[start:stop], events)
-                data = data[stop:]
+            if start > 1 and (self._dense or data.startswith(_SIMPLE_STARTS, start)):
+                stop = data.rfind(b"\n\n") + 2
+        if start < stop:
+            # Whole blocks between the chunk's first and last blank lines, all in a fresh
+            # state: the lines before (which may complete a pending block) and after go
+            # through the line loop, the blocks between through one split in C: one-line
+            # "data: " events (_data_blocks), "event: " + "data: " ones (_event_blocks),
+            # else, on a dense stream, the regex (_blocks).
+            lines = data[:start].split(b"\n")
+            lines.pop()  # b"": the head ends with its blank line
+            if self._parts:
+                parts = self._parts
+                parts.append(lines[0])
+                lines[0] = b"".join(parts)
+                self._parts = []
+            self._pending_size = 0
+            self._interpret_fast(lines, events)
+            region = data[start:stop]
+            head = region[:7]
+            if self._dense:
+                done = self._blocks(region, events)
+            elif head[:6] == b"data: ":
+                done = self._data_blocks(region, events)
+            elif head == b"event: ":
+                done = self._event_blocks(region, events)
             else:
-                size = len(data)
+                done = False
+            if not done:
+                # Not all of one simple shape: the line loop, which measures the stream again,
+                # and unless it is dense, a pause (see _gap).
+                lines = region.split(b"\n")
+                lines.pop()
+                count = len(events)
+                self._interpret_fast(lines, events)
+                count = len(events) - count
+                self._dense = len(lines) > 3 * count and count * _DENSE > len(region)
+                if not self._dense:
+                    self._cooldown = _COOLDOWN
+            data = data[stop:]
         else:
             size = len(data)
         lines = data.split(b"\n")
@@ -367,6 +394,7 @@ class EventStreamDecoder:
                 self._fail(events, "line")
         # The region path pays for many lines per event (6 in a CRLF event with an id and 3 data
         # lines), not for one-line events (chat chunks, tiny events): measured on this chunk.
+        self._many = len(events) > 2
         if size:
             if self._cooldown:  # the last region had blocks of other shapes: wait a while
                 self._cooldown -= 1
@@ -374,7 +402,59 @@ class EventStreamDecoder:
                 self._dense = len(lines) > 3 * len(events) and len(events) * _DENSE > size
         return events
 
-    def _blocks(self, region: bytes, events: list[MessageEvent]) -> None:
+    def _data_blocks(self, region: bytes, events: list[MessageEvent]) -> bool:
+        # region: whole blocks from a fresh state, starting with "data: ". If every block is
+        # one "data: <value>" line and its blank line (chat chunks, tiny events), all values
+        # come out of one split in C, are decoded by one map, and become events by another:
+        # no per-line loop at all (measured: 26 us against 36 us for a 16 KiB chunk of chat
+        # chunks). Returns False, having done nothing, if the blocks have another shape.
+        if type(region) is not bytes:
+            region = bytes(region)  # a bytearray: bytes.decode below takes only bytes
+        values = region[6:-2].split(b"\n\ndata: ")
+        # The separators hold 2 LFs each and the end 2: exactly 2 LFs per value in all means
+        # that no value holds one, so every block is exactly "data: <value>\n\n" (a second
+        # line of any kind, or "data:" without the space, adds an LF to some value).
+        if region.count(b"\n") != 2 * len(values):
+            return False
+        try:
+            texts = list(map(bytes.decode, values))
+        except UnicodeDecodeError:
+            texts = list(map(_text, values))
+        event_id = self._id_buffer
+        fields = zip(repeat("message"), texts, repeat(event_id))
+        events.extend(map(_new_event, repeat(MessageEvent), fields))
+        self.last_event_id = event_id
+        return True
+
+    def _event_blocks(self, region: bytes, events: list[MessageEvent]) -> bool:
+        # region: whole blocks from a fresh state, starting with "event: ". The same as
+        # _data_blocks for blocks of exactly "event: <type>" and "data: <value>" (Responses API
+        # streams): one split, one partition per block, maps for the rest (measured: 20% less
+        # time than the line loop). Returns False, having done nothing, for any other shape.
+        if type(region) is not bytes:
+            region = bytes(region)
+        pieces = region[7:-2].split(b"\n\nevent: ")
+        parts = [piece.partition(b"\ndata: ") for piece in pieces]
+        types, separators, values = zip(*parts, strict=True)
+        # Every piece has an LF followed by "data: " (separators all found), and the region
+        # has 3 LFs per block (line, line, blank), so each piece has exactly that one LF:
+        # every block is exactly "event: <type>\ndata: <value>\n\n". An empty type (the
+        # event is then a "message") is left to the line loop too.
+        if not all(separators) or not all(types) or region.count(b"\n") != 3 * len(pieces):
+            return False
+        try:
+            texts = list(map(bytes.decode, values))
+            type_texts = list(map(bytes.decode, types))
+        except UnicodeDecodeError:
+            texts = list(map(_text, values))
+            type_texts = list(map(_text, types))
+        event_id = self._id_buffer
+        fields = zip(type_texts, texts, repeat(event_id))
+        events.extend(map(_new_event, repeat(MessageEvent), fields))
+        self.last_event_id = event_id
+        return True
+
+    def _blocks(self, region: bytes, events: list[MessageEvent]) -> bool:
         # region: whole blocks (from a block start to the end of a blank line), the decoder in
         # a fresh state (no data, no type, nothing pending). Why it is fast: the C regex engine
         # finds and splits the fields of every block of the common shape (_BLOCK) in one call,
@@ -404,6 +484,7 @@ class EventStreamDecoder:
         if pieces[-1]:
             id_buffer = self._gap(pieces[-1], id_buffer, events)
         self._id_buffer = self.last_event_id = id_buffer
+        return True  # every block is done, gaps included
 
     def _gap(self, gap: bytes, id_buffer: str, events: list[MessageEvent]) -> str:
         # Whole blocks of another shape, between two matches: the line loop, from a fresh state.
