@@ -6,6 +6,15 @@ import signal
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis' defaults judge wall-clock time: a 200 ms deadline per example and a too_slow health
+# check on data generation. On a shared 2-core CI machine both measure the scheduler, not the
+# code (a test preempted for 250 ms fails as "Flaky: Unreliable test timings"). Speed is measured
+# in bench/, and pytest-timeout (60 s per test) still bounds every test. Explicit @settings in a
+# test inherit these values for whatever they do not set.
+settings.register_profile("reactsse", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("reactsse")
 
 
 @pytest.fixture
