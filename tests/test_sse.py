@@ -693,6 +693,8 @@ def test_property_region_path_matches_reference(
         b"\n\ndata: a\ndata:\n\nid: 7\n\ndata: b\nevent: late\n\n\ndata: c\n\nda",
         b"ta: d\n\nid: \xe2\x82\ndata: e\n\ndata: f\n\n\n",
         b"\r\n\r\nevent: t\r\nid: 2\r\ndata: a\r\n\r\ndata: b\r\r\ndata: c\r\n\r\n",
+        b"x\n\nevent: t\nid: \xff\ndata: a\n\nevent: \xe2\x82\nid: 2\ndata: \xe2\n\n",
+        b"x\n\nevent: t\nid: 1\ndata: a\n\nevent: u\nid:\ndata: b\ndata: \n\nz",
     ],
 )
 def test_region_path_shapes(chunk: bytes) -> None:

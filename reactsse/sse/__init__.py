@@ -459,7 +459,26 @@ class EventStreamDecoder:
         # a fresh state (no data, no type, nothing pending). Why it is fast: the C regex engine
         # finds and splits the fields of every block of the common shape (_BLOCK) in one call,
         # leaving per event a few C calls (replace, decode, tuple) and no per-line loop.
+        if type(region) is not bytes:
+            region = bytes(region)  # a bytearray: bytes.decode below takes only bytes
         pieces = _BLOCKS.split(region)
+        types = pieces[1::4]
+        ids = pieces[2::4]
+        if ids and not any(pieces[0::4]) and all(types) and None not in ids:
+            # Every block matched, each with an event type and an id (streams of named,
+            # numbered events): no loop in Python at all, only maps in C.
+            values = map(bytes.replace, pieces[3::4], repeat(b"\ndata: "), repeat(b"\n"))
+            try:
+                texts = list(map(bytes.decode, values))
+                type_texts = list(map(bytes.decode, types))
+                id_texts = list(map(bytes.decode, ids))
+            except UnicodeDecodeError:
+                pass  # the loop below decodes with replacement
+            else:
+                fields = zip(type_texts, texts, id_texts, strict=True)
+                events.extend(map(_new_event, repeat(MessageEvent), fields))
+                self._id_buffer = self.last_event_id = id_texts[-1]
+                return True
         id_buffer = self._id_buffer
         append = events.append
         for gap, event_type, id_line, value in zip(
