@@ -16,11 +16,16 @@ Invariants (STYLE rule 2; the states are ``_State`` and ``_Phase`` below):
 * ``connect`` calls exactly one of ``on_connected``/``on_error``, always from a loop callback
   (never synchronously inside ``connect()``), and none after ``cancel()``.
 
-Reading is one ``recv(65536)`` per readiness, as reactphp/stream
-``ReadableResourceStream::handleData`` does one ``stream_get_contents($stream, 65536)``: a busy
-connection cannot starve the others. The choice against ``recv_into`` a reused buffer and
-against reading until ``EAGAIN`` was measured: ``bench/connector.py``, figures in
-``docs/connector.md``.
+Reading is one ``recv`` per readiness, as reactphp/stream ``ReadableResourceStream::handleData``
+does one ``stream_get_contents($stream, 65536)``: a busy connection cannot starve the others. The
+size asked is adaptive, as Netty's ``AdaptiveRecvByteBufAllocator``: a connection's first read asks
+``FIRST_READ_SIZE`` (4 KiB), each read that comes back full doubles the size up to ``READ_SIZE``
+(64 KiB, ReactPHP's), and two reads in a row that fill at most a quarter of it halve it again. A
+fast stream's first events are then decoded and delivered after a few KiB instead of after the
+whole first 64 KiB, for a handful of extra ``recv`` calls per burst; every read is still one
+``on_data`` call. The choices against ``recv_into`` a reused buffer, against reading until
+``EAGAIN`` and against a larger maximum were measured: ``bench/connector.py`` and
+``bench/client.py``, figures in ``docs/connector.md``.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ from reactsse.errors import (
 from reactsse.loop.interface import LoopInterface, Stream, TimerInterface
 
 __all__ = [
+    "FIRST_READ_SIZE",
+    "READ_SIZE",
     "PendingConnect",
     "SocketTransport",
     "TLSTransport",
@@ -56,8 +63,11 @@ __all__ = [
     "default_ssl_context",
 ]
 
-#: Bytes asked of the kernel per readiness (ReactPHP's ``$bufferSize``, 65536).
+#: The most bytes asked of the kernel per readiness (ReactPHP's ``$bufferSize``, 65536): the
+#: size a streaming connection's reads grow to.
 READ_SIZE = 65536
+#: The bytes asked by a connection's first read, and the least the adaptive size shrinks to.
+FIRST_READ_SIZE = 4096
 
 # errnos that mean "the peer went away", reported as ConnectionClosed rather than the
 # generic TransportError.
@@ -244,6 +254,10 @@ class _SocketBase(Transport):
         self._started = False
         self._paused = False
         self._reading = False  # read listener registered
+        # The adaptive read size (see the module docstring): FIRST_READ_SIZE..READ_SIZE, a
+        # power of two; _short_reads counts the reads in a row that filled at most a quarter.
+        self._read_size = FIRST_READ_SIZE
+        self._short_reads = 0
         self._writing = False  # write listener registered
         self._write_buffer = bytearray()  # del from the front is amortised O(1) in CPython
         self._failed: TransportError | None = None  # failure before start(), reported by start()
@@ -357,13 +371,28 @@ class _SocketBase(Transport):
     def _on_readable(self, _stream: Stream) -> None:
         # One recv per readiness (reactphp/stream ReadableResourceStream::handleData reads at
         # most $bufferSize = 65536 per call); the next select serves the other connections.
+        size = self._read_size
         try:
-            data = self._sock.recv(READ_SIZE)
+            data = self._sock.recv(size)
         except (BlockingIOError, InterruptedError):
             return  # spurious readiness
         except OSError as exc:
             self._fail(exc)
             return
+        received = len(data)
+        if received == size:
+            # A full read: more is probably waiting. Grow (Netty's AdaptiveRecvByteBufAllocator
+            # grows at once, shrinks only after two small reads in a row: hysteresis).
+            if size < READ_SIZE:
+                self._read_size = size << 1
+            self._short_reads = 0
+        elif received <= size >> 2 and size > FIRST_READ_SIZE:
+            self._short_reads += 1
+            if self._short_reads == 2:
+                self._read_size = size >> 1
+                self._short_reads = 0
+        else:
+            self._short_reads = 0
         if data:
             self._received(data)
         else:

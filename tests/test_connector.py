@@ -8,9 +8,11 @@ TLS lives in ``test_connector_tls.py``.
 from __future__ import annotations
 
 import errno
+import fcntl
 import select
 import socket
 import struct
+import termios
 import threading
 import time
 
@@ -31,6 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reactsse.connector import (
+    FIRST_READ_SIZE,
     READ_SIZE,
     PendingConnect,
     SocketTransport,
@@ -765,3 +768,80 @@ def test_connector_runs_on_another_loop_implementation() -> None:
             assert type(refused.errors[0]) is ConnectError
     finally:
         loop.aio.close()
+
+
+# -- adaptive read size ------------------------------------------------------------------------
+
+
+def _queued(sock: socket.socket) -> int:
+    """Bytes waiting in ``sock``'s receive queue (FIONREAD)."""
+    raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    return int(struct.unpack("i", raw)[0])
+
+
+def _wait_queued(sock: socket.socket, count: int, limit: float = 5.0) -> None:
+    """Wait until loopback has delivered ``count`` bytes to ``sock`` (bounded)."""
+    deadline = time.monotonic() + limit
+    while _queued(sock) < count:
+        assert time.monotonic() < deadline, f"{_queued(sock)} of {count} bytes arrived"
+        time.sleep(0.001)
+
+
+class _Reads:
+    """Record each ``on_data`` call's size; stop the loop once ``target`` bytes arrived."""
+
+    def __init__(self, loop: LoopInterface) -> None:
+        self.loop = loop
+        self.sizes: list[int] = []
+        self.total = 0
+        self.target = 0
+
+    def on_data(self, data: bytes) -> None:
+        self.sizes.append(len(data))
+        self.total += len(data)
+        if self.total >= self.target:
+            self.loop.stop()
+
+    def on_close(self, error: Exception | None) -> None:
+        raise AssertionError(f"unexpected close: {error!r}")
+
+    def read(self, sender: socket.socket, receiver: socket.socket, size: int) -> list[int]:
+        """Queue ``size`` bytes on ``receiver`` while the loop is idle, then read them all."""
+        sender.sendall(b"x" * size)
+        _wait_queued(receiver, size)  # every byte is there before the first recv
+        first = len(self.sizes)
+        self.target = self.total + size
+        run_until_stopped(self.loop)
+        return self.sizes[first:]
+
+
+def test_read_size_starts_small_doubles_on_full_reads_and_shrinks_after_small_ones() -> None:
+    with listener() as server:
+        # Room for every byte queued at once below (the default window may not be).
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sender = socket.create_connection(server.getsockname()[:2], timeout=5)
+        receiver, _address = server.accept()
+    with new_loop() as loop, sender:
+        transport = SocketTransport(loop, receiver)
+        reads = _Reads(loop)
+        transport.start(reads.on_data, reads.on_close)
+        try:
+            # Everything is queued before the first read: each full read doubles the next one,
+            # up to READ_SIZE and never beyond; each read is one on_data call.
+            assert FIRST_READ_SIZE == 4096 and READ_SIZE == 65536
+            grown = [4096, 8192, 16384, 32768, 65536, 65536, 1000]
+            assert reads.read(sender, receiver, sum(grown)) == grown
+            # The 1000-byte read was the first small one; a second one in a row halves the
+            # size (64 -> 32 KiB), and two more halve it again (16 KiB).
+            for _ in range(3):
+                assert reads.read(sender, receiver, 10) == [10]
+            assert reads.read(sender, receiver, 49152 + 65536) == [16384, 32768, 65536]
+            # One small read between full ones does not shrink: hysteresis.
+            assert reads.read(sender, receiver, 10) == [10]
+            assert reads.read(sender, receiver, 70_000) == [65536, 70_000 - 65536]
+            # Shrinking stops at FIRST_READ_SIZE.
+            for _ in range(12):
+                assert reads.read(sender, receiver, 100) == [100]
+            assert reads.read(sender, receiver, 10_000) == [4096, 10_000 - 4096]
+        finally:
+            transport.close()
