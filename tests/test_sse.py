@@ -649,7 +649,12 @@ _PRIME = b"event: e\nid: p\ndata: a\ndata: b\ndata: c\n\n" * 3
 
 # After chunks of several events of one shape, the decoder tries its region paths: the regex
 # (_PRIME: dense), one split for one-line "data: " events, one for "event: " + "data: " events.
-_PRIMES = [_PRIME, b"data: p\n\n" * 3, b"event: e\ndata: p\n\n" * 3]
+_PRIMES = [
+    _PRIME,
+    b"data: p\n\n" * 3,
+    b"event: e\ndata: p\n\n" * 3,
+    _PRIME.replace(b"\n", b"\r\n"),  # dense CRLF: raw regions through the CRLF regex
+]
 _SHAPED = st.lists(
     st.sampled_from(
         [
@@ -698,9 +703,15 @@ def test_property_region_path_matches_reference(
     ],
 )
 def test_region_path_shapes(chunk: bytes) -> None:
-    expected = _Reference(_PRIME + chunk)
+    for prime in (_PRIME, _PRIMES[3]):
+        _check_region_path(prime, chunk)
+        _check_region_path(prime, chunk.replace(b"\n", b"\r\n"))
+
+
+def _check_region_path(prime: bytes, chunk: bytes) -> None:
+    expected = _Reference(prime + chunk)
     decoder = EventStreamDecoder()
-    got = decoder.feed(_PRIME)
+    got = decoder.feed(prime)
     assert decoder._dense  # the next chunk takes the region path
     got += decoder.feed(chunk)
     assert [tuple(e) for e in got] == expected.events
