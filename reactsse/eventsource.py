@@ -501,6 +501,11 @@ class EventSource:
         self._error_listeners: list[ErrorListener] = []
         self._any_listeners: list[MessageListener] = []
         self._message_listeners: dict[str, list[MessageListener]] = {}
+        # connect()'s iterator: its "*" listener and a form of it taking a whole read's events
+        # (one call per read instead of one per event), used while it is the only listener.
+        self._batch_form: tuple[MessageListener, Callable[[list[MessageEvent]], object]] | None = (
+            None
+        )
 
         # Per-attempt state (see the invariants in the module docstring).
         self._phase = _Phase.CONNECTING
@@ -835,6 +840,14 @@ class EventSource:
         after each call (a listener may call ``close()``), not before.
         """
         by_type = self._message_listeners
+        batch = self._batch_form
+        if batch is not None and not by_type:
+            any_listeners = self._any_listeners
+            if len(any_listeners) == 1 and any_listeners[0] is batch[0]:
+                # The same calls as the loop below would make, in one (the listener never
+                # closes the source, so no phase check is skipped).
+                batch[1](events)
+                return
         opened = _Phase.OPEN
         for event in events:
             listeners = by_type.get(event.type)
@@ -1167,6 +1180,13 @@ class _Inbox:
             self.loop.stop()
         events.append(event)
 
+    def push_all(self, new: list[MessageEvent]) -> None:
+        """``push`` for each of ``new``, in one call (one per socket read)."""
+        events = self.events
+        if not events:
+            self.loop.stop()
+        events.extend(new)
+
     def fail(self, error: ReactSSEError) -> None:
         # Only a fatal error (the source is CLOSED) is raised; the others are reconnected from.
         if self.source is not None and self.source.ready_state is ReadyState.CLOSED:
@@ -1312,7 +1332,9 @@ def connect(
         loop.close()  # a bad argument: release the selector we just created
         raise
     inbox.source = source
-    source.on("*", inbox.push)
+    push = inbox.push
+    source.on("*", push)
+    source._batch_form = (push, inbox.push_all)
     source.on("error", inbox.fail)
     source.on("close", inbox.finish)
     return EventIterator(source, loop, inbox)

@@ -9,6 +9,7 @@ from _sse_test_servers import Exchange, ScriptedServer, chunk, sse_head
 
 from reactsse.errors import ConnectError, HTTPStatusError, RemoteProtocolError
 from reactsse.eventsource import ReadyState, connect
+from reactsse.sse import MessageEvent
 
 
 def _events(body: bytes):  # type: ignore[no-untyped-def]
@@ -145,3 +146,42 @@ def test_refused_connection_raises_with_reconnect_off() -> None:
     ):
         next(events)
     assert str(port) in str(info.value)
+
+
+def test_events_of_one_read_are_queued_in_one_call_and_loop_stops_once_per_read() -> None:
+    # The iterator's own listener takes a whole read's events at once (one call, one
+    # loop.stop()); the events, their order and their ids are the same as one call per event.
+    body = b"".join(b"id: %d\ndata: %d\n\n" % (i, i) for i in range(50))
+    with ScriptedServer(_events(body)) as server, connect(server.url(), reconnect=False) as events:
+        runs = 0
+        run = events._loop.run
+
+        def counting_run() -> None:
+            nonlocal runs
+            runs += 1
+            run()
+
+        events._loop.run = counting_run  # type: ignore[method-assign]
+        got = [(e.data, e.last_event_id) for e in events]
+    assert got == [(str(i), str(i)) for i in range(50)]
+    # One chunk, one read (4 KiB holds it): the head may come in a read of its own, and the end
+    # of the stream needs one more run; never one run per event.
+    assert runs <= 4
+
+
+def test_a_listener_added_to_the_source_sees_each_event_and_may_close_it() -> None:
+    # With another listener the iterator falls back to one call per event, in registration
+    # order, and a close() from that listener stops the rest of the read from being queued.
+    body = b"".join(b"data: %d\n\n" % i for i in range(10))
+    with ScriptedServer(_events(body)) as server, connect(server.url(), reconnect=False) as events:
+        seen: list[str] = []
+
+        def listener(event: MessageEvent) -> None:
+            seen.append(event.data)
+            if event.data == "4":
+                events.source.close()
+
+        events.source.on("*", listener)
+        got = [e.data for e in events]
+    assert seen == ["0", "1", "2", "3", "4"]
+    assert got == ["0", "1", "2", "3", "4"]
