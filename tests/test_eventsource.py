@@ -630,14 +630,16 @@ def test_event_timeout_ignores_keep_alive_comments(loop: StreamSelectLoop) -> No
             time.sleep(0.02)
 
     with ScriptedServer(handler) as server:
+        # read_timeout is 25 comment periods: a server thread starved that long on a loaded
+        # machine would end the stream with a ReadTimeout that says nothing about comments.
         source = EventSource(
-            server.url(), loop=loop, read_timeout=0.3, event_timeout=0.6, reconnect=False
+            server.url(), loop=loop, read_timeout=0.5, event_timeout=0.8, reconnect=False
         )
         rec = Recorder(source)
         elapsed = drive(loop, source)
     assert rec.log == ["open", "event:message:first", "error:EventTimeout", "close"]
     assert isinstance(rec.errors[0], EventTimeout)
-    assert 0.55 <= elapsed < 2.5
+    assert 0.75 <= elapsed < 2.5
 
 
 def test_event_timeout_reconnects_by_default(loop: StreamSelectLoop) -> None:
