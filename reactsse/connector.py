@@ -18,14 +18,14 @@ Invariants (STYLE rule 2; the states are ``_State`` and ``_Phase`` below):
 
 Reading is one ``recv`` per readiness, as reactphp/stream ``ReadableResourceStream::handleData``
 does one ``stream_get_contents($stream, 65536)``: a busy connection cannot starve the others. The
-size asked is adaptive, as Netty's ``AdaptiveRecvByteBufAllocator``: a connection's first read asks
-``FIRST_READ_SIZE`` (4 KiB), each read that comes back full doubles the size up to ``READ_SIZE``
-(64 KiB, ReactPHP's), and two reads in a row that fill at most a quarter of it halve it again. A
-fast stream's first events are then decoded and delivered after a few KiB instead of after the
-whole first 64 KiB, for a handful of extra ``recv`` calls per burst; every read is still one
-``on_data`` call. The choices against ``recv_into`` a reused buffer, against reading until
-``EAGAIN`` and against a larger maximum were measured: ``bench/connector.py`` and
-``bench/client.py``, figures in ``docs/connector.md``.
+size asked is adaptive, as Netty's ``AdaptiveRecvByteBufAllocator``: a connection's first read
+asks ``FIRST_READ_SIZE`` (2 KiB, Netty's initial size), each read that comes back full doubles the
+size up to ``READ_SIZE`` (64 KiB, ReactPHP's), and two reads in a row that fill at most a quarter
+of it halve it again (never below ``FIRST_READ_SIZE``). A fast stream's first events are then
+decoded and delivered after 2 KiB instead of after the whole first 64 KiB, for a handful of extra
+``recv`` calls per burst; every read is still one ``on_data`` call. The choices against
+``recv_into`` a reused buffer, against reading until ``EAGAIN`` and against a larger maximum were
+measured: ``bench/connector.py`` and ``bench/client.py``, figures in ``docs/connector.md``.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ __all__ = [
 #: size a streaming connection's reads grow to.
 READ_SIZE = 65536
 #: The bytes asked by a connection's first read, and the least the adaptive size shrinks to.
-FIRST_READ_SIZE = 4096
+FIRST_READ_SIZE = 2048
 
 # errnos that mean "the peer went away", reported as ConnectionClosed rather than the
 # generic TransportError.

@@ -830,8 +830,8 @@ def test_read_size_starts_small_doubles_on_full_reads_and_shrinks_after_small_on
         try:
             # Everything is queued before the first read: each full read doubles the next one,
             # up to READ_SIZE and never beyond; each read is one on_data call.
-            assert FIRST_READ_SIZE == 4096 and READ_SIZE == 65536
-            grown = [4096, 8192, 16384, 32768, 65536, 65536, 1000]
+            assert FIRST_READ_SIZE == 2048 and READ_SIZE == 65536
+            grown = [2048, 4096, 8192, 16384, 32768, 65536, 65536, 1000]
             assert reads.read(sender, receiver, sum(grown)) == grown
             # The 1000-byte read was the first small one; a second one in a row halves the
             # size (64 -> 32 KiB), and two more halve it again (16 KiB).
@@ -844,6 +844,6 @@ def test_read_size_starts_small_doubles_on_full_reads_and_shrinks_after_small_on
             # Shrinking stops at FIRST_READ_SIZE.
             for _ in range(12):
                 assert reads.read(sender, receiver, 100) == [100]
-            assert reads.read(sender, receiver, 10_000) == [4096, 10_000 - 4096]
+            assert reads.read(sender, receiver, 10_000) == [2048, 4096, 10_000 - 6144]
         finally:
             transport.close()
