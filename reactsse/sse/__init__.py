@@ -400,13 +400,13 @@ class EventStreamDecoder:
             self._pending_size = len(partial)
             if self._pending_size + self._data_size > self._max_event_size:
                 self._fail(events, "line")
-        # The region path pays for many lines per event (6 in a CRLF event with an id and 3 data
-        # lines), not for one-line events (chat chunks, tiny events): measured on this chunk.
-        self._many = len(events) > 2
+        self._many = len(events) > 2  # a region is worth looking for in the next chunk
         if size:
             if self._cooldown:  # the last region had blocks of other shapes: wait a while
                 self._cooldown -= 1
             else:
+                # The regex region pays for many lines per event (6 in a CRLF event with an id
+                # and 3 data lines), not for one-line events: measured on this chunk (_DENSE).
                 self._dense = len(lines) > 3 * len(events) and len(events) * _DENSE > size
         return events
 
