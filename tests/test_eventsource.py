@@ -961,11 +961,18 @@ def test_ipv6_loopback(loop: StreamSelectLoop) -> None:
 def test_default_loop_is_the_facade_loop() -> None:
     from reactsse.loop.facade import Loop
 
+    # The facade's loop is process-wide and Loop.get() registers an autorun at exit: start from
+    # none, and leave none behind (nor an autorun that would run a loop when pytest exits).
+    Loop._reset()
     source = EventSource("http://127.0.0.1:9/", connect_timeout=0.1)
+    default = Loop.get()
     try:
-        assert source._loop is Loop.get()
+        assert source._loop is default
+        assert isinstance(default, StreamSelectLoop)  # created by get(): ours to close
     finally:
         source.close()
+        Loop._reset()
+        default.close()
     gc.collect()
 
 
