@@ -79,12 +79,18 @@ def accept_on_loop(
     loop.add_read_stream(server, readable)
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
+@contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port that refuses connections for as long as the ``with`` block runs.
+
+    The port stays bound (never listening), so a connect gets ECONNREFUSED and nobody else can
+    take the port meanwhile: a port bound, released and then used races with every other
+    process on the machine that binds port 0 (parallel test runs, benchmarks).
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
-    return port
+        yield port
 
 
 def tcp_pair() -> tuple[socket.socket, socket.socket]:

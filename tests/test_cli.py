@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 import trustme
+from _connector_helpers import refusing_port
 from _sse_test_servers import Exchange, ScriptedServer, sse_head
 
 from reactsse.server import BackgroundServer, ServerOptions
@@ -66,13 +67,6 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, t
 def server() -> Iterator[BackgroundServer]:
     with BackgroundServer(options=ServerOptions(keepalive_interval=None)) as bg:
         yield bg
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # --------------------------------------------------------------------------- demo
@@ -195,10 +189,9 @@ def test_get_bad_header_is_a_usage_error(server: BackgroundServer) -> None:
 
 
 def test_get_refused_connection() -> None:
-    port = free_port()
-    assert_one_line_error(
-        run("get", f"http://127.0.0.1:{port}/events"), 3, "network error: cannot connect"
-    )
+    with refusing_port() as port:
+        result = run("get", f"http://127.0.0.1:{port}/events")
+    assert_one_line_error(result, 3, "network error: cannot connect")
 
 
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "http://", "http://127.0.0.1:99999/"])
@@ -339,7 +332,8 @@ def test_chat_read_timeout(server: BackgroundServer) -> None:
 
 
 def test_chat_refused_connection() -> None:
-    result = run("chat", "hi", "--base-url", f"http://127.0.0.1:{free_port()}/v1")
+    with refusing_port() as port:
+        result = run("chat", "hi", "--base-url", f"http://127.0.0.1:{port}/v1")
     assert_one_line_error(result, 3, "cannot connect")
 
 

@@ -21,11 +21,11 @@ from _connector_helpers import (
     AsyncioHostedLoop,
     ThreadServer,
     accept_on_loop,
-    free_port,
     ipv6_loopback_available,
     listener,
     new_loop,
     open_fds,
+    refusing_port,
     run_until_stopped,
     tcp_pair,
 )
@@ -222,8 +222,7 @@ def test_large_write_fills_socket_buffers_then_drains() -> None:
 
 
 def test_refused_port_is_connect_error_naming_host_port_and_cause() -> None:
-    port = free_port()
-    with new_loop() as loop:
+    with refusing_port() as port, new_loop() as loop:
         result = _connect(loop, "127.0.0.1", port)
         run_until_stopped(loop)
     [error] = result.errors
@@ -411,9 +410,8 @@ def test_addresses_are_tried_in_order_sharing_the_timeout(
 
 
 def test_every_failed_address_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    first, second = free_port(), free_port()
-    _fake_addresses(monkeypatch, "two.test", [first, second])
-    with new_loop() as loop:
+    with refusing_port() as first, refusing_port() as second, new_loop() as loop:
+        _fake_addresses(monkeypatch, "two.test", [first, second])
         result = _connect(loop, "two.test", 80)
         run_until_stopped(loop)
     [error] = result.errors
@@ -512,8 +510,8 @@ def test_cancel_while_connecting_leaves_nothing() -> None:
 
 @pytest.mark.timeout(10)
 def test_cancel_from_on_error_and_timeout_none() -> None:
-    with new_loop() as loop:
-        result = _connect(loop, "127.0.0.1", free_port(), timeout=None)
+    with refusing_port() as port, new_loop() as loop:
+        result = _connect(loop, "127.0.0.1", port, timeout=None)
         run_until_stopped(loop)
         _PENDING[-1].cancel()  # after the end: harmless
         assert len(result.errors) == 1
@@ -765,8 +763,9 @@ def test_connector_runs_on_another_loop_implementation() -> None:
             client.close()
             for peer in peers:
                 peer.close()
-            refused = _connect(loop, "127.0.0.1", free_port())
-            run_until_stopped(loop)
+            with refusing_port() as port:
+                refused = _connect(loop, "127.0.0.1", port)
+                run_until_stopped(loop)
             assert type(refused.errors[0]) is ConnectError
     finally:
         loop.aio.close()

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import trustme
+from _connector_helpers import refusing_port
 from _sse_test_servers import Exchange, ScriptedServer, chunk, gzip_stream, sse_head
 
 from reactsse.errors import (
@@ -560,16 +561,13 @@ def test_body_request_is_resent_with_reconnect_with_body(loop: StreamSelectLoop)
 
 
 def test_refused_connection_is_retried_then_fatal_after_max_retries(loop: StreamSelectLoop) -> None:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()  # nothing listens there now
     trace = DelayTrace()
-    source = EventSource(
-        f"http://127.0.0.1:{port}/", loop=loop, retry=0.01, max_retries=2, trace=trace
-    )
-    rec = Recorder(source)
-    drive(loop, source)
+    with refusing_port() as port:
+        source = EventSource(
+            f"http://127.0.0.1:{port}/", loop=loop, retry=0.01, max_retries=2, trace=trace
+        )
+        rec = Recorder(source)
+        drive(loop, source)
     assert [type(e) for e in rec.errors] == [ConnectError] * 3
     assert rec.error_states == [ReadyState.CONNECTING, ReadyState.CONNECTING, ReadyState.CLOSED]
     assert rec.log[-1] == "close"
