@@ -787,3 +787,29 @@ def test_one_split_region_shapes(prime: bytes, chunk: bytes) -> None:
             expected.last_event_id,
             expected.comments,
         )
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(
+        st.sampled_from([b"\n", b"\r", b"", b"b", b"a" * 3000, b"x" * 2047, b"y" * 2048]),
+        max_size=12,
+    ).map(b"".join)
+)
+def test_split_lines_is_bytes_split(data: bytes) -> None:
+    # The find-based splitter for long lines must give exactly bytes.split's lines.
+    from reactsse.sse import _split_lines
+
+    assert _split_lines(data) == data.split(b"\n")
+
+
+@pytest.mark.parametrize("cut", [1, 2047, 2048, 2049, 65536])
+def test_long_lines_any_cut(cut: int) -> None:
+    stream = b"".join(
+        b"id: %d\ndata: " % i + bytes([97 + i]) * (3000 * i + 1) + b"\n\n" for i in range(6)
+    )
+    whole = EventStreamDecoder().feed(stream)
+    decoder = EventStreamDecoder()
+    events = [e for i in range(0, len(stream), cut) for e in decoder.feed(stream[i : i + cut])]
+    assert events == whole
+    assert [len(e.data) for e in events] == [3000 * i + 1 for i in range(6)]

@@ -144,6 +144,7 @@ loop costs ~0.1-0.2 us per line in Python, so it wins on short events of several
 loses on long one-line ones (chat chunks: those take _data_blocks)."""
 _COOLDOWN = 16
 """Chunks that go through the line loop alone after a region with blocks of another shape."""
+_LONG_LINE = 2048  # a first line at least this long: split the chunk with find (_split_lines)
 _SIMPLE_STARTS = (b"data: ", b"event: ")  # regions _data_blocks and _event_blocks may take
 
 
@@ -375,7 +376,7 @@ class EventStreamDecoder:
             data = data[stop:]
         else:
             size = len(data)
-        lines = data.split(b"\n")
+        lines = _split_lines(data)
         partial = lines.pop()
         if self._parts:
             # The pieces of the pending line, completed by the chunk's first line: only the new
@@ -723,6 +724,36 @@ class EventStreamDecoder:
         self._data_counted = 0
         self._event_type = ""
         return []
+
+
+def _split_lines(data: bytes) -> list[bytes]:
+    """``data.split(b"\n")``, fast for chunks of long lines too.
+
+    ``bytes.split`` with a one-byte separator visits every byte in its own loop (19 us for a
+    64 KiB read with one line end), while ``find`` is a ``memchr`` (2 us): a stream of 64 KiB
+    events has one or two line ends per read. Chunks of short lines keep ``split``, cheaper per
+    line: after a few short lines in a row, the rest goes to ``split``.
+    """
+    end = data.find(b"\n")
+    if end < _LONG_LINE:
+        return data.split(b"\n")
+    lines = [data[:end]]
+    start = end + 1
+    short = 0  # short lines in a row
+    while True:
+        end = data.find(b"\n", start)
+        if end < 0:
+            lines.append(data[start:])
+            return lines
+        if end - start < _LONG_LINE:
+            short += 1
+            if short > 4:
+                lines.extend(data[start:].split(b"\n"))
+                return lines
+        else:
+            short = 0
+        lines.append(data[start:end])
+        start = end + 1
 
 
 def _retry_ms(digits: bytes) -> int:
