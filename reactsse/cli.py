@@ -422,7 +422,7 @@ class _RawTrace(Trace):
         if self._inner is not None:
             self._inner.request_sent(request_line, headers, body_size)
 
-    def socket_read(self, data: bytes) -> None:
+    def socket_read(self, data: bytes | memoryview) -> None:
         if self._inner is not None:
             self._inner.socket_read(data)
 

@@ -16,16 +16,27 @@ Invariants (STYLE rule 2; the states are ``_State`` and ``_Phase`` below):
 * ``connect`` calls exactly one of ``on_connected``/``on_error``, always from a loop callback
   (never synchronously inside ``connect()``), and none after ``cancel()``.
 
-Reading is one ``recv`` per readiness, as reactphp/stream ``ReadableResourceStream::handleData``
-does one ``stream_get_contents($stream, 65536)``: a busy connection cannot starve the others. The
-size asked is adaptive, as Netty's ``AdaptiveRecvByteBufAllocator``: a connection's first read
-asks ``FIRST_READ_SIZE`` (2 KiB, Netty's initial size), each read that comes back full doubles the
-size up to ``READ_SIZE`` (64 KiB, ReactPHP's), and two reads in a row that fill at most a quarter
-of it halve it again (never below ``FIRST_READ_SIZE``). A fast stream's first events are then
-decoded and delivered after 2 KiB instead of after the whole first 64 KiB, for a handful of extra
-``recv`` calls per burst; every read is still one ``on_data`` call. The choices against
-``recv_into`` a reused buffer, against reading until ``EAGAIN`` and against a larger maximum were
-measured: ``bench/connector.py`` and ``bench/client.py``, figures in ``docs/connector.md``.
+Reading is one ``recv_into`` per readiness, as reactphp/stream's
+``ReadableResourceStream::handleData`` does one ``stream_get_contents($stream, 65536)``: a busy
+connection cannot starve the others.
+
+* The buffer is reused: a read takes a ``READ_BUFFER_SIZE`` (96 KiB) ``bytearray`` from a free
+  list shared by every transport, ``recv_into`` fills it, ``on_data`` gets a ``memoryview`` of
+  the bytes read, and the buffer goes back to the list when ``on_data`` returns. No read
+  allocates, and memory is one buffer per read in progress (one per thread; two while a TLS read
+  decrypts) however many connections are open. The view is released after the call: a
+  consumer copies what it keeps (``bytes(data)``), and that copy is the only one.
+* The size asked is adaptive, as Netty's ``AdaptiveRecvByteBufAllocator``: a connection's first
+  read asks ``FIRST_READ_SIZE`` (2 KiB, Netty's initial size), each read that comes back full
+  doubles the size up to ``READ_SIZE`` (64 KiB, ReactPHP's), and two reads in a row that fill at
+  most a quarter of it halve it again (never below ``FIRST_READ_SIZE``). A fast stream's first
+  events are then decoded and delivered after 2 KiB instead of after the whole first 64 KiB, for
+  a handful of extra ``recv_into`` calls per burst.
+* Every read is one ``on_data`` call; for TLS, every socket read's plaintext is one call.
+
+The choices against plain ``recv``, against reading until ``EAGAIN`` and against a larger
+maximum were measured: ``bench/connector.py`` and ``bench/client.py``, figures in
+``docs/connector.md``.
 """
 
 from __future__ import annotations
@@ -54,6 +65,7 @@ from reactsse.loop.interface import LoopInterface, Stream, TimerInterface
 
 __all__ = [
     "FIRST_READ_SIZE",
+    "READ_BUFFER_SIZE",
     "READ_SIZE",
     "PendingConnect",
     "SocketTransport",
@@ -68,6 +80,37 @@ __all__ = [
 READ_SIZE = 65536
 #: The bytes asked by a connection's first read, and the least the adaptive size shrinks to.
 FIRST_READ_SIZE = 2048
+#: The size of the reused read buffers: ``READ_SIZE`` and room for the TLS record (at most
+#: 16 KiB of plaintext, RFC 8446 section 5.1) that a read's ciphertext may complete, so that the
+#: plaintext of one socket read always fits one buffer, hence one ``on_data`` call.
+READ_BUFFER_SIZE = READ_SIZE + 32 * 1024
+
+# The free list of read buffers (see the module docstring), each with a view of itself made
+# once. list.pop() and list.append() are atomic, so loops in several threads may share it.
+_free_buffers: list[tuple[bytearray, memoryview]] = []
+
+
+def _take_buffer() -> tuple[bytearray, memoryview]:
+    try:
+        return _free_buffers.pop()
+    except IndexError:
+        buffer = bytearray(READ_BUFFER_SIZE)
+        return buffer, memoryview(buffer)
+
+
+def _give_back(buffer: tuple[bytearray, memoryview], data: memoryview) -> None:
+    """Return ``buffer`` to the free list once ``on_data`` returned with ``data``, its view.
+
+    ``data`` is released first, so that a consumer that kept it (instead of copying what it
+    needed) gets a ``ValueError`` rather than bytes of a later read. A consumer that still holds
+    a buffer export of it (``BufferError``) keeps the buffer: it is not reused.
+    """
+    try:
+        data.release()
+    except BufferError:
+        return
+    _free_buffers.append(buffer)
+
 
 # errnos that mean "the peer went away", reported as ConnectionClosed rather than the
 # generic TransportError.
@@ -158,7 +201,8 @@ class _State(enum.Enum):
 class Transport(abc.ABC):
     """A connected byte stream on a ``LoopInterface``: what ``connect`` hands to ``on_connected``.
 
-    Callbacks: ``on_data(bytes)`` per read (never empty), ``on_close(None)`` at a clean end or
+    Callbacks: ``on_data(memoryview)`` per read (never empty; a view of a reused buffer, valid
+    only during the call: copy what you keep, ``bytes(data)``), ``on_close(None)`` at a clean end or
     ``on_close(error)`` with a ``TransportError`` subclass, and the ``on_drain`` attribute
     (``None`` by default), called when a write buffer that had filled up is empty again.
     No callback is ever called after ``close()``, and none from inside a method you call.
@@ -169,9 +213,14 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     def start(
-        self, on_data: Callable[[bytes], object], on_close: Callable[[Exception | None], object]
+        self,
+        on_data: Callable[[memoryview], object],
+        on_close: Callable[[Exception | None], object],
     ) -> None:
         """Start reading: ``on_data`` gets each read's bytes, ``on_close`` the end, once.
+
+        ``on_data``'s argument is a view of a buffer that the next read reuses: it is valid
+        during the call only (it is released afterwards), so copy what you keep.
 
         Raises ``RuntimeError`` if called twice. On a transport that already failed (a
         ``write`` error before ``start``), ``on_close(error)`` is called on the next tick.
@@ -249,7 +298,7 @@ class _SocketBase(Transport):
             self._peer = ()
         self._local = _address_tuple(sock.getsockname())
         self._state = _State.OPEN
-        self._on_data: Callable[[bytes], object] | None = None
+        self._on_data: Callable[[memoryview], object] | None = None
         self._on_close: Callable[[Exception | None], object] | None = None
         self._started = False
         self._paused = False
@@ -265,7 +314,9 @@ class _SocketBase(Transport):
     # -- public ------------------------------------------------------------------------------
 
     def start(
-        self, on_data: Callable[[bytes], object], on_close: Callable[[Exception | None], object]
+        self,
+        on_data: Callable[[memoryview], object],
+        on_close: Callable[[Exception | None], object],
     ) -> None:
         if self._started:
             raise RuntimeError("Transport.start() called twice")
@@ -328,8 +379,8 @@ class _SocketBase(Transport):
     # -- hooks for the subclasses --------------------------------------------------------------
 
     @abc.abstractmethod
-    def _received(self, data: bytes) -> None:
-        """Bytes from the socket (never empty)."""
+    def _received(self, data: memoryview) -> None:
+        """Bytes from the socket (never empty; a view of a reused buffer, valid during the call)."""
 
     @abc.abstractmethod
     def _eof(self) -> None:
@@ -369,17 +420,19 @@ class _SocketBase(Transport):
             self._reading = False
 
     def _on_readable(self, _stream: Stream) -> None:
-        # One recv per readiness (reactphp/stream ReadableResourceStream::handleData reads at
-        # most $bufferSize = 65536 per call); the next select serves the other connections.
+        # One recv_into per readiness (reactphp/stream ReadableResourceStream::handleData reads
+        # at most $bufferSize = 65536 per call); the next select serves the other connections.
         size = self._read_size
+        buffer = _take_buffer()
         try:
-            data = self._sock.recv(size)
+            received = self._sock.recv_into(buffer[0], size)
         except (BlockingIOError, InterruptedError):
+            _free_buffers.append(buffer)
             return  # spurious readiness
         except OSError as exc:
+            _free_buffers.append(buffer)
             self._fail(exc)
             return
-        received = len(data)
         if received == size:
             # A full read: more is probably waiting. Grow (Netty's AdaptiveRecvByteBufAllocator
             # grows at once, shrinks only after two small reads in a row: hysteresis).
@@ -393,10 +446,15 @@ class _SocketBase(Transport):
                 self._short_reads = 0
         else:
             self._short_reads = 0
-        if data:
-            self._received(data)
-        else:
+        if not received:
+            _free_buffers.append(buffer)
             self._eof()
+            return
+        data = buffer[1][:received]
+        try:
+            self._received(data)
+        finally:
+            _give_back(buffer, data)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -443,12 +501,15 @@ class _SocketBase(Transport):
         can make the peer drop our last bytes unread (RFC 9112 section 9.6, "tear-down";
         RFC 1122 4.2.2.13). Bounded: at most 16 reads, never waits.
         """
-        for _ in range(16):
-            try:
-                if not self._sock.recv(READ_SIZE):
+        buffer = _take_buffer()
+        try:
+            for _ in range(16):
+                if not self._sock.recv_into(buffer[0], READ_SIZE):
                     return
-            except OSError:  # EAGAIN (queue empty) or an error: nothing more to drop
-                return
+        except OSError:  # EAGAIN (queue empty) or an error: nothing more to drop
+            return
+        finally:
+            _free_buffers.append(buffer)
 
     def _release(self) -> None:
         """Remove every loop registration and close the socket; idempotent, no callback."""
@@ -525,7 +586,7 @@ class SocketTransport(_SocketBase):
             return
         self._raw_write(data)
 
-    def _received(self, data: bytes) -> None:
+    def _received(self, data: memoryview) -> None:
         on_data = self._on_data
         if on_data is not None:
             on_data(data)
@@ -543,8 +604,9 @@ class TLSTransport(_SocketBase):
     socket and ``server_side=True`` (and arms its own handshake timer).
 
     Each socket read feeds the incoming BIO, then ``SSLObject.read`` is drained fully (one read
-    may complete several TLS records; a record may span reads) and all plaintext goes to one
-    ``on_data`` call. A TCP EOF without ``close_notify`` is reported as a clean end, like
+    may complete several TLS records; a record may span reads) into a reused buffer (the
+    ``SSLObject.read(n, buffer)`` form: no plaintext ``bytes`` is made), and all of it goes to
+    one ``on_data`` call. A TCP EOF without ``close_notify`` is reported as a clean end, like
     ``suppress_ragged_eofs=True``: HTTP framing, not TLS, tells a truncated body.
     """
 
@@ -673,8 +735,8 @@ class TLSTransport(_SocketBase):
 
     # -- data ----------------------------------------------------------------------------------
 
-    def _received(self, data: bytes) -> None:
-        self._incoming.write(data)
+    def _received(self, data: memoryview) -> None:
+        self._incoming.write(data)  # copied into the BIO: the read buffer is free again
         if self._state is _State.HANDSHAKING:
             self._step_handshake()
         else:
@@ -692,13 +754,28 @@ class TLSTransport(_SocketBase):
             self._finish(None)
 
     def _deliver_plaintext(self) -> None:
-        """Drain ``SSLObject.read`` and hand everything to one ``on_data`` call."""
-        chunks: list[bytes] = []
+        """Drain ``SSLObject.read`` into a reused buffer and hand it all to one ``on_data`` call."""
+        buffer = _take_buffer()
+        view = buffer[1]
+        filled = 0
         end = False
         error: OSError | None = None
         while True:
+            if filled == READ_BUFFER_SIZE:
+                # Cannot happen for one socket read (READ_BUFFER_SIZE has room for it); after a
+                # pause the BIO may hold more: deliver this buffer and go on with the rest.
+                self._deliver(buffer, filled)
+                if self._state is _State.CLOSED:
+                    return
+                buffer = _take_buffer()
+                view = buffer[1]
+                filled = 0
             try:
-                chunk = self._ssl.read(READ_SIZE)
+                # With a buffer, SSLObject.read returns the count (typeshed knows only the
+                # form that returns bytes).
+                count: int = self._ssl.read(  # type: ignore[assignment]
+                    READ_BUFFER_SIZE - filled, view[filled:]
+                )
             except ssl.SSLWantReadError:
                 break
             except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
@@ -707,14 +784,16 @@ class TLSTransport(_SocketBase):
             except ssl.SSLError as exc:
                 error = exc
                 break
-            if not chunk:
+            if not count:
                 end = True
                 break
-            chunks.append(chunk)
+            filled += count
         # Reading can produce records to send (TLS 1.3 KeyUpdate, a TLS 1.2 renegotiation).
         self._flush_tls()
-        if chunks and self._on_data is not None and self._state is not _State.CLOSED:
-            self._on_data(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        if filled:
+            self._deliver(buffer, filled)
+        else:
+            _free_buffers.append(buffer)
         if self._state is _State.CLOSED:
             return
         if error is not None:
@@ -725,6 +804,15 @@ class TLSTransport(_SocketBase):
             pending = bytes(self._plain_pending)
             self._plain_pending.clear()
             self._encrypt(pending)
+
+    def _deliver(self, buffer: tuple[bytearray, memoryview], filled: int) -> None:
+        """Hand ``filled`` bytes of plaintext in ``buffer`` to ``on_data``; free the buffer."""
+        data = buffer[1][:filled]
+        try:
+            if self._on_data is not None and self._state is not _State.CLOSED:
+                self._on_data(data)
+        finally:
+            _give_back(buffer, data)
 
     def _encrypt(self, data: bytes) -> None:
         try:

@@ -174,8 +174,8 @@ class Trace:
     ) -> None:
         """The request went out: its request line, headers as sent (redacted), body size."""
 
-    def socket_read(self, data: bytes) -> None:
-        """One read from the socket: ``data`` is what it returned (do not keep it)."""
+    def socket_read(self, data: bytes | memoryview) -> None:
+        """One read from the socket: ``data`` is what it returned (a view: do not keep it)."""
 
     def response_head(self, head: ResponseHead) -> None:
         """The response head arrived (headers redacted)."""
@@ -205,7 +205,7 @@ _SECRET_LINE = re.compile(
 )
 
 
-def _excerpt(data: bytes, limit: int = 48) -> str:
+def _excerpt(data: bytes | memoryview, limit: int = 48) -> str:
     """The first ``limit`` bytes of a read, escaped, with secret header values redacted."""
     head = _SECRET_LINE.sub(rb"\1: <redacted>", bytes(data[:limit]))
     return repr(head) + ("..." if len(data) > limit else "")
@@ -240,7 +240,7 @@ class TextTrace(Trace):
         if body_size:
             self._write(f"> ({body_size} bytes of body)")
 
-    def socket_read(self, data: bytes) -> None:
+    def socket_read(self, data: bytes | memoryview) -> None:
         self._write(f"< read {len(data)} bytes: {_excerpt(data)}")
 
     def response_head(self, head: ResponseHead) -> None:
@@ -740,8 +740,11 @@ class EventSource:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _on_data(self, data: bytes) -> None:
-        """The read listener's work: one socket read, all of it, through HTTP, SSE, listeners."""
+    def _on_data(self, data: memoryview) -> None:
+        """The read listener's work: one socket read, all of it, through HTTP, SSE, listeners.
+
+        ``data`` is a view of the transport's reused read buffer: ``receive_data`` copies the
+        body out of it (once), and nothing here keeps it."""
         if self._read_timeout is not None:
             self._last_read = monotonic()
         if self._trace is not None:

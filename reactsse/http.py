@@ -367,8 +367,12 @@ class ClientConnection:
 
     # -- receiving ------------------------------------------------------------------------
 
-    def receive_data(self, data: bytes) -> list[ResponseEvent]:
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[ResponseEvent]:
         """Feed bytes received from the server; ``b""`` means the server closed (EOF).
+
+        ``data`` is read during the call only, so it may be a view of a buffer the caller
+        reuses (what a transport's ``on_data`` gets): every body byte is copied out of it once,
+        into the body ``bytes`` returned, and nothing else is kept.
 
         Returns, in this order, at most one ``ResponseHead`` (1xx heads are skipped), at most one
         ``bytes`` holding all body bytes this call decoded (joined, never empty), and at most one
@@ -382,13 +386,16 @@ class ClientConnection:
         exception as ``exc.events`` (see ``events_before_error``): nothing received is lost.
         """
         body: list[bytes | bytearray | memoryview] = []
-        if type(data) is not bytes:
-            data = bytes(data)  # a caller's reusable bytearray must not change under us
         dechunker = self._dechunker
         if dechunker is not None and data:
             # Hot path: inside a chunked body (one call per received buffer of a token stream).
+            # A view or bytearray goes to feed_view, which takes large chunks' data as views of
+            # it: the join below is then their only copy.
             try:
-                tail = dechunker.feed(data, body)
+                if type(data) is bytes:
+                    tail = dechunker.feed(data, body)
+                else:
+                    tail = dechunker.feed_view(memoryview(data), body)
             except ReactSSEError as exc:
                 self._fail()
                 exc.events = self._events(None, body, None)
@@ -399,7 +406,10 @@ class ClientConnection:
             self._dechunker = None  # the last chunk: h11 takes over (see _receive)
             data = tail
         elif self._close_delimited and data:
-            return [data]  # hot path of a close-delimited body
+            # Hot path of a close-delimited body: bytes as they are, a view copied once.
+            return [data if type(data) is bytes else bytes(data)]
+        if type(data) is not bytes:
+            data = bytes(data)  # a head, a Content-Length body (h11 reads them), or the end
         head: ResponseHead | None = None
         end: ResponseEnd | None = None
         try:

@@ -281,8 +281,10 @@ class _Connection:
             logger.exception("internal error on the connection of %s; closing it", self.peer)
             self.abort()
 
-    def _on_data(self, data: bytes) -> None:
-        self.safely(lambda: self._receive(data))
+    def _on_data(self, data: memoryview) -> None:
+        # A view of the transport's reused read buffer: copied (requests are small) for h11.
+        request_bytes = bytes(data)
+        self.safely(lambda: self._receive(request_bytes))
 
     def _receive(self, data: bytes) -> None:
         if self.phase is _Phase.RESPONDING:

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 
 from reactsse.connector import (
     FIRST_READ_SIZE,
+    READ_BUFFER_SIZE,
     READ_SIZE,
     PendingConnect,
     SocketTransport,
@@ -55,10 +56,10 @@ class Recorder:
         self.closed: list[Exception | None] = []
         self.stop_after = stop_after
 
-    def on_data(self, data: bytes) -> None:
-        assert isinstance(data, bytes)
+    def on_data(self, data: memoryview) -> None:
+        assert isinstance(data, memoryview)  # a view of the transport's reused read buffer
         assert data, "on_data must never get b''"
-        self.chunks.append(data)
+        self.chunks.append(bytes(data))
         if self.stop_after is not None and len(self.data) >= self.stop_after:
             self.loop.stop()
 
@@ -583,8 +584,8 @@ def test_close_inside_on_data_stops_every_callback() -> None:
         transport = SocketTransport(loop, client_sock)
         calls: list[object] = []
 
-        def on_data(data: bytes) -> None:
-            calls.append(data)
+        def on_data(data: memoryview) -> None:
+            calls.append(bytes(data))
             transport.close()
             transport.close()  # idempotent
             loop.future_tick(loop.stop)
@@ -797,7 +798,7 @@ class _Reads:
         self.total = 0
         self.target = 0
 
-    def on_data(self, data: bytes) -> None:
+    def on_data(self, data: memoryview) -> None:
         self.sizes.append(len(data))
         self.total += len(data)
         if self.total >= self.target:
@@ -846,3 +847,95 @@ def test_read_size_starts_small_doubles_on_full_reads_and_shrinks_after_small_on
             assert reads.read(sender, receiver, 10_000) == [2048, 4096, 10_000 - 6144]
         finally:
             transport.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The reused read buffer (issue 4: "reads are recv into a reused buffer of at least 64 KiB")
+
+
+class _Views:
+    """Record what each ``on_data`` view looks like, and the bytes, during the call."""
+
+    def __init__(self, loop: LoopInterface, target: int) -> None:
+        self.loop = loop
+        self.target = target
+        self.buffers: list[int] = []  # id() of each view's underlying buffer
+        self.data = bytearray()
+        self.kept: list[memoryview] = []
+
+    def on_data(self, data: memoryview) -> None:
+        assert isinstance(data, memoryview)
+        assert isinstance(data.obj, bytearray)
+        assert len(data.obj) >= 65536 == READ_SIZE <= READ_BUFFER_SIZE == len(data.obj)
+        self.buffers.append(id(data.obj))
+        self.data += data
+        self.kept.append(data)
+        if len(self.data) >= self.target:
+            self.loop.stop()
+
+    def on_close(self, error: Exception | None) -> None:
+        self.loop.stop()
+
+
+def test_reads_go_into_one_reused_buffer_that_every_transport_shares() -> None:
+    """Every read of two connections lands in the same 96 KiB bytearray (a free list, not a
+    buffer per read or per connection); each view is released once on_data returns."""
+    pairs = [tcp_pair(), tcp_pair()]
+    with new_loop() as loop:
+        views = _Views(loop, target=2 * 300_000)
+        transports = [SocketTransport(loop, client) for client, _server in pairs]
+        try:
+            for transport in transports:
+                transport.start(views.on_data, views.on_close)
+            payload = bytes(range(256)) * 1172  # 300 032 bytes each, several reads
+            senders = [
+                threading.Thread(target=server.sendall, args=(payload,)) for _c, server in pairs
+            ]
+            for sender in senders:
+                sender.start()
+            run_until_stopped(loop)
+            for sender in senders:
+                sender.join(5)
+            assert len(views.buffers) >= 2 * 5
+            assert len(set(views.buffers)) == 1
+            assert sorted(views.data) == sorted(payload * 2)
+            for kept in views.kept:
+                with pytest.raises(ValueError, match="released"):
+                    bytes(kept)
+        finally:
+            for transport in transports:
+                transport.close()
+            for _client, server in pairs:
+                server.close()
+
+
+def test_a_buffer_still_exported_after_on_data_is_not_reused() -> None:
+    """A consumer that holds a buffer export of the view past the call (here a PickleBuffer,
+    which keeps a Py_buffer of it) keeps its bytes: that buffer leaves the free list instead of
+    being overwritten by the next read. (Slices kept instead of copies are the consumer's bug:
+    the contract is "copy what you keep", as asyncio's BufferedProtocol's.)"""
+    import pickle
+
+    client_sock, server_sock = tcp_pair()
+    with new_loop() as loop, server_sock:
+        transport = SocketTransport(loop, client_sock)
+        held: list[pickle.PickleBuffer] = []
+        buffers: list[int] = []
+
+        def on_data(data: memoryview) -> None:
+            buffers.append(id(data.obj))
+            if not held:
+                held.append(pickle.PickleBuffer(data))
+            loop.stop()
+
+        transport.start(on_data, lambda _error: loop.stop())
+        try:
+            server_sock.sendall(b"first")
+            run_until_stopped(loop)
+            server_sock.sendall(b"second")
+            run_until_stopped(loop)
+            assert bytes(held[0].raw()) == b"first"  # not overwritten by the second read
+            assert buffers[0] != buffers[1]
+        finally:
+            transport.close()
+            held[0].release()

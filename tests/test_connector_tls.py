@@ -71,9 +71,10 @@ class Outcome:
         self.errors.append(error)
         self.loop.stop()
 
-    def on_data(self, data: bytes) -> None:
+    def on_data(self, data: memoryview) -> None:
+        assert isinstance(data, memoryview)  # a view of the transport's reused read buffer
         assert data
-        self.chunks.append(data)
+        self.chunks.append(bytes(data))
         if self.stop_after is not None and len(self.data) >= self.stop_after:
             self.loop.stop()
 
@@ -499,3 +500,47 @@ def test_tls_on_another_loop_implementation(certs: Certificates) -> None:
             tls_server.close()
     finally:
         loop.aio.close()
+
+
+def test_tls_plaintext_comes_in_a_reused_buffer_one_call_per_socket_read(
+    certs: Certificates,
+) -> None:
+    """SSLObject.read fills a reused read buffer (no bytes per record): every on_data view is
+    of the same 96 KiB bytearray, released after the call, and holds every record that one
+    socket read completed (calls bigger than one 16 KiB record)."""
+    from reactsse.connector import READ_BUFFER_SIZE
+
+    payload = bytes(range(256)) * 8192  # 2 MiB, ~128 TLS records
+
+    def serve(conn: socket.socket) -> None:
+        with certs.server.wrap_socket(conn, server_side=True) as tls:
+            assert tls.recv(5) == b"ready"
+            tls.sendall(payload)
+            tls.unwrap()
+
+    buffers: list[int] = []
+    sizes: list[int] = []
+    kept: list[memoryview] = []
+    with new_loop() as loop, listener() as server:
+        thread = ThreadServer(server, serve)
+        outcome, _pending = _connect(loop, "localhost", server.getsockname()[1], certs.client)
+        run_until_stopped(loop)
+        [client] = outcome.transports
+
+        def on_data(data: memoryview) -> None:
+            assert isinstance(data.obj, bytearray) and len(data.obj) == READ_BUFFER_SIZE
+            buffers.append(id(data.obj))
+            sizes.append(len(data))
+            kept.append(data)
+            outcome.on_data(data)
+
+        client.start(on_data, outcome.on_close)
+        client.write(b"ready")
+        run_until_stopped(loop)
+        thread.join()
+    assert outcome.closed == [None] and outcome.data == payload
+    assert len(set(buffers)) == 1
+    assert max(sizes) > 16384  # several records in one call
+    for view in kept:  # each view was released once on_data returned
+        with pytest.raises(ValueError, match="released"):
+            bytes(view)

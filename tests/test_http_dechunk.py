@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import random
+from collections.abc import Callable
+from typing import TypeVar
 
 import h11
 import pytest
@@ -36,13 +38,32 @@ HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 LIMITS = [len(HEAD), 64, 65536]
 
 Outcome = list[tuple[str, object, list[ResponseEvent]]]
+_T = TypeVar("_T")
+
+
+def _through_reused_buffer(
+    receive: Callable[[memoryview], _T], buffer: bytearray, piece: bytes
+) -> _T:
+    """Call ``receive`` as a transport does: with a view of a reused buffer, released after the
+    call; then scribble over the buffer, so that anything kept of it shows up as wrong bytes."""
+    buffer[: len(piece)] = piece
+    view = memoryview(buffer)[: len(piece)]
+    try:
+        return receive(view)
+    finally:
+        view.release()
+        buffer[:] = b"\xa5" * len(buffer)
 
 
 def _run(reader: str, wire: bytes, cuts: list[int], limit: int, eof: bool = True) -> Outcome:
-    """Feed ``wire`` cut at ``cuts`` (then EOF); return each call's result or the first error."""
+    """Feed ``wire`` cut at ``cuts`` (then EOF); return each call's result or the first error.
+
+    ``reader`` is "h11", "batch" (bytes), or "batch-view" (views of a reused buffer, as the
+    transport gives them: the de-chunker's ``feed_view`` path)."""
     conn = ClientConnection(
-        body_reader="batch" if reader == "batch" else "h11", max_header_size=limit
+        body_reader="h11" if reader == "h11" else "batch", max_header_size=limit
     )
+    buffer = bytearray(len(wire) + 1)
     conn.send_request("GET", URL)
     # Cuts are taken modulo the length, so that short inputs get cut as often as long ones.
     points = sorted({c % len(wire) for c in cuts if c % len(wire)}) if wire else []
@@ -52,7 +73,10 @@ def _run(reader: str, wire: bytes, cuts: list[int], limit: int, eof: bool = True
     outcome: Outcome = []
     for piece in pieces:
         try:
-            events = conn.receive_data(piece)
+            if reader == "batch-view" and piece:
+                events = _through_reused_buffer(conn.receive_data, buffer, piece)
+            else:
+                events = conn.receive_data(piece)
         except ReactSSEError as exc:
             outcome.append(("error", type(exc), events_before_error(exc)))
             break
@@ -66,6 +90,7 @@ def _compare(wire: bytes, cuts: list[int], limit: int = 65536, eof: bool = True)
     batch = _run("batch", wire, cuts, limit, eof)
     reference = _run("h11", wire, cuts, limit, eof)
     assert batch == reference
+    assert _run("batch-view", wire, cuts, limit, eof) == reference
     return reference
 
 
@@ -384,19 +409,26 @@ def _framed(sizes: list[int], seed: int) -> tuple[bytes, bytes, list[int]]:
     return bytes(wire), body, marks
 
 
-def _feed_checked(wire: bytes, body: bytes, cuts: list[int]) -> None:
+def _feed_checked(wire: bytes, body: bytes, cuts: list[int], *, views: bool = False) -> None:
     """Feed ``wire`` to a de-chunker cut at ``cuts``; assert the body comes out and the last
     chunk is handed over. Pieces are checked by length and both ends (a full comparison per cut
-    of a 256 KiB body would make the test slow; a shifted boundary changes the ends)."""
+    of a 256 KiB body would make the test slow; a shifted boundary changes the ends). With
+    ``views``, each read is a view of one reused buffer (``feed_view``), pieces checked before
+    the next read overwrites it."""
     dechunker = BatchDechunker(max_line_size=65536)
     points = [0, *sorted({c for c in cuts if 0 < c < len(wire)}), len(wire)]
     offset, tail = 0, None
+    buffer = bytearray(max(b - a for a, b in itertools.pairwise(points)))
     for start, stop in itertools.pairwise(points):
         if tail is not None:
             tail += wire[start:stop]
             continue
         out: list[bytes | bytearray | memoryview] = []
-        tail = dechunker.feed(wire[start:stop], out)
+        if views:
+            buffer[: stop - start] = wire[start:stop]
+            tail = dechunker.feed_view(memoryview(buffer)[: stop - start], out)
+        else:
+            tail = dechunker.feed(wire[start:stop], out)
         for piece in out:
             n = len(piece)
             assert n > 0, cuts
@@ -423,10 +455,12 @@ def test_cuts_at_every_structural_position_of_64k_chunks(sizes: list[int]) -> No
     wire, body, marks = _framed(sizes, seed=len(sizes))
     near = sorted({m + d for m in marks for d in range(-3, 4) if 0 < m + d < len(wire)})
     for cut in near:
-        _feed_checked(wire, body, [cut])
-        _feed_checked(wire, body, list(range(cut, len(wire), 65536)))
+        for views in (False, True):
+            _feed_checked(wire, body, [cut], views=views)
+            _feed_checked(wire, body, list(range(cut, len(wire), 65536)), views=views)
     for first, second in itertools.combinations(near, 2):
         _feed_checked(wire, body, [first, second])
+        _feed_checked(wire, body, [first, second], views=True)
 
 
 @st.composite
