@@ -7,9 +7,10 @@ Usage (from the repository root)::
 
 Contestants (the read handler of ``SocketTransport``; everything else is the same code):
 
-* ``recv``       one ``sock.recv(65536)`` per readiness (what ``reactsse.connector`` does;
-                 ReactPHP's ``fread($stream, 65536)`` per readiness);
-* ``recv_into``  one ``recv_into`` of a reused 64 KiB ``bytearray``, then ``bytes(view[:n])``;
+* ``recv_into``  one ``recv_into`` of the shared, reused 96 KiB read buffer per readiness, the
+                 consumer getting a view (what ``reactsse.connector`` does);
+* ``recv``       one ``sock.recv(65536)`` per readiness, a new ``bytes`` each (ReactPHP's
+                 ``fread($stream, 65536)``; what ``reactsse.connector`` did before);
 * ``recv_256k``  one ``sock.recv(262144)`` per readiness;
 * ``drain``      ``recv(65536)`` again and again until ``EAGAIN``, all delivered.
 
@@ -18,7 +19,8 @@ Scenarios (the peer is a separate process over 127.0.0.1, so it does not share o
 * ``bulk``   the peer sends MiB as fast as it can (``sendall`` of 1 MiB blocks): MB/s;
 * ``events`` the peer sends 120-byte SSE-like messages, one ``send`` each: messages/s;
 * ``read``   no loop, no peer: the cost of one read of 120 B / 64 KiB already waiting in a
-             socketpair (``drain`` reads like ``recv`` here);
+             socketpair, for ``recv``, ``recv_into`` (the view only) and ``recv_into+copy``
+             (the view, then ``bytes`` of it: what a consumer that keeps every byte pays);
 * ``fair``   one connection floods (64 MiB at most) into a handler that does parser-like work
              (slower than the flood arrives) while another connection does ping-pong over the
              same loop: ping round trips (median, p99, max) and how many pings were answered
@@ -48,22 +50,17 @@ from reactsse.connector import READ_SIZE, SocketTransport
 from reactsse.loop import Stream, StreamSelectLoop
 
 
-class _RecvInto(SocketTransport):
-    def __init__(self, loop: StreamSelectLoop, sock: socket.socket) -> None:
-        super().__init__(loop, sock)
-        self._buffer = bytearray(READ_SIZE)
-        self._view = memoryview(self._buffer)
-
+class _Recv(SocketTransport):
     def _on_readable(self, _stream: Stream) -> None:
         try:
-            n = self._sock.recv_into(self._buffer)
+            data = self._sock.recv(READ_SIZE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
             self._fail(exc)
             return
-        if n:
-            self._received(bytes(self._view[:n]))
+        if data:
+            self._received(data)  # type: ignore[arg-type]  # bytes where a view is typed
         else:
             self._eof()
 
@@ -78,7 +75,7 @@ class _Recv256k(SocketTransport):
             self._fail(exc)
             return
         if data:
-            self._received(data)
+            self._received(data)  # type: ignore[arg-type]
         else:
             self._eof()
 
@@ -94,15 +91,15 @@ class _Drain(SocketTransport):
                 self._fail(exc)
                 return
             if data:
-                self._received(data)
+                self._received(data)  # type: ignore[arg-type]
             else:
                 self._eof()
                 return
 
 
 CONTESTANTS: dict[str, type[SocketTransport]] = {
-    "recv": SocketTransport,
-    "recv_into": _RecvInto,
+    "recv_into": SocketTransport,
+    "recv": _Recv,
     "recv_256k": _Recv256k,
     "drain": _Drain,
 }
@@ -264,15 +261,19 @@ def calls(size: int, repeat: int) -> dict[str, float]:
     def read_recv() -> bytes:
         return reader.recv(READ_SIZE)
 
-    def read_recv_into() -> bytes:
+    def read_recv_into() -> memoryview:
+        return view[: reader.recv_into(buffer)]
+
+    def read_recv_into_copy() -> bytes:
         return bytes(view[: reader.recv_into(buffer)])
 
     def read_recv_256k() -> bytes:
         return reader.recv(262144)
 
-    kinds: dict[str, Callable[[], bytes]] = {
-        "recv": read_recv,
+    kinds: dict[str, Callable[[], bytes | memoryview]] = {
         "recv_into": read_recv_into,
+        "recv_into+copy": read_recv_into_copy,
+        "recv": read_recv,
         "recv_256k": read_recv_256k,
     }
     samples: dict[str, list[float]] = {kind: [] for kind in kinds}
@@ -305,11 +306,12 @@ def main() -> int:
 
     names = list(CONTESTANTS)
     results: dict[str, dict[str, list[float]]] = {
-        name: {
-            key: []
-            for key in ("bulk", "events", "fair50", "fair99", "fairmax", "pings", "small", "large")
-        }
+        name: {key: [] for key in ("bulk", "events", "fair50", "fair99", "fairmax", "pings")}
         for name in names
+    }
+    read_kinds = ["recv_into", "recv_into+copy", "recv", "recv_256k"]
+    reads: dict[str, dict[str, list[float]]] = {
+        kind: {"small": [], "large": []} for kind in read_kinds
     }
     for round_index in range(args.rounds):
         order = names if round_index % 2 == 0 else names[::-1]
@@ -323,17 +325,16 @@ def main() -> int:
             results[name]["fairmax"].append(worst)
             results[name]["pings"].append(answered)
         small, large = calls(120, 50000), calls(READ_SIZE, 4000)
-        for name in names:
-            kind = "recv" if name == "drain" else name  # drain reads like recv, then again
-            results[name]["small"].append(small[kind])
-            results[name]["large"].append(large[kind])
+        for kind in read_kinds:
+            reads[kind]["small"].append(small[kind])
+            reads[kind]["large"].append(large[kind])
         print(f"round {round_index + 1}/{args.rounds} done", file=sys.stderr)
 
     median = {
         name: {key: statistics.median(values) for key, values in columns.items()}
         for name, columns in results.items()
     }
-    base = median["recv"]
+    base = median["recv_into"]
     print(
         f"# bench/connector.py: {platform.python_implementation()} {platform.python_version()}, "
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs (shared, noisy); "
@@ -342,20 +343,31 @@ def main() -> int:
     )
     print()
     print(
-        "| read handler | bulk MB/s | × recv | events msg/s | × recv "
-        "| ping p50 ms | ping p99 ms | ping max ms | pings answered "
-        "| read 120 B ns | × recv | read 64 KiB ns | × recv |"
+        "| read handler | bulk MB/s | × recv_into | events msg/s | × recv_into "
+        "| ping p50 ms | ping p99 ms | ping max ms | pings answered |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in names:
         row = median[name]
         print(
             f"| {name} | {row['bulk']:.0f} | {row['bulk'] / base['bulk']:.2f} "
             f"| {row['events']:.0f} | {row['events'] / base['events']:.2f} "
             f"| {row['fair50']:.3f} | {row['fair99']:.3f} | {row['fairmax']:.1f} "
-            f"| {row['pings']:.0f} "
-            f"| {row['small']:.0f} | {row['small'] / base['small']:.2f} "
-            f"| {row['large']:.0f} | {row['large'] / base['large']:.2f} |"
+            f"| {row['pings']:.0f} |"
+        )
+    read_median = {
+        kind: {key: statistics.median(values) for key, values in columns.items()}
+        for kind, columns in reads.items()
+    }
+    read_base = read_median["recv_into"]
+    print()
+    print("| one read | read 120 B ns | × recv_into | read 64 KiB ns | × recv_into |")
+    print("|---|---:|---:|---:|---:|")
+    for kind in read_kinds:
+        row = read_median[kind]
+        print(
+            f"| {kind} | {row['small']:.0f} | {row['small'] / read_base['small']:.2f} "
+            f"| {row['large']:.0f} | {row['large'] / read_base['large']:.2f} |"
         )
     return 0
 
