@@ -817,7 +817,9 @@ class _Reads:
         return self.sizes[first:]
 
 
-def test_read_size_starts_small_doubles_on_full_reads_and_shrinks_after_small_ones() -> None:
+def test_read_size_starts_small_jumps_to_the_most_on_a_full_read_and_shrinks_after_small_ones() -> (
+    None
+):
     with listener() as server:
         # Room for every byte queued at once below (the default window may not be).
         server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
@@ -828,23 +830,24 @@ def test_read_size_starts_small_doubles_on_full_reads_and_shrinks_after_small_on
         reads = _Reads(loop)
         transport.start(reads.on_data, reads.on_close)
         try:
-            # Everything is queued before the first read: each full read doubles the next one,
-            # up to READ_SIZE and never beyond; each read is one on_data call.
+            # Everything is queued before the first read: the first read is small, a full read
+            # makes the next one READ_SIZE at once and never more; each read is one on_data.
             assert FIRST_READ_SIZE == 2048 and READ_SIZE == 65536
-            grown = [2048, 4096, 8192, 16384, 32768, 65536, 65536, 1000]
+            grown = [2048, 65536, 65536, 1000]
             assert reads.read(sender, receiver, sum(grown)) == grown
             # The 1000-byte read was the first small one; a second one in a row halves the
-            # size (64 -> 32 KiB), and two more halve it again (16 KiB).
+            # size (64 -> 32 KiB), and two more halve it again (16 KiB); a full read of 16 KiB
+            # goes back to 64 KiB.
             for _ in range(3):
                 assert reads.read(sender, receiver, 10) == [10]
-            assert reads.read(sender, receiver, 49152 + 65536) == [16384, 32768, 65536]
+            assert reads.read(sender, receiver, 16384 + 65536 + 32768) == [16384, 65536, 32768]
             # One small read between full ones does not shrink: hysteresis.
             assert reads.read(sender, receiver, 10) == [10]
             assert reads.read(sender, receiver, 70_000) == [65536, 70_000 - 65536]
             # Shrinking stops at FIRST_READ_SIZE.
             for _ in range(12):
                 assert reads.read(sender, receiver, 100) == [100]
-            assert reads.read(sender, receiver, 10_000) == [2048, 4096, 10_000 - 6144]
+            assert reads.read(sender, receiver, 10_000) == [2048, 10_000 - 2048]
         finally:
             transport.close()
 
