@@ -34,6 +34,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "http_body": ([], ["--quick"]),
     "connector": ([], ["--scale", "0.05", "--rounds", "1"]),
     "client": ([], ["--scale", "0.02", "--rounds", "1"]),
+    "alignment": ([], ["--scale", "0.05", "--rounds", "1"]),
     "server": ([], ["--rounds", "1", "--tokens", "500"]),
 }
 
