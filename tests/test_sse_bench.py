@@ -1,4 +1,4 @@
-"""Smoke test of bench/sse.py: it runs, and every contestant sees the same number of events."""
+"""Smoke tests of bench/sse.py and bench/alignment.py: they run, and their checks hold."""
 
 from __future__ import annotations
 
@@ -6,33 +6,31 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "sse.py"
+BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
-def test_sse_benchmark_runs_and_contestants_agree() -> None:
+def _run(script: str, *args: str) -> str:
+    """Run a bench script quickly; assert it exits 0 (its own checks passed); return stdout."""
     result = subprocess.run(
-        [sys.executable, str(BENCH), "--rounds", "1", "--scale", "0.002"],
+        [sys.executable, str(BENCH / script), *args],
         capture_output=True,
         text=True,
         timeout=50,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "MISMATCH" not in result.stdout
+    return result.stdout
+
+
+def test_sse_benchmark_runs_and_contestants_agree() -> None:
+    output = _run("sse.py", "--rounds", "1", "--scale", "0.002")
+    assert "MISMATCH" not in output
     for corpus in ("openai", "tiny", "multiline", "responses", "large"):
-        assert f"## {corpus}:" in result.stdout
-    assert "reactsse" in result.stdout
+        assert f"## {corpus}:" in output
+    assert "reactsse" in output
 
 
 def test_alignment_benchmark_runs() -> None:
     """bench/alignment.py decodes every event at every alignment (it asserts the counts)."""
-    script = BENCH.parent / "alignment.py"
-    result = subprocess.run(
-        [sys.executable, str(script), "--rounds", "1", "--scale", "0.02"],
-        capture_output=True,
-        text=True,
-        timeout=50,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("\n| ") == 9  # the header and one row per first-read size
+    output = _run("alignment.py", "--rounds", "1", "--scale", "0.02")
+    assert output.count("\n| ") == 9  # the header and one row per first-read size
