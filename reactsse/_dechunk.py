@@ -80,10 +80,12 @@ class BatchDechunker:
         keeps of ``out`` before then: ``b"".join(out)``, which is the one copy a body byte
         needs. Why it is fast: the data of large chunks (``_COPY_BELOW`` or more) is appended as
         views of ``view``, and only their size lines are copied (a few bytes each) to be parsed;
-        at the first small chunk (a token stream), or anything ``feed`` handles specially (an
-        incomplete line or footer, an extension, the last chunk, an error), the rest of the view
-        is copied once to ``bytes`` and goes through ``feed``, for which small copies cost less
-        than views (measured in docs/http.md). Same results and errors as ``feed``.
+        a view that ends with one whole small chunk (a live token stream, one chunk per read)
+        gives its data as one copy; at any other small chunk, or anything ``feed`` handles
+        specially (an incomplete line or footer, an extension, the last chunk, an error), the
+        rest of the view is copied once to ``bytes`` and goes through ``feed``, for which small
+        copies cost less than views (measured in docs/http.md). Same results and errors as
+        ``feed``.
         """
         size = len(view)
         pos = 0
@@ -123,7 +125,14 @@ class BatchDechunker:
                     break
                 chunk_size = int(digits, 16)
                 if chunk_size < _COPY_BELOW:
-                    break  # a small chunk (or the last one): feed takes the rest of the view
+                    start = pos + line_end + 2
+                    end = start + chunk_size
+                    if chunk_size and end + 2 == size and view[end] == 13 and view[end + 1] == 10:
+                        # Exactly one whole small chunk left: a live token stream reads one at
+                        # a time. Its data is copied out once, and nothing else.
+                        out.append(bytes(view[start:end]))
+                        return None
+                    break  # small chunks (or the last one): feed takes the rest of the view
                 pos += line_end + 2
                 self._remaining = chunk_size
         if pos == size:

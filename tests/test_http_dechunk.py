@@ -355,6 +355,31 @@ def test_large_chunks(sizes: list[int], cuts: list[int], seed: int) -> None:
     assert all(kind == "ok" for kind, _, _ in outcome)
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(1, 5000), min_size=1, max_size=10),
+    st.integers(0, 2**32),
+    st.sampled_from([b"", b";ext=1"]),
+    st.booleans(),
+)
+def test_one_chunk_per_read_as_a_live_stream_arrives(
+    sizes: list[int], seed: int, extension: bytes, split_footer: bool
+) -> None:
+    """Each read holds exactly one chunk (a live token stream), or one chunk but for its
+    footer's LF: through views of a reused buffer (feed_view's one-copy path for a whole small
+    chunk), bytes and h11, the same events; the body is intact."""
+    body = random.Random(seed).randbytes(sum(sizes))
+    wire, pos, cuts = bytearray(HEAD), 0, [len(HEAD)]
+    for size in sizes:
+        wire += b"%x%s\r\n%s\r\n" % (size, extension, body[pos : pos + size])
+        pos += size
+        cuts.append(len(wire) - 1 if split_footer else len(wire))
+    wire += b"0\r\n\r\n"
+    outcome = _compare(bytes(wire), cuts)
+    assert _body(outcome) == body
+    assert all(kind == "ok" for kind, _, _ in outcome)
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.binary(max_size=3000),
