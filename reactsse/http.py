@@ -395,7 +395,9 @@ class ClientConnection:
                 if type(data) is bytes:
                     tail = dechunker.feed(data, body)
                 else:
-                    tail = dechunker.feed_view(memoryview(data), body)
+                    tail = dechunker.feed_view(
+                        data if type(data) is memoryview else memoryview(data), body
+                    )
             except ReactSSEError as exc:
                 self._fail()
                 exc.events = self._events(None, body, None)
