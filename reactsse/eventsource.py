@@ -318,6 +318,11 @@ def _redacted_head(head: ResponseHead) -> ResponseHead:
 # -- pure helpers (unit-tested directly) -----------------------------------------------------
 
 
+# The jitter's random numbers, shared by every EventSource: seeding a random.Random from
+# os.urandom costs ~11 us, which every new source paid before its first event.
+_JITTER = random.Random()
+
+
 def _reconnect_delay(retry: float, failures: int, cap: float, rng: random.Random) -> float:
     """The wait before the next attempt, in seconds (docs/eventsource.md "Reconnection").
 
@@ -494,7 +499,7 @@ class EventSource:
         self._ssl_context = ssl_context
         self._body_reader = body_reader
         self._trace = trace
-        self._rng = random.Random()
+        self._rng = _JITTER
 
         self._open_listeners: list[OpenListener] = []
         self._close_listeners: list[CloseListener] = []
