@@ -90,12 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         # A partial run keeps the other scripts' previous output.
         old = RESULTS.read_text(encoding="utf-8").split(MARKER)[-1] if RESULTS.exists() else ""
+        # Split at the section headings only: the scripts' own output has "### " lines too.
         kept = [
             part
-            for part in old.split("\n### ")[1:]
-            if not any(part.startswith(f"`python bench/{name}.py") for name in names)
+            for part in old.split("\n### `python bench/")[1:]
+            if not any(part.startswith(f"{name}.py") for name in names)
         ]
-        body += "".join("\n### " + part for part in kept)
+        body += "".join("\n### `python bench/" + part for part in kept)
     RESULTS.write_text(head.rstrip() + "\n\n" + body, encoding="utf-8")
     print(f"wrote {RESULTS.relative_to(BENCH.parent)}")
     return 1 if failed else 0
