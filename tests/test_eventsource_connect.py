@@ -185,3 +185,33 @@ def test_a_listener_added_to_the_source_sees_each_event_and_may_close_it() -> No
         got = [e.data for e in events]
     assert seen == ["0", "1", "2", "3", "4"]
     assert got == ["0", "1", "2", "3", "4"]
+
+
+def test_connect_iterators_in_threads_share_the_read_buffers_safely() -> None:
+    """Reads of every transport go through one free list of buffers (reactsse.connector): four
+    connect() iterators in four threads, and the built-in server's own loop thread, read at the
+    same time, and every stream arrives whole, in order, with its ids."""
+    from reactsse.server import BackgroundServer, ServerOptions
+
+    count = 3000
+    results: dict[int, list[tuple[str, str]]] = {}
+    errors: list[BaseException] = []
+
+    def read(index: int) -> None:
+        try:
+            with connect(f"{server.url}/events?count={count}&interval=0", reconnect=False) as it:
+                results[index] = [(event.data, event.last_event_id) for event in it]
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    with BackgroundServer(options=ServerOptions(keepalive_interval=None)) as server:
+        threads = [threading.Thread(target=read, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert not errors, errors
+    expected = [(f"event {n}", str(n)) for n in range(1, count + 1)]
+    assert sorted(results) == [0, 1, 2, 3]
+    for events in results.values():
+        assert events == expected
