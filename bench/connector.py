@@ -156,13 +156,15 @@ def _accept_from(
 # -- scenarios -----------------------------------------------------------------------------------
 
 
-def bulk(kind: type[SocketTransport], total: int) -> float:
-    """MB/s reading ``total`` bytes."""
+def _read_all(
+    kind: type[SocketTransport], peer: Callable[[int, int], None], amount: int, expected: int
+) -> float:
+    """Read everything ``peer`` sends through a ``kind`` transport; return the seconds taken."""
     loop = StreamSelectLoop()
-    conn, process = _accept_from(_peer_bulk, total)
+    conn, process = _accept_from(peer, amount)
     received = [0]
 
-    def on_data(data: bytes) -> None:
+    def on_data(data: memoryview) -> None:
         received[0] += len(data)
 
     transport = kind(loop, conn)
@@ -173,29 +175,18 @@ def bulk(kind: type[SocketTransport], total: int) -> float:
     transport.close()
     loop.close()
     process.join()
-    assert received[0] == total, (received[0], total)
-    return total / elapsed / 1e6
+    assert received[0] == expected, (received[0], expected)
+    return elapsed
+
+
+def bulk(kind: type[SocketTransport], total: int) -> float:
+    """MB/s reading ``total`` bytes."""
+    return total / _read_all(kind, _peer_bulk, total, total) / 1e6
 
 
 def events(kind: type[SocketTransport], count: int) -> float:
     """Messages/s reading ``count`` 120-byte messages sent one by one."""
-    loop = StreamSelectLoop()
-    conn, process = _accept_from(_peer_events, count)
-    received = [0]
-
-    def on_data(data: bytes) -> None:
-        received[0] += len(data)
-
-    transport = kind(loop, conn)
-    start = time.perf_counter()
-    transport.start(on_data, lambda _error: loop.stop())
-    loop.run()
-    elapsed = time.perf_counter() - start
-    transport.close()
-    loop.close()
-    process.join()
-    assert received[0] == count * 120
-    return count / elapsed
+    return count / _read_all(kind, _peer_events, count, count * 120)
 
 
 def fair(kind: type[SocketTransport], total: int) -> tuple[float, float, float, int]:
