@@ -39,10 +39,10 @@ from reactsse.connector import (
     PendingConnect,
     SocketTransport,
     Transport,
-    _format_address,
-    _ip_literal,
     connect,
 )
+from reactsse.connector.oserrors import format_address
+from reactsse.connector.resolve import ip_literal
 from reactsse.errors import ConnectError, ConnectionClosed, ConnectTimeout, TransportError
 from reactsse.loop import LoopInterface
 
@@ -726,17 +726,17 @@ def test_any_sequence_of_writes_arrives_intact_and_in_order(writes: list[bytes])
 @given(st.ip_addresses())
 def test_ip_literals_are_recognised_with_and_without_brackets(address: object) -> None:
     text = str(address)
-    assert _ip_literal(text) == text
+    assert ip_literal(text) == text
     if ":" in text:
-        assert _ip_literal(f"[{text}]") == text
-        assert _format_address(text, 443) == f"[{text}]:443"
+        assert ip_literal(f"[{text}]") == text
+        assert format_address(text, 443) == f"[{text}]:443"
     else:
-        assert _format_address(text, 443) == f"{text}:443"
+        assert format_address(text, 443) == f"{text}:443"
 
 
 @given(st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,20}){0,3}", fullmatch=True))
 def test_host_names_are_not_ip_literals(name: str) -> None:
-    assert _ip_literal(name) is None
+    assert ip_literal(name) is None
 
 
 # -- any LoopInterface: the connector on asyncio's loop --------------------------------------------
