@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -95,7 +94,7 @@ class AddressAttempts:
         """Share the remaining time: each of the n addresses left gets 1/n of it."""
         if self._deadline is None or not self._addresses:
             return  # the last address has the caller's deadline
-        now = time.monotonic()
+        now = self._loop.now()
         share = max(0.0, self._deadline - now) / (len(self._addresses) + 1)
         self._timer = self._loop.add_timer(share, self._on_timer)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 import socket
 import ssl
-import time
 from collections.abc import Callable
 
 from reactsse.connector.attempts import AddressAttempts, Failure
@@ -22,6 +21,7 @@ from reactsse.connector.resolve import Resolution, ResolveResult, ip_literal, re
 from reactsse.connector.tls import TLSTransport
 from reactsse.connector.transport import SocketTransport, Transport
 from reactsse.errors import ConnectTimeout, TLSError, TransportError
+from reactsse.loop.deferred import Deferred
 from reactsse.loop.interface import LoopInterface, TimerInterface
 
 __all__ = ["PendingConnect", "connect"]
@@ -58,10 +58,12 @@ class PendingConnect:
         self._ssl_context = ssl_context
         self._server_hostname = server_hostname
         self._timeout = timeout
-        self._on_connected: Callable[[Transport], object] | None = on_connected
-        self._on_error: Callable[[Exception], object] | None = on_error
+        # The one-shot result, as ReactPHP's Connector::connect() returns a promise: it settles
+        # once, and after cancel() (its canceller releases everything) it calls nothing.
+        self._result: Deferred[Transport] = Deferred(canceller=self._release)
+        self._result.then(on_connected, on_error)
         self._phase = _Phase.STARTING
-        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._deadline = None if timeout is None else loop.now() + timeout
         self._timer: TimerInterface | None = None
         self._resolution: Resolution | None = None
         self._attempts: AddressAttempts | None = None
@@ -79,7 +81,7 @@ class PendingConnect:
         resolver thread, if any, cannot be interrupted; it ends when ``getaddrinfo`` returns
         and then touches nothing.
         """
-        self._done()
+        self._result.cancel()
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -87,7 +89,7 @@ class PendingConnect:
         if self._phase is not _Phase.STARTING:
             return
         if self._deadline is not None:
-            delay = max(0.0, self._deadline - time.monotonic())
+            delay = max(0.0, self._deadline - self._loop.now())
             self._timer = self._loop.add_timer(delay, self._on_timer)
         literal = ip_literal(self._host)
         if literal is not None:
@@ -154,11 +156,9 @@ class PendingConnect:
 
     # -- endings -------------------------------------------------------------------------------
 
-    def _done(self) -> None:
-        """Release everything; no callback afterwards."""
+    def _release(self) -> None:
+        """Stop every step: cancel the timer, the resolution, the attempts, the handshake."""
         self._phase = _Phase.DONE
-        self._on_connected = None
-        self._on_error = None
         if self._timer is not None:
             self._loop.cancel_timer(self._timer)
             self._timer = None
@@ -173,18 +173,15 @@ class PendingConnect:
             self._tls = None
 
     def _fail(self, error: Exception) -> None:
-        on_error = self._on_error
-        self._done()
-        if on_error is not None:
-            on_error(error)
+        self._release()
+        self._result.reject(error)
 
     def _succeed(self, transport: Transport) -> None:
-        on_connected = self._on_connected
-        self._done()
-        if on_connected is not None:
-            on_connected(transport)
-        else:  # pragma: no cover - cancel() empties the callbacks and closes what it owns
+        self._release()
+        if self._result.settled:  # pragma: no cover - cancel() released what it owned
             transport.close()
+            return
+        self._result.resolve(transport)
 
 
 def connect(

@@ -16,6 +16,7 @@ from reactsse.connector.buffers import READ_BUFFER_SIZE, free_buffers, give_back
 from reactsse.connector.oserrors import handshake_error, stream_error
 from reactsse.connector.transport import SocketBase, State
 from reactsse.errors import TLSError, TransportError
+from reactsse.loop.deferred import Deferred
 from reactsse.loop.interface import LoopInterface
 
 __all__ = ["TLSTransport", "default_ssl_context"]
@@ -58,8 +59,8 @@ class TLSTransport(SocketBase):
         super().__init__(loop, sock)
         self._server_hostname = server_hostname
         self._handshake_started = False
-        self._on_handshake: Callable[[], object] | None = None
-        self._on_handshake_error: Callable[[Exception], object] | None = None
+        # The handshake's one-shot result (settles once; cancelled by close()).
+        self._handshake: Deferred[None] | None = None
         self._plain_pending = bytearray()  # plaintext SSLObject.write could not take yet
         self._state = State.HANDSHAKING
         self._incoming = ssl.MemoryBIO()
@@ -106,12 +107,18 @@ class TLSTransport(SocketBase):
         self._handshake_started = True
         if self._state is not State.HANDSHAKING:
             return
-        self._on_handshake = on_done
-        self._on_handshake_error = on_error
+        self._handshake = Deferred()
+        self._handshake.then(lambda _none: on_done(), on_error)
         self._update_reading()
         # The first step only writes the ClientHello (or waits for one); run it from the loop
         # so that even a configuration error reaches on_error later, never synchronously.
         self._loop.future_tick(self._step_handshake)
+
+    def close(self) -> None:
+        handshake, self._handshake = self._handshake, None
+        if handshake is not None:
+            handshake.cancel()  # no handshake callback after close()
+        super().close()
 
     def write(self, data: bytes) -> None:
         if self._state not in (State.OPEN, State.HANDSHAKING) or not data:
@@ -140,24 +147,22 @@ class TLSTransport(SocketBase):
             return
         self._state = State.OPEN
         self._update_reading()  # stop reading until start()
-        on_done = self._on_handshake
-        self._on_handshake = self._on_handshake_error = None
+        handshake, self._handshake = self._handshake, None
         if self._plain_pending:
             pending = bytes(self._plain_pending)
             self._plain_pending.clear()
             self._encrypt(pending)
-        if on_done is not None:
-            on_done()
+        if handshake is not None:
+            handshake.resolve(None)
 
     def _handshake_error(self, exc: BaseException) -> TLSError:
         return handshake_error(exc, self._peer, self._server_hostname)
 
     def _handshake_failed(self, error: TLSError) -> None:
-        on_error = self._on_handshake_error
-        self._on_handshake = self._on_handshake_error = None
+        handshake, self._handshake = self._handshake, None
         self._release()
-        if on_error is not None:
-            on_error(error)
+        if handshake is not None:
+            handshake.reject(error)
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -296,10 +301,8 @@ class TLSTransport(SocketBase):
     def _fail_later(self, exc: OSError) -> None:
         if self._state is State.HANDSHAKING:
             error = self._handshake_error(exc)
-            on_error = self._on_handshake_error
-            self._on_handshake = self._on_handshake_error = None
             self._release()
-            if on_error is not None:
-                self._loop.future_tick(lambda: on_error(error))
+            # Not from a loop callback: report on the next tick, unless close() comes first.
+            self._loop.future_tick(lambda: self._handshake_failed(error))
             return
         super()._fail_later(exc)
