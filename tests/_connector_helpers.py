@@ -18,7 +18,7 @@ import pytest
 import trustme
 
 from reactsse.connector import SocketTransport, TLSTransport, Transport
-from reactsse.loop import LoopInterface, Stream, StreamSelectLoop, TimerInterface
+from reactsse.loop import LoopInterface, Stream, StreamSelectLoop, TimerInterface, VirtualTimeLoop
 
 
 def run_until_stopped(loop: LoopInterface, limit: float = 5.0) -> None:
@@ -48,6 +48,17 @@ def open_fds() -> int:
 @contextmanager
 def new_loop() -> Iterator[StreamSelectLoop]:
     loop = StreamSelectLoop()
+    try:
+        yield loop
+    finally:
+        loop.close()
+
+
+@contextmanager
+def new_virtual_loop() -> Iterator[VirtualTimeLoop]:
+    """A loop on a virtual clock that jumps to the next timer when no I/O happens: timeouts
+    fire at exact ``loop.now()`` times, without waiting them out (real sockets stay real)."""
+    loop = VirtualTimeLoop()
     try:
         yield loop
     finally:
@@ -170,7 +181,8 @@ class AsyncioHostedLoop(LoopInterface):
     """A minimal ``LoopInterface`` on an asyncio event loop (streams, one-shot timers, ticks).
 
     Not part of reactsse: it only shows that the connector needs nothing beyond the interface
-    (in particular no thread-safe call: the resolver wakes the loop through a socketpair).
+    (in particular no thread-safe call: the resolver wakes the loop through a ``ThreadWaker``,
+    a read stream like any other).
     """
 
     def __init__(self) -> None:

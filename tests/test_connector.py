@@ -25,6 +25,7 @@ from _connector_helpers import (
     accept_on_loop,
     listener,
     new_loop,
+    new_virtual_loop,
     open_fds,
     refusing_port,
     run_until_stopped,
@@ -223,9 +224,11 @@ class FullBacklog:
 
 @pytest.mark.timeout(10)
 def test_connect_timeout_on_a_full_backlog() -> None:
-    with FullBacklog() as full, new_loop() as loop:
+    with FullBacklog() as full, new_virtual_loop() as loop:
+        start = loop.now()
         result = _connect(loop, "127.0.0.1", full.port, timeout=0.2)
         run_until_stopped(loop)
+        assert loop.now() - start == pytest.approx(0.2, abs=1e-9)  # the timeout, exactly
         [error] = result.errors
         assert type(error) is ConnectTimeout
         assert isinstance(error, TimeoutError)
@@ -283,20 +286,20 @@ def _fake_addresses(monkeypatch: pytest.MonkeyPatch, host: str, ports: list[int]
 def test_addresses_are_tried_in_order_sharing_the_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with FullBacklog() as full, listener() as server, new_loop() as loop:
+    with FullBacklog() as full, listener() as server, new_virtual_loop() as loop:
         good = server.getsockname()[1]
         _fake_addresses(monkeypatch, "two.test", [full.port, good])
-        start = time.monotonic()
+        start = loop.now()
         result = _connect(loop, "two.test", good, timeout=1.0)
         run_until_stopped(loop)
-        elapsed = time.monotonic() - start
+        elapsed = loop.now() - start
         assert not result.errors, result.errors
         [transport] = result.transports
         assert transport.peer == ("127.0.0.1", good)
-        # The hanging first address got its share (half of 1 s), not the whole timeout (which
-        # would also leave nothing for the second: an error). Half a second of margin above the
-        # share, for a loaded machine.
-        assert 0.45 <= elapsed < 1.0
+        # The hanging first address got exactly its share (half of 1 s), not the whole timeout
+        # (which would also leave nothing for the second: an error); the second connected at
+        # once.
+        assert elapsed == pytest.approx(0.5, abs=1e-9)
         transport.close()
 
 
@@ -315,11 +318,13 @@ def test_every_failed_address_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.timeout(10)
 def test_connect_timeout_covers_name_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     resolver = BlockedResolver(monkeypatch)
-    with new_loop() as loop:
+    with new_virtual_loop() as loop:
         before = open_fds()
         try:
+            start = loop.now()
             result = _connect(loop, "blocked.test", 80, timeout=0.1)
             run_until_stopped(loop)
+            assert loop.now() - start == pytest.approx(0.1, abs=1e-9)
             [error] = result.errors
             assert type(error) is ConnectTimeout
             assert "while resolving" in str(error)

@@ -24,6 +24,7 @@ from _connector_helpers import (
     ThreadServer,
     listener,
     new_loop,
+    new_virtual_loop,
     open_fds,
     run_until_stopped,
     tcp_pair,
@@ -163,12 +164,14 @@ def test_peer_closing_during_the_handshake_is_tls_error(certs: Certificates) -> 
 @pytest.mark.timeout(10)
 def test_handshake_never_answered_is_connect_timeout(certs: Certificates) -> None:
     # The listener never accepts: TCP completes in the kernel, the ClientHello is never read.
-    with new_loop() as loop, listener() as server:
+    with new_virtual_loop() as loop, listener() as server:
         before = open_fds()
+        start = loop.now()
         outcome, _pending = _connect(
             loop, "127.0.0.1", server.getsockname()[1], certs.client, timeout=0.2
         )
         run_until_stopped(loop)
+        assert loop.now() - start == pytest.approx(0.2, abs=1e-9)  # the timeout, exactly
         [error] = outcome.errors
         assert type(error) is ConnectTimeout
         assert error.timeout == 0.2
