@@ -28,7 +28,15 @@ FORBIDDEN = {
     "reactsse.eventsource",
     "reactsse.server",
 }
-SANS_IO = ["reactsse.sse", "reactsse.http"]
+SANS_IO = [
+    "reactsse.sse",
+    "reactsse.http",
+    "reactsse.openai.types",
+    "reactsse.openai.payload",
+    "reactsse.openai.chat",
+    "reactsse.openai.responses",
+    "reactsse.openai.request",
+]
 
 
 def _module_path(name: str) -> Path | None:
