@@ -271,7 +271,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     try:
         with _warnings_as_lines():
             if args.responses:
-                handle: Any = client.stream_responses(
+                handle: Any = client.start_responses(
                     args.prompt,
                     model=MODEL_ID,
                     on_event=printer.responses_event,
@@ -280,7 +280,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                     tools=tools,
                 )
             else:
-                handle = client.stream_chat(
+                handle = client.start_chat(
                     args.prompt,
                     model=MODEL_ID,
                     on_delta=printer.chat_delta,
@@ -325,7 +325,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     try:
         with _warnings_as_lines():
             if args.responses:
-                with client.responses_stream(
+                with client.iter_responses(
                     args.prompt,
                     model=model,
                     instructions=args.system,
@@ -341,7 +341,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
                 if args.system is not None:
                     messages.append({"role": "system", "content": args.system})
                 messages.append({"role": "user", "content": args.prompt})
-                with client.chat_stream(messages, model=model, tools=tools, extra=extra) as deltas:
+                with client.iter_chat(messages, model=model, tools=tools, extra=extra) as deltas:
                     for delta in deltas:
                         printer.chat_delta(delta)
                 result = deltas.result

@@ -141,7 +141,7 @@ class OpenAIClient:
 
     # -- Chat Completions -------------------------------------------------------------------
 
-    def stream_chat(
+    def start_chat(
         self,
         messages: Messages,
         *,
@@ -153,7 +153,10 @@ class OpenAIClient:
         include_usage: bool = True,
         extra: Mapping[str, Any] | None = None,
     ) -> StreamHandle[ChatDelta, ChatCompletion]:
-        """Stream a chat completion on the loop (callback style); returns a ``StreamHandle``.
+        """Start a chat completion on the loop (callback style); returns a ``StreamHandle`` at once.
+
+        Nothing happens until the loop runs (``start_*``: the request runs on a loop you run;
+        ``iter_*``: a blocking iterator with its own private loop).
 
         ``POST {base_url}/chat/completions`` with ``"stream": true`` (and
         ``stream_options.include_usage`` unless ``include_usage=False``); ``tools`` and any
@@ -176,7 +179,7 @@ class OpenAIClient:
             on_error=on_error,
         )
 
-    def chat_stream(
+    def iter_chat(
         self,
         messages: Messages,
         *,
@@ -185,9 +188,9 @@ class OpenAIClient:
         include_usage: bool = True,
         extra: Mapping[str, Any] | None = None,
     ) -> ChatStream:
-        """Stream a chat completion, blocking: ``for delta in client.chat_stream(...)``.
+        """Iterate over a chat completion, blocking: ``for delta in client.iter_chat(...)``.
 
-        Same request and errors as ``stream_chat``; returns a ``StreamIterator`` of
+        Same request and errors as ``start_chat``; returns a ``StreamIterator`` of
         ``ChatDelta`` whose ``result`` is the ``ChatCompletion`` once iteration ends.
         """
         payload = chat_body(messages, model, tools, include_usage, extra)
@@ -197,7 +200,7 @@ class OpenAIClient:
 
     # -- Responses API ----------------------------------------------------------------------
 
-    def stream_responses(
+    def start_responses(
         self,
         input: str | Sequence[Mapping[str, Any]],
         *,
@@ -209,14 +212,14 @@ class OpenAIClient:
         tools: Sequence[Mapping[str, Any]] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> StreamHandle[ResponseStreamEvent, ResponseResult]:
-        """Stream a Responses API answer on the loop (callback style); returns a ``StreamHandle``.
+        """Start a Responses API answer on the loop (callback style); returns a ``StreamHandle``.
 
         ``POST {base_url}/responses`` with ``"stream": true``, ``input`` (a prompt or a list of
         input items), ``instructions``, ``tools`` and ``extra`` body fields. Later:
         ``on_event`` per typed event (``ResponseTextDelta``,
         ``ResponseFunctionCallArgumentsDelta``, ``ResponseFunctionCall``,
         ``ResponseCompleted``), then ``on_done(ResponseResult)``, or ``on_error`` as in
-        ``stream_chat`` (``response.failed`` and ``error`` events raise ``APIError``).
+        ``start_chat`` (``response.failed`` and ``error`` events raise ``APIError``).
         """
         payload = responses_body(input, model, instructions, tools, extra)
         return StreamHandle(
@@ -228,7 +231,7 @@ class OpenAIClient:
             on_error=on_error,
         )
 
-    def responses_stream(
+    def iter_responses(
         self,
         input: str | Sequence[Mapping[str, Any]],
         *,
@@ -237,9 +240,9 @@ class OpenAIClient:
         tools: Sequence[Mapping[str, Any]] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> ResponsesStream:
-        """Stream a Responses API answer, blocking: ``for event in client.responses_stream(...)``.
+        """Iterate over a Responses API answer, blocking: ``for event in client.iter_responses()``.
 
-        Same request and errors as ``stream_responses``; ``result`` is the ``ResponseResult``
+        Same request and errors as ``start_responses``; ``result`` is the ``ResponseResult``
         once iteration ends.
         """
         payload = responses_body(input, model, instructions, tools, extra)

@@ -43,7 +43,7 @@ key-scrubbing translation)."""
 
 
 class StreamHandle(Generic[_D, _R]):
-    """One streaming request running on a loop (what ``stream_chat``/``stream_responses`` return).
+    """One streaming request running on a loop (what ``start_chat``/``start_responses`` return).
 
     ``close()`` aborts it at any moment: the connection is released at once and no callback is
     called afterwards. ``result`` is the assembled result once ``on_done`` was called, else
@@ -134,7 +134,7 @@ class StreamHandle(Generic[_D, _R]):
 
 
 class StreamIterator(Generic[_D, _R]):
-    """A blocking iterator over one streaming request (``chat_stream``, ``responses_stream``).
+    """A blocking iterator over one streaming request (``iter_chat``, ``iter_responses``).
 
     Each ``next()`` runs a private ``StreamSelectLoop`` until an event is there, then turns
     events into typed items one at a time: the first item is handed out as soon as its event
@@ -241,13 +241,13 @@ class StreamIterator(Generic[_D, _R]):
         self.close()
 
     def __del__(self) -> None:
-        # Safety net for `for d in client.chat_stream(...): break` without `with`.
+        # Safety net for `for d in client.iter_chat(...): break` without `with`.
         with contextlib.suppress(Exception):
             self.close()
 
 
 ChatStream: TypeAlias = StreamIterator[ChatDelta, ChatCompletion]
-"""The blocking iterator ``OpenAIClient.chat_stream`` returns."""
+"""The blocking iterator ``OpenAIClient.iter_chat`` returns."""
 
 ResponsesStream: TypeAlias = StreamIterator[ResponseStreamEvent, ResponseResult]
-"""The blocking iterator ``OpenAIClient.responses_stream`` returns."""
+"""The blocking iterator ``OpenAIClient.iter_responses`` returns."""
