@@ -15,7 +15,7 @@ from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from reactsse.errors import ReactSSEError
 from reactsse.eventsource import EventSource
-from reactsse.loop import LoopInterface, StreamSelectLoop
+from reactsse.loop import BlockingIterator, Deferred, LoopInterface, StreamSelectLoop
 from reactsse.openai.types import ChatCompletion, ChatDelta, ResponseResult, ResponseStreamEvent
 from reactsse.sse import MessageEvent
 
@@ -63,14 +63,16 @@ class StreamHandle(Generic[_D, _R]):
         self._translate = translate
         self._accumulator = accumulator
         self._on_item = on_item
-        self._on_done = on_done
-        self._on_error = on_error
-        self._finished = False
+        self._raises = on_error is None
         self._result: _R | None = None
         self._source = source
-        self._source.on("*", self._on_event)
-        self._source.on("error", self._on_source_error)
-        self._source.on("close", self._on_source_close)
+        # The outcome settles once (on_done or on_error), or is cancelled by close(), after
+        # which nothing is called: a promise, in ReactPHP's terms.
+        self._outcome: Deferred[_R] = Deferred(canceller=source.close)
+        self._outcome.then(on_done if on_done is not None else _ignore, on_error)
+        source.on("*", self._on_event)
+        source.on("error", self._on_source_error)
+        source.on("close", self._on_source_close)
 
     @property
     def result(self) -> _R | None:
@@ -80,19 +82,18 @@ class StreamHandle(Generic[_D, _R]):
     @property
     def done(self) -> bool:
         """True once the stream finished: success, error or ``close()``."""
-        return self._finished
+        return self._outcome.settled
 
     def close(self) -> None:
         """Abort now: release the connection; no callback afterwards. Idempotent."""
-        self._finished = True
-        self._source.close()
+        self._outcome.cancel()
 
     def __repr__(self) -> str:
-        state = "done" if self._finished else "streaming"
+        state = "done" if self._outcome.settled else "streaming"
         return f"<StreamHandle {self._source.url} {state}>"
 
     def _on_event(self, event: MessageEvent) -> None:
-        if self._finished:
+        if self._outcome.settled:
             return
         try:
             items = self._accumulator.feed(event)
@@ -109,41 +110,43 @@ class StreamHandle(Generic[_D, _R]):
             self._end()
 
     def _on_source_close(self) -> None:
-        if not self._finished:
+        if not self._outcome.settled:
             self._end()
 
     def _end(self) -> None:
-        self._finished = True
         self._result = self._accumulator.finish()
-        if self._on_done is not None:
-            self._on_done(self._result)
+        self._outcome.resolve(self._result)
 
     def _on_source_error(self, error: ReactSSEError) -> None:
         # reconnect=False: every error that reaches us is fatal (the source is CLOSED).
-        if not self._finished:
+        if not self._outcome.settled:
             self._fail(self._translate(error))
 
     def _fail(self, error: ReactSSEError) -> None:
-        self._finished = True
         self._source.close()
-        if self._on_error is None:
+        self._outcome.reject(error)
+        if self._raises:
             # No handler: the error leaves the loop's run(), as an exception from any listener
             # does in ReactPHP (StreamSelectLoop has no try/catch).
             raise error
-        self._on_error(error)
+
+
+def _ignore(_result: object) -> None:
+    pass
 
 
 class StreamIterator(Generic[_D, _R]):
     """A blocking iterator over one streaming request (``iter_chat``, ``iter_responses``).
 
-    Each ``next()`` runs a private ``StreamSelectLoop`` until an event is there, then turns
-    events into typed items one at a time: the first item is handed out as soon as its event
-    arrived, not after the rest of the same read was parsed. Iteration ends when the stream is
-    complete; then ``result`` holds the assembled result (a ``ChatCompletion`` or
-    ``ResponseResult``). Errors (``APIError``, ``HTTPStatusError``, transport errors) are raised
-    from ``next()`` after every item received before them. A stream that ends without its
-    terminator warns ``IncompleteStreamWarning`` at the end of iteration. Use it in a ``with``
-    block or call ``close()``: that closes the connection at once.
+    The connection's events are queued by a ``BlockingIterator`` on a private
+    ``StreamSelectLoop``; each ``next()`` turns them into typed items one at a time, so the
+    first item is handed out as soon as its event arrived, not after the rest of the same read
+    was parsed. Iteration ends when the stream is complete; then ``result`` holds the assembled
+    result (a ``ChatCompletion`` or ``ResponseResult``). Errors (``APIError``,
+    ``HTTPStatusError``, transport errors) are raised from ``next()`` after every item received
+    before them. A stream that ends without its terminator warns ``IncompleteStreamWarning`` at
+    the end of iteration. Use it in a ``with`` block or call ``close()``: that closes the
+    connection at once.
     """
 
     def __init__(
@@ -154,40 +157,27 @@ class StreamIterator(Generic[_D, _R]):
     ) -> None:
         self._translate = translate
         self._accumulator = accumulator
-        self._loop = StreamSelectLoop()
-        # Events as dispatched (the listener only queues them: parsing happens in __next__).
-        self._events: collections.deque[MessageEvent] = collections.deque()
         self._items: collections.deque[_D] = collections.deque()
-        self._error: ReactSSEError | None = None
-        self._source_ended = False
         self._finished = False
         self._result: _R | None = None
+        loop = StreamSelectLoop()
         try:
-            self._source = open_source(self._loop)
+            source = open_source(loop)
         except BaseException:
-            self._loop.close()
+            loop.close()
             raise
-        self._source.on("*", self._on_event)
-        self._source.on("error", self._on_error)
-        self._source.on("close", self._on_close)
+        # The raw events, as dispatched: the listeners only queue them (parsing happens in
+        # __next__). No listener refers to self, so dropping the iterator runs __del__ at once.
+        self._events: BlockingIterator[MessageEvent] = BlockingIterator(loop, source.close)
+        events = self._events
+        source.on("*", events.push)
+        source.on("error", lambda error: events.fail(translate(error)))
+        source.on("close", events.finish)
 
     @property
     def result(self) -> _R | None:
         """The assembled result once iteration has ended successfully, else ``None``."""
         return self._result
-
-    def _on_event(self, event: MessageEvent) -> None:
-        self._events.append(event)
-        self._loop.stop()
-
-    def _on_error(self, error: ReactSSEError) -> None:
-        # reconnect=False: every error that reaches us is fatal (the source is CLOSED).
-        self._error = self._translate(error)
-        self._loop.stop()
-
-    def _on_close(self) -> None:
-        self._source_ended = True
-        self._loop.stop()
 
     def __iter__(self) -> StreamIterator[_D, _R]:
         return self
@@ -197,34 +187,28 @@ class StreamIterator(Generic[_D, _R]):
         while not items:
             if self._finished:
                 raise StopIteration
-            if self._events:
-                try:
-                    items.extend(self._accumulator.feed(self._events.popleft()))
-                except ReactSSEError as feed_error:
-                    self.close()
-                    raise self._translate(feed_error) from None
-                if self._accumulator.done:
-                    # The terminator: finish now, whether or not the server ends the response.
-                    self._end()
-            elif self._error is not None:
-                source_error, self._error = self._error, None
+            try:
+                event = next(self._events)
+            except StopIteration:
+                self._end()  # the source closed by itself (no terminator: finish() warns)
+                continue
+            except Exception:
+                self._finished = True  # an error of the connection, already translated
+                raise
+            try:
+                items.extend(self._accumulator.feed(event))
+            except ReactSSEError as feed_error:
                 self.close()
-                raise source_error
-            elif self._source_ended:
+                raise self._translate(feed_error) from None
+            if self._accumulator.done:
+                # The terminator: finish now, whether or not the server ends the response.
                 self._end()
-            else:
-                self._loop.run()
         return items.popleft()
 
     def _end(self) -> None:
-        self._release()
-        self._result = self._accumulator.finish()
-
-    def _release(self) -> None:
         self._finished = True
-        self._events.clear()
-        self._source.close()
-        self._loop.close()
+        self._events.close()
+        self._result = self._accumulator.finish()
 
     def close(self) -> None:
         """Close the connection and the private loop at once; idempotent.
@@ -232,7 +216,8 @@ class StreamIterator(Generic[_D, _R]):
         Items received but not yet taken are dropped: iteration ends.
         """
         self._items.clear()
-        self._release()
+        self._finished = True
+        self._events.close()
 
     def __enter__(self) -> StreamIterator[_D, _R]:
         return self
