@@ -29,7 +29,7 @@ from reactsse.errors import (
     TLSError,
     TooManyRedirects,
 )
-from reactsse.eventsource import (
+from reactsse.eventsource.source import (
     EventSource,
     TextTrace,
     _excerpt,
