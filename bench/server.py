@@ -51,7 +51,7 @@ loop.run()
 _AIOHTTP = """
 import asyncio, sys, time
 from aiohttp import web
-from reactsse._server_apps import ServerOptions, _Apps, _Request
+from reactsse.mock.chat import ServerOptions, _Apps, _Request
 from reactsse.sse import encode_event
 
 apps = _Apps(ServerOptions(reply_tokens=int(sys.argv[1])))

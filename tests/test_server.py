@@ -717,7 +717,7 @@ def test_send_timeout_drops_a_reader_that_never_reads() -> None:
 
 
 def test_a_failing_app_costs_one_response_not_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    from reactsse import _server_apps
+    from reactsse.mock import chat as _server_apps
 
     real_events = _server_apps._ChatStream.events
 
@@ -876,7 +876,7 @@ def test_head_is_get_without_content(server: BackgroundServer) -> None:
 
 
 def test_a_server_bug_closes_one_connection_not_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    from reactsse import server as server_module
+    from reactsse.server import server as server_module
 
     def broken_begin(self: object) -> None:
         raise RuntimeError("bug in the server")

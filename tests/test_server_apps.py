@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reactsse._server_apps import (
+from reactsse.mock.chat import (
     ServerOptions,
     _Apps,
     _BodyReply,

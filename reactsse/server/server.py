@@ -42,7 +42,9 @@ from typing import TextIO, TypeVar
 
 import h11
 
-from reactsse._server_apps import (
+from reactsse.connector import SocketTransport
+from reactsse.loop import Loop, LoopInterface, Stream, StreamSelectLoop, TimerInterface
+from reactsse.mock.chat import (
     MODEL_ID,
     ServerOptions,
     _Apps,
@@ -52,8 +54,6 @@ from reactsse._server_apps import (
     _openai_error,
     _Request,
 )
-from reactsse.connector import SocketTransport
-from reactsse.loop import Loop, LoopInterface, Stream, StreamSelectLoop, TimerInterface
 from reactsse.sse import encode_comment, encode_event
 
 __all__ = ["MODEL_ID", "BackgroundServer", "SSEServer", "ServerOptions", "serve"]

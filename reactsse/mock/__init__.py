@@ -1,0 +1,1 @@
+"""The built-in apps of ``reactsse.server`` (the module moves into a package; split next)."""
