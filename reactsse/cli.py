@@ -248,10 +248,12 @@ def _load_tools(spec: str | None) -> list[dict[str, Any]] | None:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from reactsse.loop import StreamSelectLoop
-    from reactsse.server import MODEL_ID, ServerOptions, SSEServer
+    from reactsse.mock import MODEL_ID, MockApp, MockOptions
+    from reactsse.server import ServerOptions, SSEServer
 
     loop = StreamSelectLoop()
-    server = SSEServer(loop, options=ServerOptions(rate=args.rate, keepalive_interval=None))
+    app = MockApp(MockOptions(rate=args.rate))
+    server = SSEServer(loop, app=app, options=ServerOptions(keepalive_interval=None))
     # api_key="": the built-in server needs none, and the user's real key must not be sent.
     client = OpenAIClient(base_url=server.url + "/v1", api_key="", loop=loop, trace=_trace(args))
     endpoint = "/v1/responses" if args.responses else "/v1/chat/completions"
@@ -500,18 +502,18 @@ def _looks_like_json(text: str) -> bool:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from reactsse.server import serve
+    from reactsse.mock import MockApp, MockOptions
+    from reactsse.server import SSEServer, serve
 
     try:
-        serve(
-            args.host,
-            args.port,
-            rate=args.rate,
-            api_key=args.api_key,
-            fault=args.fault,
-        )
+        app = MockApp(MockOptions(rate=args.rate, api_key=args.api_key, fault=args.fault))
     except ValueError as exc:
         raise _UsageError(str(exc)) from None
+
+    def endpoints(server: SSEServer) -> None:
+        print(f"  OpenAI base_url: {server.url}/v1    demo stream: {server.url}/events", flush=True)
+
+    serve(app, host=args.host, port=args.port, on_listening=endpoints)
     return EXIT_OK
 
 
