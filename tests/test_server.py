@@ -306,6 +306,45 @@ def test_serves_a_user_written_app() -> None:
         assert header(response, "content-type") == "text/plain; charset=utf-8"
 
 
+def test_pacing_runs_on_the_loop_clock() -> None:
+    """Server and EventSource on one VirtualTimeLoop: events due 30 s apart arrive exactly
+    30 virtual seconds apart, without the test waiting for them."""
+    from reactsse.eventsource import EventSource
+    from reactsse.loop import VirtualTimeLoop
+
+    def app(request: Request) -> Reply:
+        events = (Event(f"tick {n}", id=str(n), at=30.0 * n) for n in range(4))
+        return EventStream(events, timed=True)
+
+    loop = VirtualTimeLoop()
+    server = SSEServer(loop, app=app, options=ServerOptions(keepalive_interval=None))
+    source = EventSource(server.url + "/ticks", loop=loop, retry=3600.0)
+    arrivals: list[tuple[str, float]] = []
+
+    def on_message(event: MessageEvent) -> None:
+        arrivals.append((event.data, loop.now()))
+        if len(arrivals) == 4:
+            source.close()
+            server.close()  # nothing left: run() returns
+
+    source.on("message", on_message)
+    watchdog = threading.Timer(TIMEOUT, loop.stop)
+    watchdog.start()
+    started = time.monotonic()
+    try:
+        loop.run()
+    finally:
+        watchdog.cancel()
+        source.close()
+        server.close()
+        loop.close()
+    assert time.monotonic() - started < TIMEOUT - 1
+    assert [data for data, _ in arrivals] == [f"tick {n}" for n in range(4)]
+    first = arrivals[0][1]
+    gaps = [when - first for _, when in arrivals]
+    assert gaps == pytest.approx([0.0, 30.0, 60.0, 90.0], abs=1e-6)
+
+
 def test_an_app_can_cut_or_stall_its_stream() -> None:
     def app(request: Request) -> Reply:
         events = (Event(f"n{n}") for n in range(100))

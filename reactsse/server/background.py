@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-import socket
 import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from reactsse.loop import Stream, StreamSelectLoop
+from reactsse.loop import StreamSelectLoop, ThreadWaker
 from reactsse.server.app import App
 from reactsse.server.options import ServerOptions
 from reactsse.server.server import SSEServer
@@ -29,8 +28,8 @@ class BackgroundServer:
     context manager (or :meth:`start`/:meth:`stop`). The server is bound by :meth:`start` in
     the calling thread, so ``url`` and ``port`` are known as soon as it returns and bind errors
     (``OSError``) are raised there. :meth:`call` runs a function on the loop thread; that is the
-    only safe way to touch :attr:`server` while it runs. Stopping wakes the loop through a
-    socket pair registered on it, closes the server, and joins the thread.
+    only safe way to touch :attr:`server` while it runs. Both go through a ``ThreadWaker`` of
+    the loop; stopping closes the server, ends the loop and joins the thread.
     """
 
     def __init__(
@@ -48,11 +47,7 @@ class BackgroundServer:
         self._server: SSEServer | None = None
         self._loop: StreamSelectLoop | None = None
         self._thread: threading.Thread | None = None
-        self._wake_r: socket.socket | None = None
-        self._wake_w: socket.socket | None = None
-        self._calls: list[tuple[Callable[[SSEServer], object], concurrent.futures.Future[object]]]
-        self._calls = []
-        self._lock = threading.Lock()
+        self._waker: ThreadWaker | None = None
         self.error: BaseException | None = None
         """An exception that escaped the loop (and ended the thread), if any."""
 
@@ -85,9 +80,7 @@ class BackgroundServer:
         except BaseException:
             loop.close()
             raise
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        loop.add_read_stream(self._wake_r, self._on_wake)
+        self._waker = ThreadWaker(loop)
         self._loop, self._server = loop, server
         self._thread = threading.Thread(
             target=self._run, name=f"reactsse-server-{server.port}", daemon=True
@@ -101,30 +94,34 @@ class BackgroundServer:
         Raises ``RuntimeError`` if the server is not running, ``TimeoutError`` after
         ``timeout`` seconds.
         """
-        future: concurrent.futures.Future[object] = concurrent.futures.Future()
-        with self._lock:
-            if self._wake_w is None or self._thread is None or not self._thread.is_alive():
-                raise RuntimeError("BackgroundServer is not running")
-            self._calls.append((function, future))
-            self._wake_w.send(b"c")
-        return future.result(timeout)  # type: ignore[return-value]
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                future.set_result(function(self.server))
+            except BaseException as error:
+                future.set_exception(error)
+
+        waker, thread = self._waker, self._thread
+        if waker is None or thread is None or not thread.is_alive():
+            raise RuntimeError("BackgroundServer is not running")
+        if not waker.call_soon_threadsafe(run):
+            raise RuntimeError("BackgroundServer is not running")
+        return future.result(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close the server, end the loop thread and release the loop. Idempotent."""
         thread = self._thread
         if thread is None:
             return
-        with self._lock:
-            if self._wake_w is not None and thread.is_alive():
-                self._wake_w.send(b"s")
+        if self._waker is not None and thread.is_alive():
+            self._waker.call_soon_threadsafe(self._shut_down)
         thread.join(timeout)
         if thread.is_alive():
             raise TimeoutError(f"BackgroundServer thread did not stop within {timeout} s")
-        with self._lock:
-            for sock in (self._wake_r, self._wake_w):
-                if sock is not None:
-                    sock.close()
-            self._wake_r = self._wake_w = None
+        if self._waker is not None:
+            self._waker.close()  # idempotent; the loop thread has ended, so safe from here
+            self._waker = None
         if self._loop is not None:
             self._loop.close()
         self._thread = None
@@ -146,20 +143,9 @@ class BackgroundServer:
             if self._server is not None:
                 self._server.close()
 
-    def _on_wake(self, _stream: Stream) -> None:
-        assert self._wake_r is not None and self._loop is not None
-        try:
-            signals = self._wake_r.recv(4096)
-        except (BlockingIOError, InterruptedError):
-            return
-        with self._lock:
-            calls, self._calls = self._calls, []
-        for function, future in calls:
-            try:
-                future.set_result(function(self.server))
-            except BaseException as error:
-                future.set_exception(error)
-        if b"s" in signals or not signals:
-            self.server.close()
-            self._loop.remove_read_stream(self._wake_r)
-            self._loop.stop()
+    def _shut_down(self) -> None:
+        """On the loop thread: close the server and the waker, and end ``run()``."""
+        assert self._waker is not None and self._loop is not None
+        self.server.close()
+        self._waker.close()
+        self._loop.stop()

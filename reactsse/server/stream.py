@@ -12,7 +12,6 @@ import enum
 import http
 import logging
 import sys
-import time
 from typing import TYPE_CHECKING
 
 import h11
@@ -107,7 +106,7 @@ class StreamRun:
 
     def begin(self) -> None:
         self.connection.send(stream_head(self.stream))
-        self._started = time.monotonic()
+        self._started = self.loop.now()
         interval = self.options.keepalive_interval
         if interval:
             self._keepalive = self.loop.add_periodic_timer(interval, self._on_keepalive)
@@ -168,7 +167,7 @@ class StreamRun:
         batch: list[bytes] = []
         size = 0
         # One clock read per batch: events that fall due while it is written go in the next.
-        now = time.monotonic() - self._started
+        now = self.loop.now() - self._started
         events = self._events
         for _ in range(BATCH_EVENTS):
             event = self._next
