@@ -1040,3 +1040,31 @@ def test_faults_after_zero_events(
     if complete:
         assert received[-1].type == "error"
         assert json.loads(received[-1].data)["sequence_number"] == events - 1
+
+
+def test_the_server_imports_the_mock_only_lazily_in_default_app() -> None:
+    """Imports point down: reactsse.mock is an app above the server. The only way up is the
+    function-level import in default_app(), run when no app is given."""
+    import ast
+    from pathlib import Path
+
+    import reactsse.server
+
+    package = Path(reactsse.server.__file__).parent
+    upward: list[tuple[str, int, str | None]] = []
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        lazy = {
+            id(node)
+            for function in ast.walk(tree)
+            if isinstance(function, ast.FunctionDef) and function.name == "default_app"
+            for node in ast.walk(function)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in lazy:
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                module = node.module if isinstance(node, ast.ImportFrom) else None
+                for name in [*names, module or ""]:
+                    if name.startswith("reactsse.mock"):
+                        upward.append((path.name, node.lineno, name))
+    assert upward == []
