@@ -346,14 +346,14 @@ def _reactsse_eventsource(body_reader: Literal["batch", "h11"]) -> Runner:
 
 
 def _reactsse_openai(base: str, corpus: str) -> Measurement:
-    """reactsse.openai.OpenAIClient.chat_stream(): the openai SDK's job (typed deltas)."""
+    """reactsse.openai.OpenAIClient.iter_chat(): the openai SDK's job (typed deltas)."""
     from reactsse.openai import OpenAIClient
 
     count = chars = 0
     first = 0.0
     client = OpenAIClient(api_key="bench", base_url=f"{base}/v1")
     t0 = perf_counter()
-    with client.chat_stream([{"role": "user", "content": "hi"}], model="gpt-4o-mini") as deltas:
+    with client.iter_chat([{"role": "user", "content": "hi"}], model="gpt-4o-mini") as deltas:
         for delta in deltas:
             chars += len(delta.content or "")
             count += 1
@@ -429,7 +429,7 @@ CONTESTANTS: dict[str, Contestant] = {
         Contestant(
             "reactsse-openai",
             "reactsse",
-            "reactsse OpenAIClient.chat_stream() iterator",
+            "reactsse OpenAIClient.iter_chat() iterator",
             ("reactsse.openai",),
             _reactsse_openai,
             corpora=("openai",),

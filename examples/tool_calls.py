@@ -44,7 +44,7 @@ def get_weather(city: str) -> dict[str, Any]:
 
 def converse(client: OpenAIClient, model: str) -> int:
     messages: list[dict[str, Any]] = [{"role": "user", "content": "What is the weather in Paris?"}]
-    with client.chat_stream(messages, model=model, tools=TOOLS) as stream:
+    with client.iter_chat(messages, model=model, tools=TOOLS) as stream:
         for delta in stream:
             for fragment in delta.tool_calls:
                 print(
@@ -77,7 +77,7 @@ def converse(client: OpenAIClient, model: str) -> int:
         print(f"ran {call.name}({call.arguments}) -> {result}")
         messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)})
     print("answer: ", end="")
-    with client.chat_stream(messages, model=model) as stream:
+    with client.iter_chat(messages, model=model) as stream:
         for delta in stream:
             print(delta.content or "", end="", flush=True)
     print()

@@ -2,7 +2,7 @@
 
 This module imports nothing from the package (house plan: ``errors.py`` is the bottom layer).
 Foreign exceptions are translated exactly once, with ``raise ... from``: h11's in ``http.py``,
-``OSError``/``ssl.SSLError`` in ``connector.py`` (STYLE rule 7, after httpcore/_exceptions.py).
+``OSError``/``ssl.SSLError`` in ``connector/oserrors.py`` (after httpcore/_exceptions.py).
 
 Hierarchy::
 

@@ -1,7 +1,8 @@
-"""House rule 1: the sans-IO cores import no socket, clock, loop or thread.
+"""The sans-IO cores import no socket, clock, loop or thread.
 
-Walks the import statements of ``reactsse.sse`` and ``reactsse.http`` (and, transitively, of the
-package modules they import) and fails if any of them reaches a forbidden module.
+Walks the import statements of ``reactsse.sse``, ``reactsse.http`` and the OpenAI accumulators
+(and, transitively, of the package modules they import) and fails if any of them reaches a
+forbidden module.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ FORBIDDEN = {
     "reactsse.eventsource",
     "reactsse.server",
 }
-SANS_IO = ["reactsse.sse", "reactsse.http"]
+SANS_IO = [
+    "reactsse.sse",
+    "reactsse.http",
+    "reactsse.openai.types",
+    "reactsse.openai.payload",
+    "reactsse.openai.chat",
+    "reactsse.openai.responses",
+    "reactsse.openai.request",
+]
 
 
 def _module_path(name: str) -> Path | None:

@@ -79,8 +79,8 @@ def faulty(server: BackgroundServer, fault: str) -> OpenAIClient:
 # --------------------------------------------------------------------------- chat, blocking
 
 
-def test_chat_stream_text_usage_and_done(client: OpenAIClient) -> None:
-    with client.chat_stream("Tell me about Alice", model="any-model") as stream:
+def test_iter_chat_text_usage_and_done(client: OpenAIClient) -> None:
+    with client.iter_chat("Tell me about Alice", model="any-model") as stream:
         deltas = list(stream)
     result = stream.result
     assert isinstance(result, ChatCompletion)
@@ -97,8 +97,8 @@ def test_chat_stream_text_usage_and_done(client: OpenAIClient) -> None:
     assert deltas[-1].usage == result.usage
 
 
-def test_chat_stream_tool_call_is_assembled(client: OpenAIClient) -> None:
-    with client.chat_stream(
+def test_iter_chat_tool_call_is_assembled(client: OpenAIClient) -> None:
+    with client.iter_chat(
         [{"role": "user", "content": "Weather in Paris?"}], model="m", tools=[WEATHER_TOOL]
     ) as stream:
         deltas = list(stream)
@@ -119,7 +119,7 @@ def test_chat_error_mid_stream_raises_api_error_after_the_deltas(server: Backgro
     received: list[ChatDelta] = []
     with (
         pytest.raises(APIError) as info,
-        faulty(server, "error-after=3").chat_stream("hi", model="m") as stream,
+        faulty(server, "error-after=3").iter_chat("hi", model="m") as stream,
     ):
         for delta in stream:
             received.append(delta)
@@ -132,7 +132,7 @@ def test_chat_error_mid_stream_raises_api_error_after_the_deltas(server: Backgro
 def test_chat_disconnect_mid_stream_raises_connection_closed(server: BackgroundServer) -> None:
     with (
         pytest.raises(ConnectionClosed),
-        faulty(server, "disconnect-after=2").chat_stream("hi", model="m") as stream,
+        faulty(server, "disconnect-after=2").iter_chat("hi", model="m") as stream,
     ):
         for _ in stream:
             pass
@@ -142,7 +142,7 @@ def test_chat_401_carries_the_server_message_and_never_the_key(server: Backgroun
     wrong = "sk-wrong-key-987654321"
     trace = io.StringIO()
     client = OpenAIClient(base_url=server.url + "/v1", api_key=wrong, trace=TextTrace(trace))
-    with pytest.raises(HTTPStatusError) as info, client.chat_stream("hi", model="m") as stream:
+    with pytest.raises(HTTPStatusError) as info, client.iter_chat("hi", model="m") as stream:
         list(stream)
     error = info.value
     assert error.status == 401
@@ -155,7 +155,7 @@ def test_chat_401_carries_the_server_message_and_never_the_key(server: Backgroun
 
 def test_status_error_from_a_fault_header(server: BackgroundServer) -> None:
     with pytest.raises(HTTPStatusError) as info:
-        list(faulty(server, "status=429").chat_stream("hi", model="m"))
+        list(faulty(server, "status=429").iter_chat("hi", model="m"))
     assert info.value.status == 429
     assert "rate limit" in str(info.value)
 
@@ -165,7 +165,7 @@ def test_refused_connection_raises_connect_error() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     client = OpenAIClient(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY)
-    with pytest.raises(ConnectError), client.chat_stream("hi", model="m") as stream:
+    with pytest.raises(ConnectError), client.iter_chat("hi", model="m") as stream:
         list(stream)
 
 
@@ -183,7 +183,7 @@ def test_key_and_base_from_the_environment(
     assert client.base_url == server.url + "/v1"
     assert client.has_api_key
     assert KEY not in repr(client)
-    with client.chat_stream("hi", model="m") as stream:
+    with client.iter_chat("hi", model="m") as stream:
         assert "".join(d.content or "" for d in stream)
 
 
@@ -199,7 +199,7 @@ def test_default_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_trace_shows_the_layers_but_not_the_key(client: OpenAIClient) -> None:
     out = io.StringIO()
     client.trace = TextTrace(out)
-    with client.chat_stream("hi", model="m") as stream:
+    with client.iter_chat("hi", model="m") as stream:
         list(stream)
     text = out.getvalue()
     assert "> POST /v1/chat/completions" in text
@@ -210,7 +210,7 @@ def test_trace_shows_the_layers_but_not_the_key(client: OpenAIClient) -> None:
 
 
 def test_breaking_out_closes_the_connection(client: OpenAIClient) -> None:
-    with client.chat_stream("hi", model="m") as stream:
+    with client.iter_chat("hi", model="m") as stream:
         for _ in stream:
             break
     assert stream.result is None
@@ -221,8 +221,8 @@ def test_breaking_out_closes_the_connection(client: OpenAIClient) -> None:
 # --------------------------------------------------------------------------- Responses API
 
 
-def test_responses_stream_text_and_usage(client: OpenAIClient) -> None:
-    with client.responses_stream("Tell me about Alice", model="m", instructions="Be brief") as s:
+def test_iter_responses_text_and_usage(client: OpenAIClient) -> None:
+    with client.iter_responses("Tell me about Alice", model="m", instructions="Be brief") as s:
         events: list[ResponseStreamEvent] = list(s)
     result = s.result
     assert isinstance(result, ResponseResult)
@@ -237,7 +237,7 @@ def test_responses_stream_text_and_usage(client: OpenAIClient) -> None:
 def test_responses_error_event_raises_api_error(server: BackgroundServer) -> None:
     texts: list[str] = []
     with pytest.raises(APIError) as info:
-        for event in faulty(server, "error-after=4").responses_stream("hi", model="m"):
+        for event in faulty(server, "error-after=4").iter_responses("hi", model="m"):
             if isinstance(event, ResponseTextDelta):
                 texts.append(event.text)
     assert info.value.event == "error"
@@ -261,7 +261,7 @@ def test_callback_style_on_one_loop_with_the_server() -> None:
             srv.close()
             loop.cancel_timer(timer)
 
-        handle = client.stream_chat(
+        handle = client.start_chat(
             "hi", model="m", on_delta=deltas.append, on_done=on_done, on_error=errors.append
         )
         timer = loop.add_timer(20.0, lambda _t: loop.stop())
@@ -289,7 +289,7 @@ def test_callback_close_from_on_delta_stops_everything() -> None:
                 srv.close()
                 loop.cancel_timer(timer)
 
-        handle = client.stream_chat(
+        handle = client.start_chat(
             "hi", model="m", on_delta=on_delta, on_done=calls.append, on_error=calls.append
         )
         timer = loop.add_timer(20.0, lambda _t: loop.stop())
@@ -306,7 +306,7 @@ def test_callback_error_without_handler_leaves_run() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     client = OpenAIClient(base_url=f"http://127.0.0.1:{port}/v1", loop=loop)
-    client.stream_chat("hi", model="m", on_delta=lambda _d: None)
+    client.start_chat("hi", model="m", on_delta=lambda _d: None)
     with pytest.raises(ConnectError):
         loop.run()
     loop.close()
@@ -328,7 +328,7 @@ def test_stream_without_done_warns_instead_of_hanging() -> None:
 
     with ScriptedServer(handler) as srv:
         client = OpenAIClient(base_url=srv.url("/v1"), api_key=KEY)
-        stream = client.chat_stream("hi", model="m")
+        stream = client.iter_chat("hi", model="m")
         with pytest.warns(IncompleteStreamWarning), stream:
             assert [d.content for d in stream] == ["a", "b"]
     assert stream.result is not None
@@ -348,7 +348,7 @@ def test_done_finishes_even_if_the_server_keeps_the_connection_open() -> None:
 
     with ScriptedServer(handler) as srv:
         client = OpenAIClient(base_url=srv.url("/v1"), api_key=None, read_timeout=30.0)
-        with client.chat_stream("hi", model="m", include_usage=False) as stream:
+        with client.iter_chat("hi", model="m", include_usage=False) as stream:
             assert [d.content for d in stream] == ["x"]
     assert stream.result is not None and stream.result.done
     assert srv.requests[0].header("authorization") is None
@@ -367,7 +367,7 @@ def test_echoed_key_is_scrubbed_from_errors() -> None:
     with ScriptedServer(handler) as srv:
         client = OpenAIClient(base_url=srv.url("/v1"), api_key=KEY)
         with pytest.raises(HTTPStatusError) as info:
-            list(client.chat_stream("hi", model="m"))
+            list(client.iter_chat("hi", model="m"))
     assert "Bad key <redacted>" in str(info.value)
     assert KEY not in str(info.value) and KEY not in info.value.body
 
@@ -381,7 +381,7 @@ def test_echoed_key_is_scrubbed_from_api_errors() -> None:
     with ScriptedServer(handler) as srv:
         client = OpenAIClient(base_url=srv.url("/v1"), api_key=KEY)
         with pytest.raises(APIError) as info:
-            list(client.chat_stream("hi", model="m"))
+            list(client.iter_chat("hi", model="m"))
     assert str(info.value) == "key <redacted> revoked"
 
 
@@ -397,7 +397,7 @@ def test_json_instead_of_a_stream_is_a_content_type_error() -> None:
     with ScriptedServer(handler) as srv:
         client = OpenAIClient(base_url=srv.url("/v1"))
         with pytest.raises(ContentTypeError, match="expected text/event-stream"):
-            list(client.chat_stream("hi", model="m"))
+            list(client.iter_chat("hi", model="m"))
 
 
 def test_callback_responses_api_and_incomplete_warning() -> None:
@@ -416,7 +416,7 @@ def test_callback_responses_api_and_incomplete_warning() -> None:
             errors.append(error)
             srv.close()
 
-        client.stream_responses(
+        client.start_responses(
             "hi", model="m", on_event=events.append, on_done=on_done, on_error=on_error
         )
         loop.run()
@@ -437,7 +437,7 @@ def test_callback_stream_without_done_warns_and_still_calls_on_done() -> None:
     done: list[ChatCompletion] = []
     with ScriptedServer(handler) as srv:
         client = OpenAIClient(base_url=srv.url("/v1"), loop=loop)
-        client.stream_chat("hi", model="m", on_delta=lambda _d: None, on_done=done.append)
+        client.start_chat("hi", model="m", on_delta=lambda _d: None, on_done=done.append)
         with pytest.warns(IncompleteStreamWarning):
             loop.run()
     loop.close()
@@ -453,7 +453,7 @@ def test_read_timeout_when_the_server_stalls(server: BackgroundServer) -> None:
         read_timeout=0.3,
     )
     received = 0
-    with pytest.raises(ReadTimeout) as info, client.chat_stream("hi", model="m") as stream:
+    with pytest.raises(ReadTimeout) as info, client.iter_chat("hi", model="m") as stream:
         for _ in stream:
             received += 1
     assert received >= 1  # the deltas before the stall were delivered

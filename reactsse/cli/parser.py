@@ -1,0 +1,180 @@
+"""The argparse parser of ``reactsse``: one function per command."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TypeAlias
+
+from reactsse import __version__
+from reactsse.cli.chat import DEFAULT_MODEL, DEMO_PROMPT
+
+__all__ = ["build_parser"]
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {text!r}")
+    return value
+
+
+def timeout_option(text: str) -> float | None:
+    value = positive_float(text)
+    return value or None
+
+
+def _add_client_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="show every layer on stderr: socket reads, HTTP head and body pieces, SSE lines, "
+        "dispatched events (Authorization redacted)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=timeout_option,
+        default=30.0,
+        metavar="S",
+        help="seconds for name resolution, TCP and TLS (0: none; default 30)",
+    )
+    parser.add_argument(
+        "--read-timeout",
+        type=timeout_option,
+        default=600.0,
+        metavar="S",
+        help="seconds without a byte before giving up (0: none; default 600)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of ``reactsse`` (exposed for docs and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="reactsse",
+        description="Server-Sent Events and OpenAI-style token streams on a Python port of "
+        "the ReactPHP event loop.",
+        epilog="Exit codes: 0 ok, 1 protocol/other error, 2 usage, 3 network, 4 HTTP status, "
+        "5 error inside the stream, 130 Ctrl-C.",
+    )
+    parser.add_argument("--version", action="version", version=f"reactsse {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_demo(commands)
+    _add_chat(commands)
+    _add_get(commands)
+    _add_serve(commands)
+    return parser
+
+
+# The type argparse gives to add_subparsers' result; it is generic only in typeshed.
+_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _add_demo(commands: _Commands) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="stream a chat completion from the built-in server, on one event loop",
+        description="Start the built-in OpenAI-compatible server on 127.0.0.1 (a free port) "
+        "and stream a chat completion from it through the whole stack, in one event loop.",
+    )
+    demo.add_argument("--prompt", default=DEMO_PROMPT, help="what to ask")
+    demo.add_argument(
+        "--rate",
+        type=positive_float,
+        default=40.0,
+        metavar="TOKENS_PER_S",
+        help="server speed in tokens per second (0: as fast as possible; default 40)",
+    )
+    demo.add_argument("--responses", action="store_true", help="use the Responses API")
+    demo.add_argument("--tools", metavar="JSON|@FILE", help="tool definitions (JSON array)")
+    demo.add_argument(
+        "--trace", action="store_true", help="show every layer of the client on stderr"
+    )
+
+
+def _add_chat(commands: _Commands) -> None:
+    chat = commands.add_parser(
+        "chat",
+        help="stream a chat completion from OpenAI or a compatible server",
+        description="Stream an answer from an OpenAI-compatible server. The key comes from "
+        "OPENAI_API_KEY, the base URL from --base-url or OPENAI_BASE_URL "
+        "(default https://api.openai.com/v1), the model from --model or OPENAI_MODEL.",
+    )
+    chat.add_argument("prompt", metavar="PROMPT", help="the user message")
+    chat.add_argument(
+        "--model", "-m", help=f"model name (default $OPENAI_MODEL or {DEFAULT_MODEL})"
+    )
+    chat.add_argument("--base-url", metavar="URL", help="e.g. http://localhost:11434/v1 (Ollama)")
+    chat.add_argument("--responses", action="store_true", help="use the Responses API")
+    chat.add_argument("--system", "-s", metavar="TEXT", help="system message / instructions")
+    chat.add_argument("--tools", metavar="JSON|@FILE", help="tool definitions (JSON array)")
+    chat.add_argument("--max-tokens", type=int, metavar="N", help="limit the answer's length")
+    chat.add_argument("--temperature", type=float, metavar="T", help="sampling temperature")
+    chat.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'Name: value'",
+        help="extra request header (repeatable), e.g. 'OpenAI-Organization: org-...'",
+    )
+    _add_client_options(chat)
+
+
+def _add_get(commands: _Commands) -> None:
+    get = commands.add_parser(
+        "get",
+        help="read any SSE endpoint, like curl -N",
+        description="Read an event stream and print its events as they arrive. One-shot by "
+        "default (the command ends with the stream); --reconnect behaves like a browser.",
+    )
+    get.add_argument("url", metavar="URL")
+    get.add_argument("-X", "--request", dest="method", metavar="METHOD", help="HTTP method")
+    get.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'Name: value'",
+        help="request header (repeatable)",
+    )
+    get.add_argument(
+        "-d",
+        "--data",
+        metavar="DATA|@FILE",
+        help="request body (implies POST; JSON bodies get Content-Type: application/json)",
+    )
+    get.add_argument("--last-event-id", metavar="ID", help="resume after this event id")
+    get.add_argument("--max-events", type=int, metavar="N", help="stop after N events")
+    get.add_argument(
+        "--format",
+        choices=("text", "jsonl", "raw"),
+        default="text",
+        help="text: each event's data ([type] prefix for named events); jsonl: one "
+        '{"type", "data", "last_event_id"} object per line; raw: the stream\'s lines as read',
+    )
+    get.add_argument(
+        "--reconnect",
+        action="store_true",
+        help="reconnect (with Last-Event-ID) when the stream ends or the network fails",
+    )
+    _add_client_options(get)
+
+
+def _add_serve(commands: _Commands) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the built-in server (OpenAI-compatible /v1 and a demo /events stream)",
+        description="Run the built-in SSE server until Ctrl-C.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (0: a free one; default 8000)")
+    serve.add_argument(
+        "--rate",
+        type=positive_float,
+        default=None,
+        metavar="TOKENS_PER_S",
+        help="token rate of the OpenAI streams (default: as fast as the client reads)",
+    )
+    serve.add_argument("--api-key", metavar="KEY", help="require this bearer key (401 otherwise)")
+    serve.add_argument(
+        "--fault", metavar="SPEC", help="inject faults: error-after=N, disconnect-after=N, status=N"
+    )

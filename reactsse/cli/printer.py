@@ -1,0 +1,116 @@
+"""How ``demo`` and ``chat`` print a stream: each delta as it arrives, a summary at the end."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from reactsse.cli.common import Style, say, trace_line, write
+from reactsse.openai import (
+    ChatCompletion,
+    ChatDelta,
+    ResponseFunctionCall,
+    ResponseResult,
+    ResponseStreamEvent,
+    ResponseTextDelta,
+    ToolCall,
+)
+
+__all__ = ["ChatPrinter", "compact", "format_tool_call"]
+
+
+def compact(item: object) -> str:
+    """``ChatDelta(content=' she')``: a dataclass with only its informative fields."""
+    fields = getattr(item, "__dataclass_fields__", {})
+    shown = []
+    for name in fields:
+        value = getattr(item, name)
+        if value in (None, (), "") or name in ("id", "model"):
+            continue
+        shown.append(f"{name}={value!r}")
+    return f"{type(item).__name__}({', '.join(shown)})"
+
+
+def format_tool_call(call: ToolCall) -> str:
+    return f"[tool call {call.id}] {call.name}({call.arguments})"
+
+
+class ChatPrinter:
+    """Prints chat deltas as they arrive and the summary at the end (shared by demo and chat)."""
+
+    def __init__(self, *, trace: bool = False) -> None:
+        # With --trace, the last layer too: what the openai accumulator made of each event.
+        self.trace = trace
+        self.started = time.perf_counter()
+        self.first_token: float | None = None
+        self.tokens = 0
+        self._ended_with_newline = True
+        self._in_reasoning = False
+
+    def _mark_first(self) -> None:
+        if self.first_token is None:
+            self.first_token = time.perf_counter() - self.started
+
+    def text(self, piece: str) -> None:
+        if not piece:
+            return
+        self._mark_first()
+        self.tokens += 1
+        write(piece)
+        self._ended_with_newline = piece.endswith("\n")
+
+    def reasoning(self, piece: str) -> None:
+        # Reasoning text (vLLM/DeepSeek/Ollama) goes to stderr, dimmed: it is not the answer.
+        if piece:
+            self._mark_first()
+            style = Style(sys.stderr)
+            sys.stderr.write(f"{style.dim}{piece}{style.reset}")
+            sys.stderr.flush()
+
+    def chat_delta(self, delta: ChatDelta) -> None:
+        if self.trace:
+            trace_line(f"= {compact(delta)}")
+        if delta.reasoning:
+            self.reasoning(delta.reasoning)
+        if delta.content:
+            self.text(delta.content)
+        if delta.refusal:
+            self.text(delta.refusal)
+
+    def responses_event(self, event: ResponseStreamEvent) -> None:
+        if self.trace:
+            trace_line(f"= {compact(event)}")
+        if isinstance(event, ResponseTextDelta):
+            self.text(event.text)
+        elif isinstance(event, ResponseFunctionCall):
+            self.tool_call(event.call)
+
+    def tool_call(self, call: ToolCall) -> None:
+        self.end_line()
+        write(format_tool_call(call) + "\n")
+        self._ended_with_newline = True
+
+    def end_line(self) -> None:
+        if not self._ended_with_newline:
+            write("\n")
+            self._ended_with_newline = True
+
+    def summary(self, result: ChatCompletion | ResponseResult) -> None:
+        if isinstance(result, ChatCompletion):
+            for call in result.tool_calls:
+                self.tool_call(call)
+            ending = f"finish_reason={result.finish_reason}"
+        else:
+            ending = f"status={result.status}"
+            if result.incomplete_reason:
+                ending += f" ({result.incomplete_reason})"
+        self.end_line()
+        elapsed = time.perf_counter() - self.started
+        parts = [f"{self.tokens} deltas in {elapsed:.2f} s"]
+        if self.first_token is not None:
+            parts.append(f"first after {self.first_token * 1000:.1f} ms")
+        parts.append(ending)
+        if result.usage is not None:
+            usage = result.usage
+            parts.append(f"usage: {usage.input_tokens} in / {usage.output_tokens} out")
+        say("-- " + ", ".join(parts))

@@ -1,0 +1,61 @@
+"""OpenAI-style token streams: Chat Completions and the Responses API, over reactsse's SSE client.
+
+Two layers, one module each:
+
+* **Accumulators** (``ChatAccumulator`` in ``chat``, ``ResponsesAccumulator`` in ``responses``):
+  pure logic, no I/O. Feed them ``reactsse.sse.MessageEvent`` objects; they return typed deltas
+  (``types``), raise ``APIError`` for an error the server put inside the stream, and
+  ``finish()`` returns the assembled result. The blocking iterator, the loop callbacks and any
+  future async API all drive these same classes.
+* **``OpenAIClient``** (``client``): builds the POST request (``request``), opens a one-shot
+  stream with ``reactsse.eventsource`` and hands it to a ``StreamHandle`` or a
+  ``StreamIterator`` (``streams``) that feeds the accumulator.
+
+A stream that ends without its terminator warns ``IncompleteStreamWarning`` (never hangs);
+servers seen in the wild (vLLM, llama.cpp, LocalAI) sometimes omit ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+from reactsse.openai.chat import ChatAccumulator
+from reactsse.openai.client import OpenAIClient
+from reactsse.openai.responses import ResponsesAccumulator
+from reactsse.openai.streams import ChatStream, ResponsesStream, StreamHandle, StreamIterator
+from reactsse.openai.types import (
+    ChatChoice,
+    ChatCompletion,
+    ChatDelta,
+    Messages,
+    ResponseCompleted,
+    ResponseFunctionCall,
+    ResponseFunctionCallArgumentsDelta,
+    ResponseResult,
+    ResponseStreamEvent,
+    ResponseTextDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = [
+    "ChatAccumulator",
+    "ChatChoice",
+    "ChatCompletion",
+    "ChatDelta",
+    "ChatStream",
+    "Messages",
+    "OpenAIClient",
+    "ResponseCompleted",
+    "ResponseFunctionCall",
+    "ResponseFunctionCallArgumentsDelta",
+    "ResponseResult",
+    "ResponseStreamEvent",
+    "ResponseTextDelta",
+    "ResponsesAccumulator",
+    "ResponsesStream",
+    "StreamHandle",
+    "StreamIterator",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+]

@@ -1,0 +1,251 @@
+"""``OpenAIClient``: streaming requests to OpenAI-compatible servers, over reactsse's SSE client.
+
+It builds the POST request (JSON body from ``reactsse.openai.request``, ``Authorization:
+Bearer``), opens a one-shot stream with ``reactsse.eventsource`` (never reconnects: a POST that
+generated tokens must not be replayed), and hands it to a ``StreamHandle`` (callbacks on a loop)
+or a ``StreamIterator`` (blocking) with the matching accumulator.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from reactsse.errors import ReactSSEError
+from reactsse.eventsource import EventSource, Trace
+from reactsse.http import parse_url
+from reactsse.loop import Loop, LoopInterface
+from reactsse.openai.chat import ChatAccumulator
+from reactsse.openai.payload import translate_error
+from reactsse.openai.request import chat_body, responses_body
+from reactsse.openai.responses import ResponsesAccumulator
+from reactsse.openai.streams import ChatStream, ResponsesStream, StreamHandle, StreamIterator
+from reactsse.openai.types import (
+    ChatCompletion,
+    ChatDelta,
+    Messages,
+    ResponseResult,
+    ResponseStreamEvent,
+)
+
+__all__ = ["OpenAIClient"]
+
+_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Reasoning models may think for minutes before the first byte; the openai SDK waits 600 s too.
+_DEFAULT_READ_TIMEOUT = 600.0
+
+
+class OpenAIClient:
+    """A client for OpenAI-compatible streaming endpoints (OpenAI, Ollama, vLLM, llama.cpp ...).
+
+    ``OpenAIClient(*, api_key=None, base_url=None, loop=None, headers=None,
+    connect_timeout=30.0, read_timeout=600.0, ssl_context=None, trace=None)``:
+
+    * ``api_key``: sent as ``Authorization: Bearer <key>``; ``None`` reads ``OPENAI_API_KEY``
+      from the environment; no key at all (or ``""``) sends no Authorization header (local
+      servers need none). The key never appears in a repr, an error message or a trace.
+    * ``base_url``: ``None`` reads ``OPENAI_BASE_URL``, else ``https://api.openai.com/v1``;
+      endpoint paths (``/chat/completions``, ``/responses``) are appended to it.
+    * ``loop``: the loop of the callback style (``None``: ``Loop.get()`` when a stream starts);
+      the blocking iterators always run a private loop.
+    * ``headers``: extra request headers (e.g. ``OpenAI-Organization``).
+    * ``connect_timeout``/``read_timeout``: seconds (``None`` for none), as in ``EventSource``.
+    * ``trace``: a ``reactsse.eventsource.Trace`` (e.g. ``TextTrace()``) shown every layer.
+
+    Raises ``InvalidURL`` for a base URL that cannot be requested.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        loop: LoopInterface | None = None,
+        headers: Mapping[str, str] | None = None,
+        connect_timeout: float | None = 30.0,
+        read_timeout: float | None = _DEFAULT_READ_TIMEOUT,
+        ssl_context: ssl.SSLContext | None = None,
+        trace: Trace | None = None,
+    ) -> None:
+        if api_key is None:
+            api_key = os.environ.get("OPENAI_API_KEY")
+        if base_url is None:
+            base_url = os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL
+        base_url = base_url.rstrip("/")
+        parse_url(base_url)  # fail early: InvalidURL names what is wrong
+        # Name-mangled so that no generic attribute dump (vars(), a debugger's repr) shows it
+        # by accident under an obvious name; never formatted into any string but the header.
+        self.__api_key = api_key or None
+        self.base_url = base_url
+        """The base URL, without a trailing slash."""
+        self._loop = loop
+        self.headers = dict(headers or {})
+        """Extra request headers."""
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.ssl_context = ssl_context
+        self.trace = trace
+
+    @property
+    def loop(self) -> LoopInterface:
+        """The loop of the callback style (``Loop.get()`` unless one was given)."""
+        if self._loop is None:
+            return Loop.get()
+        return self._loop
+
+    @property
+    def has_api_key(self) -> bool:
+        """Whether a key will be sent (the key itself is not readable)."""
+        return self.__api_key is not None
+
+    def __repr__(self) -> str:
+        key = "set" if self.__api_key is not None else "none"
+        return f"<OpenAIClient base_url={self.base_url!r} api_key={key}>"
+
+    # -- opening streams and translating errors ---------------------------------------------
+
+    def _open(self, path: str, payload: dict[str, Any], loop: LoopInterface) -> EventSource:
+        return EventSource(
+            self.base_url + path,
+            loop=loop,
+            method="POST",
+            headers=self._request_headers(),
+            json=payload,
+            # One-shot: a POST that generated tokens is never replayed (and never re-billed).
+            reconnect=False,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            ssl_context=self.ssl_context,
+            trace=self.trace,
+        )
+
+    def _opener(self, path: str, payload: dict[str, Any]) -> Callable[[LoopInterface], EventSource]:
+        return lambda loop: self._open(path, payload, loop)
+
+    def _request_headers(self) -> list[tuple[str, str]]:
+        headers = list(self.headers.items())
+        if self.__api_key is not None:
+            headers.append(("Authorization", f"Bearer {self.__api_key}"))
+        return headers
+
+    def _scrub(self, text: str) -> str:
+        # Some servers echo the key they rejected; it must not reach our messages.
+        key = self.__api_key
+        return text.replace(key, "<redacted>") if key else text
+
+    def _translate(self, error: ReactSSEError) -> ReactSSEError:
+        """Put the server's own explanation into a status error's text; scrub the key."""
+        return translate_error(error, self._scrub)
+
+    # -- Chat Completions -------------------------------------------------------------------
+
+    def start_chat(
+        self,
+        messages: Messages,
+        *,
+        model: str,
+        on_delta: Callable[[ChatDelta], object],
+        on_done: Callable[[ChatCompletion], object] | None = None,
+        on_error: Callable[[Exception], object] | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        include_usage: bool = True,
+        extra: Mapping[str, Any] | None = None,
+    ) -> StreamHandle[ChatDelta, ChatCompletion]:
+        """Start a chat completion on the loop (callback style); returns a ``StreamHandle`` at once.
+
+        Nothing happens until the loop runs (``start_*``: the request runs on a loop you run;
+        ``iter_*``: a blocking iterator with its own private loop).
+
+        ``POST {base_url}/chat/completions`` with ``"stream": true`` (and
+        ``stream_options.include_usage`` unless ``include_usage=False``); ``tools`` and any
+        ``extra`` body fields (``temperature``, ``max_tokens`` ...) are added to the body.
+        Later, from the loop: ``on_delta(ChatDelta)`` per delta, then ``on_done(ChatCompletion)``
+        once, or ``on_error(error)`` once: ``APIError`` (an error inside the stream),
+        ``HTTPStatusError`` (non-2xx; its text carries the server's message),
+        ``ContentTypeError``, ``RemoteProtocolError``, a ``TransportError`` or a ``Timeout``.
+        Without ``on_error`` the error is raised out of the loop's ``run()``. A stream that
+        ends without ``[DONE]`` warns ``IncompleteStreamWarning`` and still calls ``on_done``.
+        Raises ``InvalidURL``/``TypeError`` (unserialisable body) at once.
+        """
+        payload = chat_body(messages, model, tools, include_usage, extra)
+        return StreamHandle(
+            self._open("/chat/completions", payload, self.loop),
+            ChatAccumulator(),
+            self._translate,
+            on_item=on_delta,
+            on_done=on_done,
+            on_error=on_error,
+        )
+
+    def iter_chat(
+        self,
+        messages: Messages,
+        *,
+        model: str,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        include_usage: bool = True,
+        extra: Mapping[str, Any] | None = None,
+    ) -> ChatStream:
+        """Iterate over a chat completion, blocking: ``for delta in client.iter_chat(...)``.
+
+        Same request and errors as ``start_chat``; returns a ``StreamIterator`` of
+        ``ChatDelta`` whose ``result`` is the ``ChatCompletion`` once iteration ends.
+        """
+        payload = chat_body(messages, model, tools, include_usage, extra)
+        return StreamIterator(
+            self._opener("/chat/completions", payload), ChatAccumulator(), self._translate
+        )
+
+    # -- Responses API ----------------------------------------------------------------------
+
+    def start_responses(
+        self,
+        input: str | Sequence[Mapping[str, Any]],
+        *,
+        model: str,
+        on_event: Callable[[ResponseStreamEvent], object],
+        on_done: Callable[[ResponseResult], object] | None = None,
+        on_error: Callable[[Exception], object] | None = None,
+        instructions: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> StreamHandle[ResponseStreamEvent, ResponseResult]:
+        """Start a Responses API answer on the loop (callback style); returns a ``StreamHandle``.
+
+        ``POST {base_url}/responses`` with ``"stream": true``, ``input`` (a prompt or a list of
+        input items), ``instructions``, ``tools`` and ``extra`` body fields. Later:
+        ``on_event`` per typed event (``ResponseTextDelta``,
+        ``ResponseFunctionCallArgumentsDelta``, ``ResponseFunctionCall``,
+        ``ResponseCompleted``), then ``on_done(ResponseResult)``, or ``on_error`` as in
+        ``start_chat`` (``response.failed`` and ``error`` events raise ``APIError``).
+        """
+        payload = responses_body(input, model, instructions, tools, extra)
+        return StreamHandle(
+            self._open("/responses", payload, self.loop),
+            ResponsesAccumulator(),
+            self._translate,
+            on_item=on_event,
+            on_done=on_done,
+            on_error=on_error,
+        )
+
+    def iter_responses(
+        self,
+        input: str | Sequence[Mapping[str, Any]],
+        *,
+        model: str,
+        instructions: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> ResponsesStream:
+        """Iterate over a Responses API answer, blocking: ``for event in client.iter_responses()``.
+
+        Same request and errors as ``start_responses``; ``result`` is the ``ResponseResult``
+        once iteration ends.
+        """
+        payload = responses_body(input, model, instructions, tools, extra)
+        return StreamIterator(
+            self._opener("/responses", payload), ResponsesAccumulator(), self._translate
+        )
