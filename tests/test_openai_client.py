@@ -27,6 +27,7 @@ from reactsse.errors import (
 )
 from reactsse.eventsource import TextTrace
 from reactsse.loop import StreamSelectLoop
+from reactsse.mock import MockApp, MockOptions
 from reactsse.openai import (
     ChatCompletion,
     ChatDelta,
@@ -55,7 +56,9 @@ WEATHER_TOOL = {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[BackgroundServer]:
-    with BackgroundServer(options=ServerOptions(api_key=KEY, keepalive_interval=None)) as bg:
+    with BackgroundServer(
+        MockApp(MockOptions(api_key=KEY)), options=ServerOptions(keepalive_interval=None)
+    ) as bg:
         yield bg
 
 
