@@ -1,4 +1,4 @@
-"""House rule 1: the sans-IO cores import no socket, clock, loop or thread.
+"""The sans-IO cores import no socket, clock, loop or thread.
 
 Walks the import statements of ``reactsse.sse`` and ``reactsse.http`` (and, transitively, of the
 package modules they import) and fails if any of them reaches a forbidden module.
@@ -49,6 +49,12 @@ def _imports(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
+            # "from reactsse.http import connection" imports a submodule: follow it too.
+            found.update(
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if _module_path(f"{node.module}.{alias.name}") is not None
+            )
     return found
 
 
@@ -82,3 +88,10 @@ def test_sans_io_module_imports_no_io(module: str) -> None:
 def test_loop_knows_nothing_of_http_or_sse() -> None:
     reached = _closure("reactsse.loop")
     assert not {n for n in reached if n.startswith(("reactsse.sse", "reactsse.http", "h11"))}
+
+
+def test_submodule_imports_are_followed(tmp_path: Path) -> None:
+    """``from package import module`` reaches the module (so that no I/O hides behind it)."""
+    source = tmp_path / "m.py"
+    source.write_text("from reactsse.http import connection, ClientConnection\n", encoding="utf-8")
+    assert _imports(source) == {"reactsse.http", "reactsse.http.connection"}
