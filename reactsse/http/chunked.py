@@ -65,6 +65,20 @@ def excerpt(data: bytes | bytearray | memoryview, limit: int = 60) -> str:
 class BatchDechunker:
     """Decode a chunked body over whole receive buffers.
 
+    ``feed`` walks ``bytes``; the per-chunk loop is written out in it on purpose (every chunk
+    passes through it, and a call per chunk would cost more than the work it does): only what is
+    rare (a footer split across reads or malformed, a size not seen before, the last chunk and
+    trailers, an incomplete line) is delegated to helpers.
+
+    ``feed_view`` takes a view of the transport's reused read buffer. Why it is fast: the data of
+    large chunks (``_COPY_BELOW`` or more) is appended as views of it, and only their size lines
+    are copied (a few bytes each) to be parsed, so the caller's join is those bytes' one copy; a
+    view that ends with one whole small chunk (a live token stream, one chunk per read) gives its
+    data as one copy; at any other small chunk, or anything ``feed`` handles specially (an
+    incomplete line or footer, an extension, the last chunk, an error), the rest of the view is
+    copied once to ``bytes`` and goes through ``feed``, for which small copies cost less than
+    views (docs/http.md has the measurements).
+
     ``max_line_size`` bounds the incomplete chunk-size line and the incomplete trailer section
     kept between calls (``ClientConnection`` passes its ``max_header_size``, which it also gives
     h11 as ``max_incomplete_event_size``).
@@ -90,19 +104,9 @@ class BatchDechunker:
     def feed_view(
         self, view: memoryview, out: list[bytes | bytearray | memoryview]
     ) -> tuple[tuple[bytes, bytes], ...] | None:
-        """``feed`` for a view of a buffer that the caller reuses once the call returns.
-
-        What a transport's read gives (``reactsse.connector``). The caller must copy what it
-        keeps of ``out`` before then: ``b"".join(out)``, which is the one copy a body byte
-        needs. Why it is fast: the data of large chunks (``_COPY_BELOW`` or more) is appended as
-        views of ``view``, and only their size lines are copied (a few bytes each) to be parsed;
-        a view that ends with one whole small chunk (a live token stream, one chunk per read)
-        gives its data as one copy; at any other small chunk, or anything ``feed`` handles
-        specially (an incomplete line or footer, an extension, the last chunk, an error), the
-        rest of the view is copied once to ``bytes`` and goes through ``feed``, for which small
-        copies cost less than views (docs/http.md has the measurements). Same results and
-        errors as ``feed``.
-        """
+        """``feed`` for a view of a buffer that the caller reuses once the call returns (what a
+        transport's read gives): the caller must copy what it keeps of ``out`` before then,
+        ``b"".join(out)``. Same results and errors as ``feed``; see the class docstring."""
         size = len(view)
         pos = 0
         if not self._pending:
@@ -160,28 +164,15 @@ class BatchDechunker:
     ) -> tuple[tuple[bytes, bytes], ...] | None:
         """Decode ``data``; append each body piece to ``out`` as soon as it is decoded.
 
-        Returns None while the body goes on, or, once the trailer section is complete, its
-        fields as (lower-cased name, value) pairs (``()`` without trailers): the body has ended
-        and the bytes after it are not looked at.
-
-        Raises RemoteProtocolError for a malformed chunk-size line, chunk footer or trailer
-        section, LimitExceeded when an incomplete chunk-size line or trailer section exceeds
-        ``max_line_size``. Pieces appended to ``out`` before the error stay there, so that the
-        caller can deliver them.
-        """
-        # The per-chunk loop is written out in one function on purpose: every chunk passes
-        # through it, and a call per chunk would cost more than the work it does. Only what is
-        # rare (a footer split across reads or malformed, a size line with an extension or
-        # whitespace, the last chunk, an incomplete line) is delegated.
+        Returns None while the body goes on; at its end (the trailer section complete) the
+        trailer fields, (lower-cased name, value) pairs, ``()`` for none. Raises
+        RemoteProtocolError (malformed size line, footer or trailers) or LimitExceeded (over
+        ``max_line_size``); pieces appended to ``out`` before the error stay there."""
+        search_from = 0
         if self._pending:
             if self._in_trailers:
                 return self._feed_trailers(data)
-            # Only an incomplete chunk-size line is ever kept (bounded, usually a few bytes).
-            search_from = len(self._pending) - 1  # its CR may be the last byte kept
-            data = self._pending + data
-            self._pending = b""
-        else:
-            search_from = 0
+            data, search_from = self._resume_line(data)
         size = len(data)
         pos = 0
         remaining = self._remaining
@@ -221,16 +212,9 @@ class BatchDechunker:
             if line_end < 0:
                 break
             digits = data[pos:line_end]
-            chunk_size = _SIZE_CACHE.get(digits)
-            if chunk_size is not None:
-                pass  # a size line seen before (servers repeat a handful of sizes)
-            elif 0 < len(digits) <= 20 and not digits.strip(_HEX_DIGITS):
-                # Fast path: bare hex digits (what every streaming server sends).
-                chunk_size = int(digits, 16)
-                if len(_SIZE_CACHE) < _SIZE_CACHE_ENTRIES:
-                    _SIZE_CACHE[digits] = chunk_size
-            else:
-                chunk_size = _size_line(data, pos, line_end)
+            chunk_size = _SIZE_CACHE.get(digits)  # servers repeat a handful of sizes
+            if chunk_size is None:
+                chunk_size = _size_line(data, pos, line_end, digits)
             if chunk_size == 0:
                 return self._start_trailers(data, line_end + 1)
             pos = line_end + 2
@@ -240,6 +224,12 @@ class BatchDechunker:
         if pos < size:
             self._keep_line(data[pos:])  # only at the start of a chunk-size line (no CRLF yet)
         return None
+
+    def _resume_line(self, data: bytes) -> tuple[bytes, int]:
+        """Only an incomplete chunk-size line is ever kept (bounded, usually a few bytes): put it
+        before ``data``; the search for its CRLF starts at its last byte (maybe its CR)."""
+        pending, self._pending = self._pending, b""
+        return pending + data, len(pending) - 1
 
     def _keep_line(self, rest: bytes) -> None:
         if len(rest) > self._max_line_size:
@@ -305,9 +295,15 @@ def _footer_rest(data: bytes, pos: int, footer: int) -> tuple[int, int]:
     return pos + 1, 0
 
 
-def _size_line(data: bytes, pos: int, line_end: int) -> int:
-    """The chunk size of a line that is not bare hex digits (an extension, whitespace, or
-    malformed): see ``_CHUNK_LINE``."""
+def _size_line(data: bytes, pos: int, line_end: int, digits: bytes) -> int:
+    """The chunk size of the line ``data[pos:line_end]`` (``digits``), not in the cache."""
+    if 0 < len(digits) <= 20 and not digits.strip(_HEX_DIGITS):
+        # Bare hex digits (what every streaming server sends): validated, so cacheable.
+        chunk_size = int(digits, 16)
+        if len(_SIZE_CACHE) < _SIZE_CACHE_ENTRIES:
+            _SIZE_CACHE[digits] = chunk_size
+        return chunk_size
+    # An extension, whitespace, or malformed: see _CHUNK_LINE.
     match = _CHUNK_LINE.fullmatch(data, pos, line_end + 2)
     if match is None:
         raise RemoteProtocolError(

@@ -33,8 +33,13 @@ State machine of ``ClientConnection`` (``ConnectionState``), its invariants:
 * ``DONE``: ``ResponseEnd`` was returned; later bytes (and EOF) are ignored: SSE sends one
   request per connection, the caller closes it.
 * ``ERROR``: a call met a fault. That call returned everything decoded before the fault (as h11
-  does); the fault is raised by the next ``receive_data`` or ``raise_error`` call, and every
-  call after that raises ``LocalProtocolError``.
+  does); the fault is raised by the next ``receive_data`` (any data) or ``raise_error`` call,
+  and every call after that raises ``LocalProtocolError``. The faults: RemoteProtocolError
+  (garbage instead of HTTP, a bad status line or header, a bad chunk size, footer or trailer
+  section, a bad Content-Length, corrupt gzip/deflate, an unsupported Content-Encoding),
+  LimitExceeded (a head, chunk-size line or trailer section over ``max_header_size``; a body
+  inflating past the decoder's cap in one read), ConnectionClosed (EOF before the response
+  was complete; a close-delimited body ends cleanly at EOF).
 """
 
 from __future__ import annotations
@@ -116,6 +121,9 @@ class ClientConnection:
     ``max_header_size``: cap in bytes of a response head (each 1xx head too), of an incomplete
     chunk-size line and of the trailer section; exceeding it is a LimitExceeded fault.
     Body bytes are returned content-decoded (gzip, x-gzip, deflate; see ``ContentDecoder``).
+
+    Faults follow h11's convention: the ``receive_data`` call that meets one returns everything
+    it decoded before it; the next call raises it (see ``ERROR`` in the module docstring).
     """
 
     def __init__(
@@ -187,21 +195,9 @@ class ClientConnection:
         """
         if self._state is not ConnectionState.IDLE:
             raise LocalProtocolError("send_request() may be called once per ClientConnection")
-        user = [(name, value.strip(" \t")) for name, value in headers]
-        overridden = {name.lower() for name, _ in user}
-        wants_length = body is not None or method.upper() in _BODY_METHODS
-        if wants_length and not overridden & {"content-length", "transfer-encoding"}:
-            user.append(("Content-Length", str(len(body or b""))))
-        defaults = [
-            ("Host", url.host_header),
-            ("Accept", "text/event-stream"),
-            ("Cache-Control", "no-cache"),
-            ("User-Agent", _user_agent()),
-        ]
-        wire_headers = [(n, v) for n, v in defaults if n.lower() not in overridden] + user
         try:
             method_bytes = method.encode("ascii")
-            encoded = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in wire_headers]
+            encoded = _request_headers(method, url, headers, body)
             request = h11.Request(
                 method=method_bytes, target=url.target.encode("ascii"), headers=encoded
             )
@@ -230,16 +226,9 @@ class ClientConnection:
         Returns, in this order, at most one ``ResponseHead`` (1xx heads are skipped), at most one
         ``bytes`` holding all body bytes this call decoded (joined, content-decoded, never
         empty), and at most one ``ResponseEnd``. After the end, further bytes and EOF are
-        ignored (returns ``[]``).
-
-        Faults (h11's convention): a call that meets a fault returns what it decoded before it,
-        and the state becomes ``ERROR``; the next call (or ``raise_error``) raises the fault:
-        RemoteProtocolError (malformed response: garbage instead of HTTP, bad status line or
-        header, bad chunk size, footer or trailers, bad Content-Length, corrupt gzip/deflate,
-        unsupported Content-Encoding), LimitExceeded (head, chunk line or trailers over
-        ``max_header_size``; a body inflating past the decoder's cap), ConnectionClosed (EOF
-        before the response was complete; a close-delimited body ends cleanly at EOF). Later
-        calls raise LocalProtocolError, as do calls before ``send_request``.
+        ignored (returns ``[]``). A call that meets a fault returns what it decoded before the
+        fault and leaves the state at ``ERROR``; the next call raises the fault (see the class
+        docstring). Raises LocalProtocolError before ``send_request``.
         """
         body: list[bytes | bytearray | memoryview] = []
         dechunker = self._dechunker
@@ -283,12 +272,9 @@ class ClientConnection:
         return self._events(found[0] if found else None, body, end)
 
     def raise_error(self) -> None:
-        """Raise the fault that made the connection fail, once; then LocalProtocolError.
-
-        Returns None while the connection has not failed (nor is IDLE: then it raises
-        LocalProtocolError). Call it after a ``receive_data`` call that left the state at
-        ``ERROR`` to learn the fault without waiting for more bytes.
-        """
+        """In ``ERROR``, raise the fault (once; then LocalProtocolError): what a caller does
+        after a ``receive_data`` call that left ``ERROR``, not to wait for more bytes. Returns
+        None in the other states, but IDLE (LocalProtocolError)."""
         if self._state is ConnectionState.IDLE:
             raise LocalProtocolError("receive_data() called before send_request()")
         if self._state is not ConnectionState.ERROR:
@@ -299,8 +285,11 @@ class ClientConnection:
         raise LocalProtocolError("receive_data() called after the connection failed")
 
     def _fail(self, fault: ReactSSEError | None) -> None:
-        self._state = ConnectionState.ERROR
+        self._stop(ConnectionState.ERROR)
         self._fault = fault
+
+    def _stop(self, state: ConnectionState) -> None:
+        self._state = state
         self._dechunker = None  # so that the hot paths of receive_data are not taken any more
         self._close_delimited = False
         self._chunked = None
@@ -312,13 +301,11 @@ class ClientConnection:
         body: list[bytes | bytearray | memoryview],
         end: ResponseEnd | None,
     ) -> list[ResponseEvent]:
-        events: list[ResponseEvent] = []
-        if head is not None:
-            events.append(head)
         joined = b"".join(body) if body else b""
         content = self._content
         if content is not None and (joined or end is not None):
             joined, end = self._decode(content, joined, end)
+        events: list[ResponseEvent] = [] if head is None else [head]
         if joined:
             events.append(joined)
         if end is not None:
@@ -331,12 +318,7 @@ class ClientConnection:
         """Content-decode ``data`` (and finish at ``end``); a decoding fault is earlier in the
         stream than any fault met after ``data``, so it is the one kept."""
         self._encoded_size = len(data)
-        decoded, fault = content.decode_before_error(data) if data else (b"", None)
-        if fault is None and end is not None:
-            try:
-                decoded += content.flush()
-            except ReactSSEError as exc:
-                fault = exc
+        decoded, fault = content.decode_before_error(data, final=end is not None)
         if fault is None:
             return decoded, end
         self._content = None
@@ -363,24 +345,8 @@ class ClientConnection:
             )
         self._head += data
         self._h11.receive_data(data)
-        while True:
-            event = self._next_h11_event(eof=False)
-            if event is h11.NEED_DATA or event is h11.PAUSED:
-                return None
-            size = len(self._head) - len(self._h11.trailing_data[0])
-            if size > self._max_header_size:
-                raise self._head_too_large()  # h11 only limits incomplete heads
-            if isinstance(event, h11.InformationalResponse):
-                if event.status_code == 101:
-                    raise RemoteProtocolError(
-                        "the server switched protocols (101 Switching Protocols); "
-                        "reactsse speaks HTTP/1.1 only"
-                    )
-                del self._head[:size]
-                continue  # RFC 9110 §15.2: a client skips 1xx responses it does not expect
-            if not isinstance(event, h11.Response):  # pragma: no cover - h11 guarantees it
-                raise RemoteProtocolError(f"unexpected HTTP event {event!r}")
-            return self._start_body(event, body, found)
+        event = _final_head(self._h11, self._head, self._max_header_size)
+        return None if event is None else self._start_body(event, body, found)
 
     def _start_body(
         self,
@@ -388,12 +354,7 @@ class ClientConnection:
         body: list[bytes | bytearray | memoryview],
         found: list[ResponseHead],
     ) -> ResponseEnd | None:
-        head = ResponseHead(
-            status=event.status_code,
-            reason=event.reason.decode("latin-1"),
-            headers=decode_headers(event.headers),
-            http_version=event.http_version.decode("ascii"),
-        )
+        head = _response_head(event)
         found.append(head)
         self._state = ConnectionState.BODY
         self._head = bytearray()
@@ -440,32 +401,17 @@ class ClientConnection:
                 return None
 
     def _end(self, trailers: Iterable[tuple[bytes, bytes]]) -> ResponseEnd:
-        self._state = ConnectionState.DONE
-        self._dechunker = None
-        self._close_delimited = False
-        self._chunked = None
-        self._close = False
+        self._stop(ConnectionState.DONE)
         return ResponseEnd(decode_headers(trailers))
 
     def _next_h11_event(self, *, eof: bool) -> object:
-        """h11's next event, its exceptions translated here, once."""
+        """h11's next body event, its exceptions translated here, once."""
         try:
             return self._h11.next_event()
         except h11.RemoteProtocolError as exc:
             if eof:
                 raise self._closed_early(str(exc)) from exc
-            if exc.error_status_hint == 431:  # h11's "Receive buffer too long"
-                if self._state is ConnectionState.HEAD:
-                    raise self._head_too_large() from exc
-                raise LimitExceeded(
-                    "response chunk-size line or trailer section longer than "
-                    f"max_header_size={self._max_header_size} bytes",
-                    limit=self._max_header_size,
-                ) from exc
-            where = f" in {excerpt(self._head)}" if self._state is ConnectionState.HEAD else ""
-            raise RemoteProtocolError(
-                f"malformed HTTP response: {_bounded(str(exc))}{where}"
-            ) from exc
+            raise _translated(exc, None, self._max_header_size) from exc
 
     def _closed_early(self, detail: str) -> ConnectionClosed:
         url = self._url
@@ -475,17 +421,84 @@ class ClientConnection:
             port=url.port if url else None,
         )
 
-    def _head_too_large(self) -> LimitExceeded:
+
+def _response_head(event: h11.Response) -> ResponseHead:
+    return ResponseHead(
+        status=event.status_code,
+        reason=event.reason.decode("latin-1"),
+        headers=decode_headers(event.headers),
+        http_version=event.http_version.decode("ascii"),
+    )
+
+
+def _final_head(connection: h11.Connection, head: bytearray, limit: int) -> h11.Response | None:
+    """Read heads out of what h11 was fed: skip 1xx heads, return the final response, or None
+    while it is incomplete. ``head`` holds the bytes fed since the head being read began (those
+    of skipped 1xx heads are dropped from it); ``limit`` is ``max_header_size``."""
+    while True:
+        try:
+            event = connection.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise _translated(exc, head, limit) from exc
+        if event is h11.NEED_DATA or event is h11.PAUSED:
+            return None
+        size = len(head) - len(connection.trailing_data[0])  # h11 keeps what follows the head
+        if size > limit:
+            raise _head_too_large(head, limit)  # h11 only limits incomplete heads
+        if isinstance(event, h11.InformationalResponse):
+            if event.status_code == 101:
+                raise RemoteProtocolError(
+                    "the server switched protocols (101 Switching Protocols); "
+                    "reactsse speaks HTTP/1.1 only"
+                )
+            del head[:size]
+            continue  # RFC 9110 §15.2: a client skips 1xx responses it does not expect
+        if not isinstance(event, h11.Response):  # pragma: no cover - h11 guarantees it
+            raise RemoteProtocolError(f"unexpected HTTP event {event!r}")
+        return event
+
+
+def _translated(exc: h11.RemoteProtocolError, head: bytearray | None, limit: int) -> ReactSSEError:
+    """Our error for h11's, raised while reading ``head`` (None: the body)."""
+    if exc.error_status_hint == 431:  # h11's "Receive buffer too long"
+        if head is not None:
+            return _head_too_large(head, limit)
         return LimitExceeded(
-            f"response head larger than max_header_size={self._max_header_size} bytes: "
-            f"{excerpt(self._head)}",
-            limit=self._max_header_size,
+            f"response chunk-size line or trailer section longer than max_header_size={limit} "
+            "bytes",
+            limit=limit,
         )
+    where = f" in {excerpt(head)}" if head is not None else ""
+    return RemoteProtocolError(f"malformed HTTP response: {_bounded(str(exc))}{where}")
+
+
+def _head_too_large(head: bytearray, limit: int) -> LimitExceeded:
+    return LimitExceeded(
+        f"response head larger than max_header_size={limit} bytes: {excerpt(head)}",
+        limit=limit,
+    )
 
 
 def _bounded(text: str) -> str:
     return text if len(text) <= _ERROR_TEXT_LIMIT else text[:_ERROR_TEXT_LIMIT] + "..."
 
 
-def _user_agent() -> str:
-    return f"reactsse/{__version__}"
+def _request_headers(
+    method: str, url: URL, headers: Iterable[tuple[str, str]], body: bytes | None
+) -> list[tuple[bytes, bytes]]:
+    """The request's header fields, defaults first, as ``send_request`` documents them.
+
+    Raises UnicodeEncodeError for a name or value that is not latin-1."""
+    user = [(name, value.strip(" \t")) for name, value in headers]
+    overridden = {name.lower() for name, _ in user}
+    wants_length = body is not None or method.upper() in _BODY_METHODS
+    if wants_length and not overridden & {"content-length", "transfer-encoding"}:
+        user.append(("Content-Length", str(len(body or b""))))
+    defaults = [
+        ("Host", url.host_header),
+        ("Accept", "text/event-stream"),
+        ("Cache-Control", "no-cache"),
+        ("User-Agent", f"reactsse/{__version__}"),
+    ]
+    wire_headers = [(n, v) for n, v in defaults if n.lower() not in overridden] + user
+    return [(n.encode("latin-1"), v.encode("latin-1")) for n, v in wire_headers]

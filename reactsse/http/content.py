@@ -173,12 +173,16 @@ class ContentDecoder:
             data = stage.decode(data, self._limit)
         return data
 
-    def decode_before_error(self, data: bytes) -> tuple[bytes, ReactSSEError | None]:
-        """``decode``, but a fault does not lose what the data before it decodes to.
+    def decode_before_error(
+        self, data: bytes, *, final: bool = False
+    ) -> tuple[bytes, ReactSSEError | None]:
+        """``decode`` (then ``flush`` if ``final``), but a fault does not lose what the data
+        before it decodes to.
 
         Returns (decoded bytes, None), or, when ``data`` holds corrupt bytes, (what the bytes
         before them decode to, the RemoteProtocolError ``decode`` would raise); over the limit,
-        (b"", the LimitExceeded). The decoder must not be used after a fault.
+        (b"", the LimitExceeded); truncated at ``final``, (the decoded bytes, the
+        RemoteProtocolError of ``flush``). The decoder must not be used after a fault.
         """
         error: ReactSSEError | None = None
         for stage in self._stages:
@@ -189,6 +193,11 @@ class ContentDecoder:
             except RemoteProtocolError as exc:
                 error = error or exc
                 data = stage.salvage(self._limit)
+        if final and error is None:
+            try:
+                data += self.flush()
+            except ReactSSEError as exc:
+                error = exc
         return data, error
 
     def flush(self) -> bytes:
