@@ -45,9 +45,9 @@ _CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,20})(?:;.*)?[ \t]*\r\n")
 # before it (RFC 9112 §2.2 lets a recipient accept a bare LF as a line terminator).
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
-# Validated bare-hex size lines and their values: a dict hit costs a quarter of strip + int().
-# Only strings that passed the fast-path check are stored, so it cannot change what is accepted;
-# bounded, and shared by all connections (a pure bytes -> int mapping).
+# Validated bare-hex size lines and their values: a dict hit is cheaper than strip + int()
+# (docs/http.md). Only strings that passed the bare-hex check are stored, so it cannot change
+# what is accepted; bounded, and shared by all connections (a pure bytes -> int mapping).
 _SIZE_CACHE: dict[bytes, int] = {}
 _SIZE_CACHE_ENTRIES = 4096
 # Chunk data shorter than this is sliced as bytes (one small copy; a lone piece is then returned

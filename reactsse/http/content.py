@@ -20,8 +20,8 @@ DEFAULT_MAX_DECODED_PER_CALL = 16 * 1024 * 1024
 
 # zlib loses the output of a decompress call that meets corrupt data. To still return what the
 # valid part before the fault decodes to, a stage keeps a copy of its decompressor taken at most
-# every this many input bytes, and the input since; only a fault replays them. A copy costs a
-# few microseconds (it copies the 32 KiB window), so it is not taken on every call.
+# every this many input bytes, and the input since; only a fault replays them. A copy is not
+# cheap (it copies the 32 KiB window; docs/http.md), so it is not taken on every call.
 _CHECKPOINT_INPUT = 64 * 1024
 
 
