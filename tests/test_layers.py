@@ -1,4 +1,4 @@
-"""The sans-IO cores import no socket, clock, loop or thread.
+"""House rule 1: the sans-IO cores import no socket, clock, loop or thread.
 
 Walks the import statements of ``reactsse.sse`` and ``reactsse.http`` (and, transitively, of the
 package modules they import) and fails if any of them reaches a forbidden module.
@@ -72,6 +72,13 @@ def _closure(name: str) -> set[str]:
     return seen
 
 
+def test_submodule_imports_are_followed(tmp_path: Path) -> None:
+    """``from package import module`` reaches the module (so that no I/O hides behind it)."""
+    source = tmp_path / "m.py"
+    source.write_text("from reactsse.http import connection, ClientConnection\n", encoding="utf-8")
+    assert _imports(source) == {"reactsse.http", "reactsse.http.connection"}
+
+
 @pytest.mark.parametrize("module", SANS_IO)
 def test_sans_io_module_imports_no_io(module: str) -> None:
     assert _module_path(module) is not None, f"{module} is missing"
@@ -88,10 +95,3 @@ def test_sans_io_module_imports_no_io(module: str) -> None:
 def test_loop_knows_nothing_of_http_or_sse() -> None:
     reached = _closure("reactsse.loop")
     assert not {n for n in reached if n.startswith(("reactsse.sse", "reactsse.http", "h11"))}
-
-
-def test_submodule_imports_are_followed(tmp_path: Path) -> None:
-    """``from package import module`` reaches the module (so that no I/O hides behind it)."""
-    source = tmp_path / "m.py"
-    source.write_text("from reactsse.http import connection, ClientConnection\n", encoding="utf-8")
-    assert _imports(source) == {"reactsse.http", "reactsse.http.connection"}
