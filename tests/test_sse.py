@@ -1,7 +1,7 @@
 """The event-stream decoder and encoder (reactsse.sse) against WHATWG HTML §9.2.5–9.2.6.
 
-Every contract case runs under every chunking (house rule 10): whole, byte by byte, and every
-split in two. Hypothesis then checks chunking independence, encode/decode round trips, and the
+Every contract case runs under every chunking: whole, byte by byte, one chunk per block, and
+every split in two. Hypothesis then checks chunking independence, encode/decode round trips, and the
 decoder against ``_reference_decode``, a slow implementation written line by line from the spec.
 """
 
@@ -27,6 +27,7 @@ from reactsse.sse import (
     encode_comment,
     encode_event,
 )
+from reactsse.sse.lines import split_lines
 
 Ev = tuple[str, str, str]  # (type, data, last_event_id)
 
@@ -384,12 +385,27 @@ def test_large_event_over_many_lines_raises() -> None:
         decoder.feed(b"data: " + b"a" * 40 + b"\n")
 
 
-def test_events_before_the_offending_point_are_attached() -> None:
+def test_events_before_the_offending_point_are_returned_then_the_error() -> None:
     decoder = EventStreamDecoder(max_event_size=50)
     stream = b"data: a\n\ndata: b\n\ndata: " + b"x" * 100 + b"\n\ndata: c\n\n"
+    assert decoder.feed(stream) == [MessageEvent(data="a"), MessageEvent(data="b")]
+    error = decoder.error
+    assert isinstance(error, EventTooLarge) and error.limit == 50
     with pytest.raises(EventTooLarge) as info:
-        decoder.feed(stream)
-    assert info.value.events == [MessageEvent(data="a"), MessageEvent(data="b")]
+        decoder.feed(b"data: d\n\n")
+    assert info.value is error
+    with pytest.raises(LocalProtocolError):  # the decoder stays broken
+        decoder.feed(b"data: d\n\n")
+
+
+def test_close_raises_a_kept_error() -> None:
+    decoder = EventStreamDecoder(max_event_size=50)
+    assert decoder.feed(b"data: a\n\n:" + b"x" * 60) == [MessageEvent(data="a")]
+    with pytest.raises(EventTooLarge):
+        decoder.close()
+    assert decoder.close() == []
+    with pytest.raises(LocalProtocolError):
+        decoder.feed(b"data: d\n\n")
 
 
 def test_long_comment_line_raises_and_limit_exact_boundary() -> None:
@@ -494,16 +510,16 @@ def test_property_any_chunking_matches_whole_and_reference(stream: bytes, cuts: 
     streams, st.lists(st.integers(min_value=0, max_value=10_000), max_size=8), st.integers(1, 40)
 )
 def test_property_limit_only_truncates(stream: bytes, cuts: list[int], limit: int) -> None:
-    # With a limit, the events seen (returned, or attached to the error) are a prefix of the
-    # unlimited events; a limit at least the stream's length never raises.
+    # With a limit, the events seen (returned before the error) are a prefix of the unlimited
+    # events; a limit at least the stream's length never raises.
     full = _reference_decode(stream)
     decoder = EventStreamDecoder(max_event_size=limit)
     seen: list[MessageEvent] = []
     try:
         for chunk in _split(stream, cuts):
             seen.extend(decoder.feed(chunk))
-    except EventTooLarge as exc:
-        seen.extend(exc.events)
+        seen.extend(decoder.close())
+    except EventTooLarge:
         assert limit < len(stream)
     else:
         assert [tuple(e) for e in seen] == full
@@ -636,9 +652,9 @@ def test_data_size_restarts_after_a_dispatch_inside_a_chunk() -> None:
     assert first == [MessageEvent(data="a" * 30)]  # 41 bytes of the new block held
     assert decoder.feed(b"data: " + b"c" * 40 + b"\n") == []  # 82
     assert decoder.feed(b"data: " + b"d" * 10 + b"\n") == []  # 93
-    with pytest.raises(EventTooLarge) as info:
+    with pytest.raises(EventTooLarge):  # raised at once: no event came before the fault
         decoder.feed(b"data: " + b"e" * 7 + b"\n\n")  # 101
-    assert info.value.events == []
+    assert decoder.error is not None
 
 
 # A chunk of short events of many lines: after it, the decoder takes its region path (whole
@@ -712,7 +728,7 @@ def _check_region_path(prime: bytes, chunk: bytes) -> None:
     expected = _Reference(prime + chunk)
     decoder = EventStreamDecoder()
     got = decoder.feed(prime)
-    assert decoder._dense  # the next chunk takes the region path
+    assert decoder._policy.dense  # the next chunk takes the region path
     got += decoder.feed(chunk)
     assert [tuple(e) for e in got] == expected.events
     assert (decoder.retry, decoder.last_event_id, decoder.comments_seen) == (
@@ -757,7 +773,7 @@ def test_region_path_pauses_after_blocks_of_other_shapes() -> None:
     dense: list[bool] = []
     for chunk in chunks:
         got += decoder.feed(chunk)
-        dense.append(decoder._dense)
+        dense.append(decoder._policy.dense)
     assert dense == [True, False] + [False] * 16 + [True]
     assert [tuple(e) for e in got] == _reference_decode(b"".join(chunks))
     assert decoder.comments_seen == 3
@@ -798,9 +814,7 @@ def test_one_split_region_shapes(prime: bytes, chunk: bytes) -> None:
 )
 def test_split_lines_is_bytes_split(data: bytes) -> None:
     # The find-based splitter for long lines must give exactly bytes.split's lines.
-    from reactsse.sse import _split_lines
-
-    assert _split_lines(data) == data.split(b"\n")
+    assert split_lines(data) == data.split(b"\n")
 
 
 @pytest.mark.parametrize("cut", [1, 2047, 2048, 2049, 65536])
