@@ -143,11 +143,13 @@ class LineLoop(Interpreter):
     __slots__ = ()
 
     def _interpret_fast(self, lines: list[bytes], events: list[MessageEvent]) -> None:
-        # No trace, and no line or event here can break the limit (the decoder checked that the
-        # new bytes fit with what is held), so nothing is checked per line. Why it is fast: one
-        # C split per chunk; per line one C partition and name comparisons ordered by frequency
-        # (blank line, data, event, id), no other call but to build an event; one decode per
-        # event. The rules are those of Interpreter._interpret, which cites them.
+        # Longer than a function should be, on purpose: every line of the general path runs
+        # through this loop, and a helper per line or per field would be a Python call per
+        # line. No trace, and no line or event here can break the limit (the decoder checked
+        # that the new bytes fit with what is held), so nothing is checked per line. Why it is
+        # fast: one C split per chunk; per line one C partition and name comparisons ordered by
+        # frequency (blank line, data, event, id), no other call but to build an event; one
+        # decode per event. The rules are those of Interpreter._interpret, which cites them.
         first = self._first
         more = self._more
         dispatched = False
@@ -248,7 +250,9 @@ class FastPaths(LineLoop):
         readable at once as ``error``). Further calls raise ``LocalProtocolError``, as do calls
         after ``close()``.
         """
-        # The whole-event shortcut, then the general path (see the module docstring).
+        # The whole-event shortcut, then the general path (see the module docstring). Longer
+        # than a function should be, on purpose: this is the call per event of a stream flushed
+        # per event, and splitting it would add a Python call to each.
         if self._idle and len(data) <= self._max_event_size:
             # The commonest chunks of LLM streams (servers flush per event): exactly one whole
             # event, nothing pending, no trace, within the limit. The result is the general

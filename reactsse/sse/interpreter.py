@@ -56,72 +56,78 @@ class Interpreter(DecoderState):
         """Interpret complete ``lines`` (without their endings), appending fired events.
 
         Returns ``None``, or what broke ``max_event_size`` (``"line"`` or ``"event"``): then it
-        stops at that line, ``events`` holding the events before it, without saving the block
-        being built (the decoder is broken from then on).
+        stops at that line, ``events`` holding the events before it (the decoder is broken
+        from then on).
         """
-        first = self._first
-        more = self._more
-        data_size = self._data_size
-        event_type = self._event_type
-        id_buffer = self._id_buffer
         limit = self._max_event_size
-        trace = self._trace
         for line in lines:
-            if not line:
-                # A blank line dispatches: 1. the last event ID := the ID buffer (which is
-                # kept); 2. no data -> fire nothing; 3. drop one trailing LF (join does not add
-                # it); 4. the type defaults to "message"; 5. clear the data and type buffers.
-                self.last_event_id = id_buffer
-                if first is not None:
-                    text = decode_text(b"\n".join([first, *more]) if more else first)
-                    event = _new_event(MessageEvent, (event_type or "message", text, id_buffer))
-                    events.append(event)
-                    first = None
-                    more = []
-                    data_size = 0
-                    if trace is not None:
-                        trace(Dispatch(event))
-                elif trace is not None:
-                    trace(Dispatch(None))
-                event_type = ""
-                continue
-            if len(line) > limit:
+            if not line:  # a blank line dispatches the event
+                self._dispatch(events)
+            elif len(line) > limit:
                 return "line"
-            if line[0] == 58:  # ":" a comment: ignored (keep-alives are comments)
-                self.comments_seen += 1
-                if trace is not None:
-                    trace(Comment(decode_text(line[1:])))
-                continue
-            # The name is the text before the first colon, the value the text after it minus
-            # one leading U+0020; no colon: the whole line is the name, the value is empty.
-            name, _, value = line.partition(b":")
-            if value[:1] == b" ":
-                value = value[1:]
-            if trace is not None:
-                trace(Field(decode_text(name), decode_text(value), decode_text(line)))
-            # Names are exact (case-sensitive); unknown names are ignored.
-            if name == b"data":  # append the value and an LF to the data buffer
-                if first is None:
-                    first = value
-                else:
-                    more.append(value)
-                data_size += len(value) + 1
-                if data_size > limit:
-                    return "event"
-            elif name == b"event":  # set the event type buffer
-                event_type = decode_text(value)
-            elif name == b"id":  # set the ID buffer, unless the value contains NUL
-                if b"\0" not in value:
-                    id_buffer = decode_text(value)
-            elif name == b"retry" and value.isdigit():
-                # Only one or more ASCII digits (bytes.isdigit is ASCII-only) set the
-                # reconnection time, at once, even if the block is never dispatched.
-                self.retry = retry_ms(value)
-        self._first = first
-        self._more = more
-        self._data_size = data_size
-        self._data_counted = 0 if first is None else 1 + len(more)
-        self._event_type = event_type
-        self._id_buffer = id_buffer
-        self._idle = first is None and not event_type and not self._skip_lf and trace is None
+            elif line[0] == 58:  # ":" a comment: ignored (keep-alives are comments)
+                self._comment(line)
+            elif self._field(line):
+                return "event"
+        self._data_counted = 0 if self._first is None else 1 + len(self._more)
+        self._idle = (
+            self._first is None
+            and not self._event_type
+            and not self._skip_lf
+            and self._trace is None
+        )
         return None
+
+    def _dispatch(self, events: list[MessageEvent]) -> None:
+        # §9.2.6 "dispatch the event": 1. the last event ID becomes the ID buffer (which is
+        # kept); 2. no data: fire nothing; 3. remove one trailing LF from the data (the values
+        # are joined by LF, none after the last); 4. the type defaults to "message"; 5. clear
+        # the data and type buffers.
+        self.last_event_id = self._id_buffer
+        event = None
+        first = self._first
+        if first is not None:
+            more = self._more
+            text = decode_text(b"\n".join([first, *more]) if more else first)
+            event_type = self._event_type or "message"
+            event = _new_event(MessageEvent, (event_type, text, self._id_buffer))
+            events.append(event)
+            self._first = None
+            self._more = []
+            self._data_size = 0
+        self._event_type = ""
+        if self._trace is not None:
+            self._trace(Dispatch(event))
+
+    def _comment(self, line: bytes) -> None:
+        self.comments_seen += 1
+        if self._trace is not None:
+            self._trace(Comment(decode_text(line[1:])))
+
+    def _field(self, line: bytes) -> bool:
+        # The name is the text before the first colon, the value the text after it minus one
+        # leading U+0020; no colon: the whole line is the name, the value is empty. Names are
+        # exact (case-sensitive); unknown names are ignored. Returns True if the block's data
+        # now exceeds max_event_size.
+        name, _, value = line.partition(b":")
+        if value[:1] == b" ":
+            value = value[1:]
+        if self._trace is not None:
+            self._trace(Field(decode_text(name), decode_text(value), decode_text(line)))
+        if name == b"data":  # append the value and an LF to the data buffer
+            if self._first is None:
+                self._first = value
+            else:
+                self._more.append(value)
+            self._data_size += len(value) + 1
+            return self._data_size > self._max_event_size
+        if name == b"event":  # set the event type buffer
+            self._event_type = decode_text(value)
+        elif name == b"id":  # set the ID buffer, unless the value contains NUL
+            if b"\0" not in value:
+                self._id_buffer = decode_text(value)
+        elif name == b"retry" and value.isdigit():
+            # Only one or more ASCII digits (bytes.isdigit is ASCII-only) set the reconnection
+            # time, at once, even if the block is never dispatched.
+            self.retry = retry_ms(value)
+        return False
