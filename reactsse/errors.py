@@ -1,9 +1,8 @@
 """The project's exceptions: one base, and every foreign exception translated once.
 
-This module imports nothing from the package: it is the bottom layer, which every other module
-may import. Foreign exceptions are translated exactly once, with ``raise ... from``: h11's in
-``http.py``, ``OSError``/``ssl.SSLError`` in ``connector.py`` (as httpcore's
-``httpcore/_exceptions.py`` does), so a caller catches only ours.
+This module imports nothing from the package (it is the bottom layer, which any module imports).
+Foreign exceptions are translated exactly once, with ``raise ... from``: h11's in ``http.py``,
+``OSError``/``ssl.SSLError`` in ``connector.py`` (STYLE rule 7, after httpcore/_exceptions.py).
 
 Hierarchy::
 
