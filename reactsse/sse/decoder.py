@@ -99,8 +99,14 @@ class EventStreamDecoder(FastPaths):
                 return []
         if self._skip_lf or CR in data:
             data, self._skip_lf = normalise_line_ends(data, self._skip_lf)
-        if LF not in data:
-            return self._keep_partial(data, [])
+        if LF not in data:  # no line completed (reads inside a long event): keep the piece
+            if data:
+                self._idle = False
+                self._parts.append(data)
+                self._pending_size += len(data)
+                if self._pending_size + self._data_size > self._max_event_size:
+                    return self._fault("line", [])
+            return []
         events: list[MessageEvent] = []
         size = 0  # the size of a chunk that went through the line loop alone
         policy = self._policy
