@@ -144,13 +144,13 @@ class EventStreamDecoder(FastPaths):
         return events
 
     def _keep_partial(self, piece: bytes, events: list[MessageEvent]) -> list[MessageEvent]:
-        # Keep a piece of the unterminated last line without re-joining (buffers never rescan).
-        if piece:
-            self._idle = False
-            self._parts.append(piece)
-            self._pending_size += len(piece)
-            if self._pending_size + self._data_size > self._max_event_size:
-                return self._fault("line", events)
+        # Keep the start of the unterminated last line (the pieces are joined once, when the
+        # line ends: a long line is never rescanned).
+        self._idle = False
+        self._parts.append(piece)
+        self._pending_size += len(piece)
+        if self._pending_size + self._data_size > self._max_event_size:
+            return self._fault("line", events)
         return events
 
     def _start(self, data: bytes) -> bytes:
