@@ -62,7 +62,6 @@ from reactsse.errors import (
     ConnectionClosed,
     ContentTypeError,
     EventTimeout,
-    EventTooLarge,
     HTTPStatusError,
     LimitExceeded,
     LocalProtocolError,
@@ -829,10 +828,6 @@ class EventSource:
         try:
             events = decoder.feed(data)
         except LimitExceeded as error:
-            # EventTooLarge carries the events completed before the offending point: deliver
-            # them first, nothing received is lost.
-            if isinstance(error, EventTooLarge) and error.events:
-                self._emit_events(cast("list[MessageEvent]", error.events))
             if self._phase is _Phase.OPEN:
                 self._fail(error)
             return
@@ -840,6 +835,10 @@ class EventSource:
             if self._event_timeout is not None:
                 self._last_event = monotonic()
             self._emit_events(events)
+            # A limit hit after these events: the decoder returned them and kept its error
+            # (nothing received is lost); fail now rather than on the next read.
+            if decoder.error is not None and self._phase is _Phase.OPEN:
+                self._fail(decoder.error)
 
     def _emit_events(self, events: list[MessageEvent]) -> None:
         """Call the listeners of each event; stop at once if one of them closed the source.
