@@ -209,6 +209,9 @@ class AsyncioHostedLoop(LoopInterface):
     def remove_signal(self, signal: int, listener: Callable[[int], object]) -> None:
         raise NotImplementedError
 
+    def now(self) -> float:
+        return self.aio.time()
+
     def run(self) -> None:
         self.aio.run_forever()
 

@@ -146,6 +146,11 @@ class Loop:
             Loop._instance.remove_signal(signal, listener)
 
     @staticmethod
+    def now() -> float:
+        """``Loop.get().now()``: the default loop's clock, in seconds."""
+        return Loop.get().now()
+
+    @staticmethod
     def run() -> None:
         """``Loop.get().run()``."""
         Loop.get().run()

@@ -1,7 +1,7 @@
 """``LoopInterface`` and ``TimerInterface``: ReactPHP's event-loop contract, in snake_case.
 
 Port of reactphp/event-loop ``src/LoopInterface.php`` and ``src/TimerInterface.php``.
-Every implementation (``StreamSelectLoop``, the anyio-hosted loop) passes the same contract
+Every implementation (``StreamSelectLoop``, ``VirtualTimeLoop``) passes the same contract
 suite, ``tests/test_loop_contract.py``.
 
 What listeners receive (ReactPHP's contract):
@@ -110,6 +110,15 @@ class LoopInterface(abc.ABC):
     @abc.abstractmethod
     def remove_signal(self, signal: int, listener: Callable[[int], object]) -> None:
         """Remove a signal listener; removing the last restores the previous OS handler."""
+
+    @abc.abstractmethod
+    def now(self) -> float:
+        """The loop's monotonic clock, in seconds: the time its timers are scheduled on.
+
+        Not in ReactPHP (PHP code calls ``hrtime()``); asyncio's ``loop.time()`` and trio's
+        ``current_time()`` play this role. Everything above the loop asks the loop for the time,
+        so a loop on a virtual clock (``VirtualTimeLoop``) runs timeouts without waiting.
+        """
 
     @abc.abstractmethod
     def run(self) -> None:

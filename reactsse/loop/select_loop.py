@@ -3,8 +3,8 @@
 ``DefaultSelector`` is epoll on Linux (kqueue on BSD/macOS), so more than 1024 descriptors work
 and one select costs O(ready), not O(registered) as PHP's ``stream_select`` does.
 
-One iteration of ``run()`` (STYLE rule 4; StreamSelectLoop.php ``run``/``waitForStreamActivity``),
-written down once, here:
+One iteration of ``run()`` (reactphp/event-loop ``src/StreamSelectLoop.php``, ``run`` and
+``waitForStreamActivity``), written down once, here:
 
 1. the future ticks queued when the phase starts, FIFO (``FutureTickQueue.tick``);
 2. the timers strictly past due, in due order (``Timers.tick``);
@@ -102,14 +102,22 @@ class StreamSelectLoop(LoopInterface):
     See ``LoopInterface`` for the contract of each method and docs/loop.md for deviations.
     """
 
-    def __init__(self) -> None:
-        """Create a loop with its own selector; ``close()`` releases it."""
+    #: A wait shorter than this is done by polling instead of sleeping (see ``_SPIN_BELOW``).
+    _spin_below = _SPIN_BELOW
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        """Create a loop with its own selector; ``close()`` releases it.
+
+        ``clock`` returns monotonic seconds; every timer and ``now()`` read it. Tests pass a
+        ``VirtualClock`` through ``VirtualTimeLoop``.
+        """
+        self._clock = clock
         self._selector: selectors.BaseSelector = selectors.DefaultSelector()
         self._watches: dict[int, _Watch] = {}
         self._read_fds: dict[int, int] = {}
         self._write_fds: dict[int, int] = {}
         self._ticks = FutureTickQueue()
-        self._timers = Timers()
+        self._timers = Timers(clock)
         self._signals = SignalsHandler(self._register_wakeup, self._selector.unregister)
         self._running = False
 
@@ -259,6 +267,16 @@ class StreamSelectLoop(LoopInterface):
         # only through the signal listeners, and dispatch skips it (SignalsHandler drains it).
         self._selector.register(wakeup, _READ)
 
+    # -- time -----------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """See ``LoopInterface.now``: the loop's clock (``time.monotonic`` unless injected)."""
+        return self._clock()
+
+    def _sleep(self, timeout: float) -> None:
+        """Wait ``timeout`` seconds with nothing to watch (only timers are left)."""
+        time.sleep(timeout)
+
     # -- run ----------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -283,7 +301,9 @@ class StreamSelectLoop(LoopInterface):
         signal_listeners = signals._listeners
         pending_signals = signals.pending
         watches = self._watches
-        select = self._selector.select
+        select = self._waiter()
+        spin_below = self._spin_below
+        clock = self._clock
         try:
             while self._running:
                 # 1. Future ticks queued before this point (FutureTickQueue::tick).
@@ -299,8 +319,8 @@ class StreamSelectLoop(LoopInterface):
                 else:
                     first = timers.get_first() if timer_heap else None
                     if first is not None:
-                        timeout = first - time.monotonic()
-                        if timeout < _SPIN_BELOW:
+                        timeout = first - clock()
+                        if timeout < spin_below:
                             timeout = 0.0
                         elif timeout > _MAX_TIMEOUT:
                             timeout = _MAX_TIMEOUT
@@ -315,7 +335,7 @@ class StreamSelectLoop(LoopInterface):
                     # Nothing to watch, only timers (or a stop): sleep, which is finer than
                     # epoll's milliseconds. timeout is not None on this path.
                     if timeout:
-                        time.sleep(timeout)
+                        self._sleep(timeout)
                     ready = None
                 if pending_signals:
                     signals.dispatch()  # SSL calls pcntl_signal_dispatch() here too
@@ -323,6 +343,10 @@ class StreamSelectLoop(LoopInterface):
                     self._dispatch(ready)
         finally:
             self._running = False
+
+    def _waiter(self) -> Callable[[float | None], list[tuple[selectors.SelectorKey, int]]]:
+        """The select of step 4, bound once per ``run()``; ``VirtualTimeLoop`` wraps it."""
+        return self._selector.select
 
     def _dispatch(self, ready: list[tuple[selectors.SelectorKey, int]]) -> None:
         """Call the listeners of the ready streams: all readers, then all writers (SSL order).

@@ -5,7 +5,7 @@ internal building block shared by every loop implementation; only ``Timer`` obje
 through the ``TimerInterface`` they implement.
 
 ReactPHP keeps an array sorted with ``asort`` on every change; this port keeps a heap of
-``(when, seq, timer)`` tuples and cancels lazily (STYLE rule 5, after asyncio/base_events.py and
+``(when, seq, timer)`` tuples and cancels lazily (after asyncio/base_events.py and
 trio/_core/_run.py ``Deadlines``).
 
 Invariants:
