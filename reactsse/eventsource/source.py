@@ -48,7 +48,6 @@ from __future__ import annotations
 import enum
 import ssl
 from collections.abc import Callable, Sequence
-from time import monotonic
 from typing import Literal, cast, overload
 
 from reactsse.connector import PendingConnect, TLSTransport, Transport, default_ssl_context
@@ -188,6 +187,7 @@ class EventSource:
         self._ssl_context = opts.ssl_context
         self._trace = opts.trace
         self._listeners = Listeners()
+        self._done_callbacks: list[Callable[[], object]] = []
         self._read_watchdog = self._watchdog(opts.read_timeout, self._on_read_timeout)
         self._event_watchdog = self._watchdog(opts.event_timeout, self._on_event_timeout)
 
@@ -277,6 +277,20 @@ class EventSource:
         """Remove one registration of a batch ``listener``; an unknown one is ignored."""
         self._listeners.remove("*", Batch(listener))
 
+    def add_done_callback(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` once, when the source reaches CLOSED, whatever closed it.
+
+        Unlike the ``"close"`` event this also runs after ``close()``, and after the final
+        ``error``/``close`` listeners; it is for the owner of a source (``connect()``'s iterator
+        ends with it). On a source already CLOSED it is never called.
+        """
+        self._done_callbacks.append(callback)
+
+    def _run_done_callbacks(self) -> None:
+        callbacks, self._done_callbacks = self._done_callbacks, []
+        for callback in callbacks:
+            callback()
+
     def close(self) -> None:
         """Close for good, at any moment: releases socket and timers at once; no event afterwards.
 
@@ -291,6 +305,7 @@ class EventSource:
         self._enter(_Phase.CLOSED)
         if self._trace is not None:
             self._trace.closed()
+        self._run_done_callbacks()
 
     def __repr__(self) -> str:
         return f"<EventSource {self._request.method} {self._url} {self.ready_state.name}>"
@@ -378,7 +393,7 @@ class EventSource:
         ``data`` is a view of the transport's reused read buffer: ``receive_data`` copies the
         body out of it (once), and nothing here keeps it."""
         if self._read_watchdog is not None:
-            self._read_watchdog.last = monotonic()
+            self._read_watchdog.last = self._loop.now()
         if self._trace is not None:
             self._trace.socket_read(data)
         http = self._http
@@ -465,7 +480,7 @@ class EventSource:
             return
         if events:
             if self._event_watchdog is not None:
-                self._event_watchdog.last = monotonic()
+                self._event_watchdog.last = self._loop.now()
             self._emit_events(events)
 
     def _emit_events(self, events: list[MessageEvent]) -> None:
@@ -689,6 +704,12 @@ class EventSource:
             if error is not None:
                 self._trace.error(error, True)
             self._trace.closed()
+        try:
+            self._emit_final(error)
+        finally:
+            self._run_done_callbacks()
+
+    def _emit_final(self, error: ReactSSEError | None) -> None:
         if error is not None:
             for listener in self._listeners.get("error"):
                 if self._closed_by_user:

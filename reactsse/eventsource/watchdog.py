@@ -9,7 +9,6 @@ uses one for the read timeout and one for the event timeout.
 from __future__ import annotations
 
 from collections.abc import Callable
-from time import monotonic
 
 from reactsse.loop import LoopInterface, TimerInterface
 
@@ -30,7 +29,7 @@ class Watchdog:
         self._on_timeout = on_timeout
         self._timer: TimerInterface | None = None
         self.last = 0.0
-        """The clock (``time.monotonic``) of the last happening: set it on each one."""
+        """The loop's clock (``loop.now()``) at the last happening: set it on each one."""
 
     @property
     def running(self) -> bool:
@@ -40,7 +39,7 @@ class Watchdog:
     def start(self) -> None:
         """Arm it from now; a running watchdog is restarted."""
         self.stop()
-        self.last = monotonic()
+        self.last = self._loop.now()
         self._timer = self._loop.add_timer(self.timeout, self._check)
 
     def stop(self) -> None:
@@ -51,7 +50,7 @@ class Watchdog:
 
     def _check(self, _timer: TimerInterface) -> None:
         self._timer = None
-        idle = monotonic() - self.last
+        idle = self._loop.now() - self.last
         if idle + _SLACK < self.timeout:
             self._timer = self._loop.add_timer(self.timeout - idle, self._check)
             return
