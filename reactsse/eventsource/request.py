@@ -7,10 +7,17 @@ import json as _json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from reactsse.errors import LocalProtocolError
+from reactsse.errors import LocalProtocolError, TooManyRedirects
 from reactsse.http import URL
 
-__all__ = ["REDIRECT_STATUSES", "Request", "build_request", "normalise_headers", "redirect"]
+__all__ = [
+    "REDIRECT_STATUSES",
+    "RedirectChain",
+    "Request",
+    "build_request",
+    "normalise_headers",
+    "redirect",
+]
 
 # The redirect statuses followed (RFC 9110 §15.4; 300 and 305 are not followed, like browsers).
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -97,3 +104,25 @@ def redirect(request: Request, status: int, location: str) -> Request:
     if target.origin != request.url.origin:
         headers = tuple((n, v) for n, v in headers if n.lower() not in ORIGIN_BOUND_HEADERS)
     return Request(target, method, headers, body)
+
+
+class RedirectChain:
+    """The redirects of one attempt: at most ``limit``, and never the same (method, URL) twice."""
+
+    def __init__(self, request: Request, limit: int) -> None:
+        self._limit = limit
+        self._count = 0
+        self._visited = {(request.method, str(request.url))}
+
+    def follow(self, request: Request, status: int, location: str) -> Request:
+        """``redirect(request, status, location)``, or ``TooManyRedirects`` (over the limit, or
+        a loop back to a request already made), or ``InvalidURL``."""
+        self._count += 1
+        if self._count > self._limit:
+            raise TooManyRedirects(f"more than {self._limit} redirects, last to {location!r}")
+        target = redirect(request, status, location)
+        key = (target.method, str(target.url))
+        if key in self._visited:
+            raise TooManyRedirects(f"redirect loop: {key[0]} {key[1]} was already requested")
+        self._visited.add(key)
+        return target

@@ -48,9 +48,9 @@ from __future__ import annotations
 import enum
 import ssl
 from collections.abc import Callable, Sequence
-from typing import Literal, cast, overload
+from typing import cast
 
-from reactsse.connector import PendingConnect, TLSTransport, Transport, default_ssl_context
+from reactsse.connector import PendingConnect, Transport, default_ssl_context
 from reactsse.connector import connect as _connect_transport
 from reactsse.errors import (
     ConnectionClosed,
@@ -61,9 +61,8 @@ from reactsse.errors import (
     LimitExceeded,
     ReactSSEError,
     ReadTimeout,
-    TooManyRedirects,
 )
-from reactsse.eventsource.listeners import Batch, BatchListener, Listeners
+from reactsse.eventsource.listeners import Emitter
 from reactsse.eventsource.options import EventSourceOptions
 from reactsse.eventsource.policy import (
     JITTER,
@@ -72,8 +71,8 @@ from reactsse.eventsource.policy import (
     reconnect_delay,
     retries_exhausted,
 )
-from reactsse.eventsource.request import REDIRECT_STATUSES, build_request, redirect
-from reactsse.eventsource.trace import redacted_head, trace_request
+from reactsse.eventsource.request import REDIRECT_STATUSES, RedirectChain, build_request
+from reactsse.eventsource.trace import redacted_head, trace_connected, trace_request
 from reactsse.eventsource.watchdog import Watchdog
 from reactsse.http import (
     ClientConnection,
@@ -145,11 +144,8 @@ _READY_STATE = {
     _Phase.CLOSED: ReadyState.CLOSED,
 }
 
-ErrorListener = Callable[[ReactSSEError], object]
-MessageListener = Callable[[MessageEvent], object]
 
-
-class EventSource:
+class EventSource(Emitter):
     """A Server-Sent Events client on a ReactPHP-style loop, reconnecting like WHATWG's EventSource.
 
     ``EventSource(url, *, loop=None, options=None, **overrides)`` starts connecting at once
@@ -186,8 +182,7 @@ class EventSource:
         self._last_event_id = opts.last_event_id
         self._ssl_context = opts.ssl_context
         self._trace = opts.trace
-        self._listeners = Listeners()
-        self._done_callbacks: list[Callable[[], object]] = []
+        Emitter.__init__(self)
         self._read_watchdog = self._watchdog(opts.read_timeout, self._on_read_timeout)
         self._event_watchdog = self._watchdog(opts.event_timeout, self._on_event_timeout)
 
@@ -206,8 +201,7 @@ class EventSource:
         self._error_body = bytearray()
         # The request of the current attempt (redirects change it; a reconnect starts over).
         self._attempt = self._request
-        self._redirect_count = 0
-        self._visited: set[tuple[str, str]] = set()
+        self._redirects = RedirectChain(self._attempt, opts.max_redirects)
         self._start_attempt()
 
     def _watchdog(self, timeout: float | None, on_timeout: Callable[[], None]) -> Watchdog | None:
@@ -231,65 +225,6 @@ class EventSource:
         if self._decoder is not None:
             return self._decoder.last_event_id
         return self._last_event_id
-
-    @overload
-    def on(self, event: Literal["open", "close"], listener: Callable[[], object]) -> None: ...
-
-    @overload
-    def on(self, event: Literal["error"], listener: ErrorListener) -> None: ...
-
-    @overload
-    def on(self, event: str, listener: MessageListener) -> None: ...
-
-    def on(self, event: str, listener: Callable[..., object]) -> None:
-        """Call ``listener`` for ``event``; adding the same listener twice calls it twice.
-
-        * ``"open"``: ``listener()`` when a stream opens (each reconnect too).
-        * ``"message"`` or any event type: ``listener(event)`` with a ``MessageEvent`` whose
-          ``type`` is that name. ``"*"``: every ``MessageEvent``, whatever its type. The types
-          ``open``, ``error`` and ``close`` reach only ``"*"`` listeners (the names are taken).
-        * ``"error"``: ``listener(error)`` with a ``ReactSSEError``. When ``ready_state`` is
-          CONNECTING the source reconnects after it; when CLOSED the error was fatal.
-        * ``"close"``: ``listener()`` once, when the source closes by itself (204, fatal error,
-          a stream that may not reconnect ended); never after ``close()``.
-
-        Listeners added or removed while events are emitted take effect for the next event.
-        """
-        self._listeners.add(event, listener)
-
-    def remove_listener(self, event: str, listener: Callable[..., object]) -> None:
-        """Remove one registration of ``listener`` for ``event``; an unknown pair is ignored."""
-        self._listeners.remove(event, listener)
-
-    def on_batch(self, listener: BatchListener) -> None:
-        """Call ``listener(events)`` with every ``MessageEvent``, a whole socket read at a time.
-
-        A batch listener is an ``"*"`` listener that takes lists: each event reaches the typed
-        listeners of its type, then the ``"*"`` and batch listeners in registration order. While
-        nothing but batch listeners would receive a message event, each gets one call per read
-        with all of that read's events (the fast path of ``connect()``). Otherwise each gets one
-        call per event with a one-element list, so a ``close()`` from any listener stops the
-        rest of the read from reaching the listeners after it, exactly as for ``"*"``.
-        """
-        self._listeners.add("*", Batch(listener))
-
-    def remove_batch_listener(self, listener: BatchListener) -> None:
-        """Remove one registration of a batch ``listener``; an unknown one is ignored."""
-        self._listeners.remove("*", Batch(listener))
-
-    def add_done_callback(self, callback: Callable[[], object]) -> None:
-        """Call ``callback()`` once, when the source reaches CLOSED, whatever closed it.
-
-        Unlike the ``"close"`` event this also runs after ``close()``, and after the final
-        ``error``/``close`` listeners; it is for the owner of a source (``connect()``'s iterator
-        ends with it). On a source already CLOSED it is never called.
-        """
-        self._done_callbacks.append(callback)
-
-    def _run_done_callbacks(self) -> None:
-        callbacks, self._done_callbacks = self._done_callbacks, []
-        for callback in callbacks:
-            callback()
 
     def close(self) -> None:
         """Close for good, at any moment: releases socket and timers at once; no event afterwards.
@@ -319,8 +254,7 @@ class EventSource:
     def _start_attempt(self) -> None:
         """A fresh attempt from the original request (WHATWG: reconnecting re-fetches the URL)."""
         self._attempt = self._request.with_last_event_id(self.last_event_id)
-        self._redirect_count = 0
-        self._visited = {(self._attempt.method, str(self._attempt.url))}
+        self._redirects = RedirectChain(self._attempt, self.options.max_redirects)
         self._connect()
 
     def _connect(self) -> None:
@@ -369,21 +303,12 @@ class EventSource:
             self._fail(error)
             return
         if self._trace is not None:
-            self._trace_connected(transport)
+            trace_connected(self._trace, transport)
             trace_request(self._trace, wire)
         transport.start(self._on_data, self._on_transport_close)
         transport.write(wire)
         if self._read_watchdog is not None and self._transport is transport:
             self._read_watchdog.start()
-
-    def _trace_connected(self, transport: Transport) -> None:
-        assert self._trace is not None
-        peer = transport.peer
-        host = f"[{peer[0]}]" if ":" in str(peer[0]) else str(peer[0])
-        version = None
-        if isinstance(transport, TLSTransport):
-            version = transport.ssl_object.version()
-        self._trace.connected(f"{host}:{peer[1]}", version)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -584,23 +509,13 @@ class EventSource:
     def _follow_redirect(self, head: ResponseHead) -> None:
         location = head.get("location")
         assert location is not None
-        self._redirect_count += 1
-        limit = self.options.max_redirects
-        if self._redirect_count > limit:
-            self._fail(TooManyRedirects(f"more than {limit} redirects, last to {location!r}"))
-            return
         try:
-            request = redirect(self._attempt, head.status, location)
+            request = self._redirects.follow(self._attempt, head.status, location)
         except ReactSSEError as error:
             self._fail(error)
             return
-        key = (request.method, str(request.url))
-        if key in self._visited:
-            self._fail(TooManyRedirects(f"redirect loop: {key[0]} {key[1]} was already requested"))
-            return
-        self._visited.add(key)
         if self._trace is not None:
-            self._trace.redirect(head.status, key[1])
+            self._trace.redirect(head.status, str(request.url))
         self._release_connection()
         self._attempt = request
         self._connect()

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import IO
 
+from reactsse.connector import TLSTransport, Transport
 from reactsse.errors import ReactSSEError
 from reactsse.http import ResponseHead
 from reactsse.sse import Comment, Dispatch, Field
@@ -196,3 +197,13 @@ def trace_request(trace: Trace, wire: bytes) -> None:
         name, _, value = line.partition(":")
         headers.append((name, value.strip()))
     trace.request_sent(redact_target(lines[0]), redact(headers), len(body))
+
+
+def trace_connected(trace: Trace, transport: Transport) -> None:
+    """Report a connection that is up: the peer as ``host:port``, and the TLS version if any."""
+    peer = transport.peer
+    host = f"[{peer[0]}]" if ":" in str(peer[0]) else str(peer[0])
+    version = None
+    if isinstance(transport, TLSTransport):
+        version = transport.ssl_object.version()
+    trace.connected(f"{host}:{peer[1]}", version)
