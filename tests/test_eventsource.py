@@ -827,6 +827,50 @@ def test_remove_listener(loop: StreamSelectLoop) -> None:
     assert got == ["first:1", "second:1", "second:2"]
 
 
+def test_batch_listener_alone_gets_a_whole_read_in_one_call(loop: StreamSelectLoop) -> None:
+    body = b"".join(b"id: %d\ndata: %d\n\n" % (i, i) for i in range(20))
+    with ScriptedServer(serve_events(body)) as server:
+        source = EventSource(server.url(), loop=loop, reconnect=False)
+        calls: list[list[str]] = []
+        source.on_batch(lambda events: calls.append([e.data for e in events]))
+        drive(loop, source)
+    assert [data for call in calls for data in call] == [str(i) for i in range(20)]
+    assert len(calls) <= 2  # one chunk, one send: one read (two if TCP splits it)
+
+
+def test_batch_listener_with_other_listeners_gets_one_event_per_call_in_order(
+    loop: StreamSelectLoop,
+) -> None:
+    body = b"data: 1\n\ndata: 2\n\ndata: 3\n\n"
+    with ScriptedServer(serve_events(body)) as server:
+        source = EventSource(server.url(), loop=loop, reconnect=False)
+        log: list[str] = []
+
+        def batch(events: list[MessageEvent]) -> None:
+            log.append("batch:" + ",".join(e.data for e in events))
+
+        def gone(events: list[MessageEvent]) -> None:
+            log.append("removed batch listener called")
+
+        source.on("message", lambda e: log.append("message:" + e.data))
+        source.on_batch(batch)
+        source.on_batch(gone)
+        source.remove_batch_listener(gone)
+
+        def every(event: MessageEvent) -> None:
+            log.append("*:" + event.data)
+            if event.data == "2":
+                source.close()
+
+        source.on("*", every)
+        done: list[str] = []
+        source.add_done_callback(lambda: done.append(source.ready_state.name))
+        drive(loop, source)
+    # Typed first, then "*" and batch listeners in registration order; close() stops the rest.
+    assert log == ["message:1", "batch:1", "*:1", "message:2", "batch:2", "*:2"]
+    assert done == ["CLOSED"]  # unlike the "close" event, it runs after close() too
+
+
 # -- close() at every moment ---------------------------------------------------------------------
 
 

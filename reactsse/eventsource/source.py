@@ -146,6 +146,10 @@ _READY_STATE = {
 
 
 class EventSource(Emitter):
+    # Bigger than ~300 lines because the response path (_on_data to _on_stream_end: bytes into
+    # ClientConnection, the content decoder and the SSE decoder, and their errors) stays in one
+    # piece: each read runs it with no call that is not needed, and the error-body reading of
+    # READING_ERROR_BODY shares its content decoder. The rest lives in the sibling modules.
     """A Server-Sent Events client on a ReactPHP-style loop, reconnecting like WHATWG's EventSource.
 
     ``EventSource(url, *, loop=None, options=None, **overrides)`` starts connecting at once
