@@ -54,10 +54,12 @@ class Delivery:
                 if not self.open:
                     return
 
-    def emit(self, name: str, args: tuple[object, ...], go_on: Callable[[], bool]) -> None:
+    def emit(
+        self, name: str, args: tuple[object, ...], go_on: Callable[[], bool] | None = None
+    ) -> None:
         """Call each listener of the source's own event ``name`` with ``args``, as long as
-        ``go_on()`` is true before it (a listener may close the source)."""
+        ``go_on()`` (default: ``open``) is true before it (a listener may close the source)."""
         for listener in self._listeners.get(name):
-            if not go_on():
+            if not (self.open if go_on is None else go_on()):
                 return
             listener(*args)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reactsse.errors import ContentTypeError, HTTPStatusError, ReactSSEError
+from reactsse.eventsource.attempt import Attempt
 from reactsse.eventsource.policy import is_retryable, parse_retry_after
 from reactsse.http import ResponseHead
 from reactsse.loop import LoopInterface, TimerInterface
@@ -28,11 +29,13 @@ DoneCallback = Callable[[ReactSSEError, "float | None"], None]
 
 
 class ErrorBody:
-    """Collects the body of the failed response ``head`` until it is complete, ``ERROR_BODY_LIMIT``
-    bytes long, or ``wait`` seconds old, then calls ``on_done`` (see ``finish``).
+    """Collects the body of the failed response ``head`` of ``attempt`` until it is complete,
+    ``ERROR_BODY_LIMIT`` bytes long, or ``wait`` seconds old, then calls ``on_done`` (see
+    ``finish``).
 
-    Its owner calls ``add`` with each body piece, ``finish`` when the body ended (or the
-    connection failed), and ``cancel`` when it lets the response go.
+    It takes the attempt's body sinks: each body piece goes to ``add``; the end of the body, or
+    a broken connection, to ``finish`` (the error says what we got). Its owner calls ``finish``
+    on a read timeout too, and ``cancel`` when it lets the response go.
     """
 
     __slots__ = ("_body", "_loop", "_on_done", "_timer", "head", "url")
@@ -41,16 +44,19 @@ class ErrorBody:
         self,
         loop: LoopInterface,
         head: ResponseHead,
-        url: str,
+        attempt: Attempt,
         wait: float,
         on_done: DoneCallback,
     ) -> None:
         self._loop = loop
         self.head = head
-        self.url = url
+        self.url = str(attempt.request.url)
         self._on_done = on_done
         self._body = bytearray()
         self._timer: TimerInterface | None = loop.add_timer(wait, self._on_timeout)
+        attempt.on_body = self.add
+        attempt.on_end = self.finish
+        attempt.on_error = self._on_broken
 
     def add(self, data: bytes) -> None:
         """Keep the start of ``data``; finish once ``ERROR_BODY_LIMIT`` bytes are kept."""
@@ -71,6 +77,9 @@ class ErrorBody:
         if self._timer is not None:
             self._loop.cancel_timer(self._timer)
             self._timer = None
+
+    def _on_broken(self, _error: ReactSSEError) -> None:
+        self.finish()
 
     def _on_timeout(self, _timer: TimerInterface) -> None:
         self._timer = None

@@ -34,7 +34,7 @@ Invariants:
 
 * ``_attempt`` is open (not ``closed``) only in CONNECTING, AWAITING_HEAD, OPEN and
   READING_ERROR_BODY; it connects in CONNECTING and holds a transport in the three others.
-* ``_reconnect_timer`` is set only in WAITING; ``_decoder`` only in OPEN; ``_error_body`` only in
+* ``_reconnects`` has a timer only in WAITING; ``_decoder`` only in OPEN; ``_error_body`` only in
   READING_ERROR_BODY; the read watchdog runs only while a transport is set; the event watchdog
   only in OPEN; ``_delivery.open`` is true exactly in OPEN.
 * Every phase change that leaves a phase releases what that phase held (``_release``), *before* any
@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import enum
 import ssl
-from collections.abc import Callable
 
 from reactsse.connector import default_ssl_context
 from reactsse.errors import (
@@ -64,17 +63,12 @@ from reactsse.eventsource.delivery import Delivery
 from reactsse.eventsource.errorbody import ERROR_BODY_WAIT, ErrorBody
 from reactsse.eventsource.listeners import Emitter
 from reactsse.eventsource.options import EventSourceOptions
-from reactsse.eventsource.policy import (
-    JITTER,
-    is_retryable,
-    reconnect_delay,
-    retries_exhausted,
-)
+from reactsse.eventsource.reconnect import Reconnects
 from reactsse.eventsource.request import REDIRECT_STATUSES, RedirectChain, Request, build_request
 from reactsse.eventsource.trace import redacted_head
-from reactsse.eventsource.watchdog import Watchdog
+from reactsse.eventsource.watchdog import optional_watchdog
 from reactsse.http import ResponseHead, content_decoder_for, parse_url
-from reactsse.loop import LoopInterface, TimerInterface
+from reactsse.loop import LoopInterface
 from reactsse.loop.facade import Loop
 from reactsse.sse import EventStreamDecoder
 
@@ -164,29 +158,24 @@ class EventSource(Emitter):
         self._loop: LoopInterface = loop
         # The original request: every reconnect starts over from it (WHATWG HTML §9.2.3).
         self._request = build_request(self._url, opts.method, opts.headers, opts.body, opts.json)
-        self._retry = opts.retry
         self._last_event_id = opts.last_event_id
         self._ssl_context = opts.ssl_context
         self._trace = opts.trace
         Emitter.__init__(self)
         self._delivery = Delivery(self._listeners)
-        self._read_watchdog = self._watchdog(opts.read_timeout, self._on_read_timeout)
-        self._event_watchdog = self._watchdog(opts.event_timeout, self._on_event_timeout)
+        self._read_watchdog = optional_watchdog(loop, opts.read_timeout, self._on_read_timeout)
+        self._event_watchdog = optional_watchdog(loop, opts.event_timeout, self._on_event_timeout)
+        self._reconnects = Reconnects(loop, opts, has_body=self._request.body is not None)
 
         # Per-attempt state (see the invariants in the module docstring).
         self._phase = _Phase.CONNECTING
-        self._failures = 0
         self._closed_by_user = False
         self._decoder: EventStreamDecoder | None = None
-        self._reconnect_timer: TimerInterface | None = None
         self._error_body: ErrorBody | None = None
         # The connection of the current attempt (a redirect or a reconnect makes a new one).
         self._attempt: Attempt
         self._redirects: RedirectChain
         self._start_attempt()
-
-    def _watchdog(self, timeout: float | None, on_timeout: Callable[[], None]) -> Watchdog | None:
-        return None if timeout is None else Watchdog(self._loop, timeout, on_timeout)
 
     # -- public API ------------------------------------------------------------------------
 
@@ -233,9 +222,6 @@ class EventSource(Emitter):
         self._phase = phase
         self._delivery.open = phase is _Phase.OPEN
 
-    def _is_open(self) -> bool:
-        return self._phase is _Phase.OPEN
-
     def _start_attempt(self) -> None:
         """A fresh attempt from the original request (WHATWG: reconnecting re-fetches the URL)."""
         request = self._request.with_last_event_id(self.last_event_id)
@@ -255,15 +241,12 @@ class EventSource(Emitter):
             self.options,
             ssl_context,
             self._read_watchdog,
-            on_connected=self._on_connected,
+            on_connected=lambda: self._enter(_Phase.AWAITING_HEAD),
             on_head=self._on_head,
             on_fail=self._fail,
         )
         self._attempt = attempt
         attempt.start()
-
-    def _on_connected(self) -> None:
-        self._enter(_Phase.AWAITING_HEAD)
 
     def _on_head(self, head: ResponseHead) -> None:
         if self._trace is not None:
@@ -284,14 +267,9 @@ class EventSource(Emitter):
         wait = ERROR_BODY_WAIT
         if self._read_watchdog is not None:
             wait = min(wait, self._read_watchdog.timeout)
-        url = str(self._attempt.request.url)
-        body = ErrorBody(self._loop, head, url, wait, self._on_error_body_done)
-        self._error_body = body
-        # While the body is read, a broken connection ends it: the error says what we got.
-        attempt = self._attempt
-        attempt.on_body = body.add
-        attempt.on_end = body.finish
-        attempt.on_error = lambda _error: body.finish()
+        self._error_body = ErrorBody(
+            self._loop, head, self._attempt, wait, self._on_error_body_done
+        )
 
     def _open(self, head: ResponseHead) -> None:
         try:
@@ -309,10 +287,10 @@ class EventSource(Emitter):
         self._enter(_Phase.OPEN)
         self._attempt.on_body = self._on_body
         self._attempt.on_end = self._on_stream_end
-        self._failures = 0
+        self._reconnects.failures = 0
         if self._event_watchdog is not None:
             self._event_watchdog.start()
-        self._delivery.emit("open", (), self._is_open)
+        self._delivery.emit("open", ())
 
     def _on_body(self, data: bytes) -> None:
         """The body sink while OPEN: one read's body bytes → the decoder → the listeners."""
@@ -385,11 +363,6 @@ class EventSource(Emitter):
 
     # -- failing, reconnecting, finishing -----------------------------------------------------
 
-    def _may_reconnect(self) -> bool:
-        if not self.options.reconnect:
-            return False
-        return self._request.body is None or self.options.reconnect_with_body
-
     def _fail(
         self,
         error: ReactSSEError,
@@ -400,21 +373,15 @@ class EventSource(Emitter):
         """End the current attempt because of ``error``: reconnect if allowed, else close."""
         was_open = self._phase is _Phase.OPEN
         self._release()
+        reconnects = self._reconnects
         if not was_open:
-            self._failures += 1
-        if not self._may_reconnect() or not (clean_end or is_retryable(error)):
+            reconnects.failures += 1
+        delay = reconnects.delay(error, clean_end=clean_end, retry_after=retry_after)
+        if delay is None:
             self._finish(None if clean_end else error)
             return
-        if retries_exhausted(self._failures, self.options.max_retries):
-            self._finish(error)
-            return
-        if retry_after is not None:
-            delay = retry_after
-        else:
-            cap = self.options.max_reconnect_delay
-            delay = reconnect_delay(self._retry, self._failures, cap, JITTER)
         self._enter(_Phase.WAITING)
-        self._reconnect_timer = self._loop.add_timer(delay, self._on_reconnect_timer)
+        reconnects.schedule(delay, self._on_reconnect_timer)
         if self._trace is not None:
             self._trace.error(error, False)
             self._trace.reconnect_scheduled(delay, error, self._last_event_id)
@@ -423,8 +390,7 @@ class EventSource(Emitter):
     def _is_waiting(self) -> bool:
         return self._phase is _Phase.WAITING
 
-    def _on_reconnect_timer(self, _timer: TimerInterface) -> None:
-        self._reconnect_timer = None
+    def _on_reconnect_timer(self) -> None:
         if self._phase is _Phase.WAITING:
             self._start_attempt()
 
@@ -454,13 +420,11 @@ class EventSource(Emitter):
             self._error_body = None
         if self._event_watchdog is not None:
             self._event_watchdog.stop()
-        if self._reconnect_timer is not None:
-            self._loop.cancel_timer(self._reconnect_timer)
-            self._reconnect_timer = None
+        self._reconnects.cancel()
         decoder = self._decoder
         if decoder is not None:
             # Keep what the stream taught us: the last event ID and the server's retry.
             self._last_event_id = decoder.last_event_id
             if decoder.retry is not None:
-                self._retry = decoder.retry / 1000.0
+                self._reconnects.retry = decoder.retry / 1000.0
             self._decoder = None
