@@ -317,3 +317,21 @@ def test_the_relay_imports_neither_the_mock_nor_the_cli() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=TIMEOUT)
+
+
+def test_a_quiet_upstream_still_gets_keep_alive_comments_to_the_browser() -> None:
+    options = ServerOptions(keepalive_interval=0.05)
+    background, app = start(server=options)
+    try:
+        # The mock goes silent after 3 chunks (the role chunk and two tokens).
+        browser = Browser(background.port, target(fault="stall-after=3"))
+        events = browser.events()
+        assert [next(events).type, next(events).type] == ["token", "token"]
+        while browser.raw.count(b": keep-alive\n") < 2:
+            event = browser._next()
+            assert isinstance(event, h11.Data), event
+            browser.raw += bytes(event.data)
+        browser.close()
+        wait_for(lambda: background.call(lambda _s: app.live_count) == 0, "the cancel")
+    finally:
+        background.stop()
