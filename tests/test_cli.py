@@ -470,14 +470,18 @@ def _start_server(
 
 
 def _stop_server(process: subprocess.Popen[str]) -> tuple[str, str]:
+    # Not communicate(): it reads the raw pipes, and would miss lines that _start_server's
+    # readline() already pulled into the text buffer (they come in one read on a busy machine).
+    assert process.stdout is not None and process.stderr is not None
     process.send_signal(signal.SIGINT)
     try:
-        stdout, stderr = process.communicate(timeout=20)
+        process.wait(timeout=20)
     finally:
         if process.poll() is None:
             process.kill()
-            process.communicate()
-    return stdout, stderr
+            process.wait()
+    with process.stdout, process.stderr:
+        return process.stdout.read(), process.stderr.read()
 
 
 @pytest.mark.usefixtures("sigint_default")
