@@ -37,6 +37,7 @@ import anyio
 import anyio.lowlevel
 
 from reactsse.aio.signals import HostSignals
+from reactsse.aio.waiters import AnyioWaiter, AsyncioWaiter
 from reactsse.loop.interface import Stream, TimerInterface
 from reactsse.loop.select_loop import StreamSelectLoop
 from reactsse.loop.timer import Timer
@@ -126,26 +127,31 @@ class AnyioLoop(StreamSelectLoop):
         self._backend = backend
         self._backend_options = dict(backend_options or {})
         self._host_signals = HostSignals(self._wake)
-        self._wait_scope: anyio.CancelScope | None = None
+        self._host_wait: AnyioWaiter | AsyncioWaiter = AnyioWaiter(self._selector_fd)
 
     # -- work from other tasks of the host wakes the loop's wait --------------------------------
 
+    #: On asyncio hosts, wait through the host's own add_reader (see reactsse/aio/waiters.py).
+    _asyncio_native_wait = True
+
     def _wake(self) -> None:
-        scope = self._wait_scope
-        if scope is not None:
-            scope.cancel()
+        waking = self._host_wait.waking
+        if waking is not None:
+            waking()
 
     def add_read_stream(self, stream: Stream, listener: Callable[[Stream], object]) -> None:
         """See ``StreamSelectLoop.add_read_stream``."""
         self._add_stream(stream, listener, reading=True)
-        if self._wait_scope is not None:
-            self._wait_scope.cancel()
+        waking = self._host_wait.waking
+        if waking is not None:
+            waking()
 
     def add_write_stream(self, stream: Stream, listener: Callable[[Stream], object]) -> None:
         """See ``StreamSelectLoop.add_write_stream``."""
         self._add_stream(stream, listener, reading=False)
-        if self._wait_scope is not None:
-            self._wait_scope.cancel()
+        waking = self._host_wait.waking
+        if waking is not None:
+            waking()
 
     def add_timer(
         self, interval: float, callback: Callable[[TimerInterface], object]
@@ -153,8 +159,9 @@ class AnyioLoop(StreamSelectLoop):
         """See ``StreamSelectLoop.add_timer``."""
         timer = Timer(interval, callback, False)
         self._timers.add(timer)
-        if self._wait_scope is not None:
-            self._wait_scope.cancel()
+        waking = self._host_wait.waking
+        if waking is not None:
+            waking()
         return timer
 
     def add_periodic_timer(
@@ -163,8 +170,9 @@ class AnyioLoop(StreamSelectLoop):
         """See ``StreamSelectLoop.add_periodic_timer``."""
         timer = Timer(interval, callback, True)
         self._timers.add(timer)
-        if self._wait_scope is not None:
-            self._wait_scope.cancel()
+        waking = self._host_wait.waking
+        if waking is not None:
+            waking()
         return timer
 
     def future_tick(self, listener: Callable[[], object]) -> None:
@@ -172,8 +180,9 @@ class AnyioLoop(StreamSelectLoop):
         if not callable(listener):
             raise TypeError(f"tick listener must be callable, not {listener!r}")
         self._ticks.add(listener)
-        if self._wait_scope is not None:
-            self._wait_scope.cancel()
+        waking = self._host_wait.waking
+        if waking is not None:
+            waking()
 
     # -- signals: anyio's receivers, not the process' wake-up descriptor --------------------------
 
@@ -213,8 +222,10 @@ class AnyioLoop(StreamSelectLoop):
             raise RuntimeError("run_async() called while the loop is already running")
         self._running = True
         self._set_clock(_host_clock())
+        self._host_wait = waiter = self._new_waiter()
         error: BaseException | None = None
         try:
+            waiter.open()
             async with anyio.create_task_group() as task_group:
                 try:
                     await self._host_signals.start(task_group)
@@ -228,13 +239,21 @@ class AnyioLoop(StreamSelectLoop):
                     task_group.cancel_scope.cancel()
         finally:
             self._running = False
-            self._wait_scope = None
+            waiter.close()
             self._set_clock(time.monotonic)
         if error is not None:
             try:
                 raise error
             finally:
                 del error  # no reference cycle through the traceback
+
+    def _new_waiter(self) -> AnyioWaiter | AsyncioWaiter:
+        if self._asyncio_native_wait:
+            try:
+                return AsyncioWaiter(self._selector_fd, asyncio.get_running_loop())
+            except RuntimeError:  # not asyncio: trio
+                pass
+        return AnyioWaiter(self._selector_fd)
 
     def _set_clock(self, clock: Callable[[], float]) -> None:
         self._clock = clock
@@ -248,11 +267,10 @@ class AnyioLoop(StreamSelectLoop):
         pending_signals = signals.pending
         watches = self._watches
         select = self._selector.select
-        selector_fd = self._selector_fd
         clock = self._clock
         spin_below = self._spin_below
         checkpoint = anyio.lowlevel.checkpoint
-        wait_readable = anyio.wait_readable
+        wait = self._host_wait.wait
         while self._running:
             # 1. Future ticks queued before this point; 2. timers strictly past due.
             if len(ticks):
@@ -279,13 +297,7 @@ class AnyioLoop(StreamSelectLoop):
             if timeout == 0.0:
                 await checkpoint()
             else:
-                with anyio.move_on_after(timeout) as scope:
-                    self._wait_scope = scope
-                    if watches:
-                        await wait_readable(selector_fd)
-                    else:
-                        await anyio.sleep_forever()
-                self._wait_scope = None
+                await wait(timeout, bool(watches))
             ready = select(0) if watches else None
             if pending_signals:
                 signals.dispatch()
