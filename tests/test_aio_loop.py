@@ -15,6 +15,7 @@ import importlib.util
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 import warnings
@@ -312,3 +313,19 @@ def test_timer_callback_gets_its_timer_in_a_host() -> None:
     loop.run()
     loop.close()
     assert got == [timer]
+
+
+def test_the_benchmark_runs_every_contestant() -> None:
+    """bench/aio_loop.py at a tiny scale (no timing asserted: speed is measured by the script)."""
+    script = Path(__file__).resolve().parent.parent / "bench" / "aio_loop.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--scale", "0.005", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    names = ["StreamSelectLoop", "AnyioLoop asyncio", "AnyioLoop asyncio, anyio wait"]
+    names.append("AnyioLoop trio")
+    for name in names:
+        assert f"| {name} |" in result.stdout, result.stdout

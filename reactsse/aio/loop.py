@@ -12,15 +12,18 @@ How one iteration maps onto the host (the numbering of ``StreamSelectLoop``'s do
 3. the timeout: the same rule;
 4. the wait is done in the host: the streams are registered with the loop's own selector (epoll,
    kqueue), exactly as in ``StreamSelectLoop``, and the task waits until that selector's own
-   descriptor is readable (``anyio.wait_readable``), the timeout passes, a signal arrives or
-   another task of the host gives the loop work; then it selects with a zero timeout and
-   dispatches signals, readers and writers exactly as ``StreamSelectLoop`` does.
+   descriptor is readable, the timeout passes, a signal arrives or another task of the host
+   gives the loop work (``reactsse/aio/waiters.py``: asyncio's ``add_reader``, registered once
+   per run, on asyncio hosts; ``anyio.wait_readable`` on trio); then it selects with a zero
+   timeout and dispatches signals, readers and writers exactly as ``StreamSelectLoop`` does.
+   With a zero timeout it still yields to the host once (a checkpoint), so a chain of ticks or
+   zero timers cannot starve the host's other tasks.
 
 Why a selector inside the host rather than one host registration per stream: the host watches one
 descriptor whatever the number of streams, an iteration stays O(ready), the dispatch order and
 the "looked up again before each call" rule are ``StreamSelectLoop``'s own code, and the same
 code serves both backends (trio has no reader callbacks: one task per stream would be needed).
-Measured against asyncio's native ``add_reader`` in ``bench/aio_loop.py`` (docs/loop.md).
+``bench/aio_loop.py`` compares the waits (docs/loop.md, "Embedding").
 
 ``AnyioLoop`` is a ``StreamSelectLoop`` whose ``run()`` is replaced: the stream tables, timers,
 ticks and dispatch are inherited, as ``VirtualTimeLoop`` inherits them.
