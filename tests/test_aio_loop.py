@@ -239,9 +239,11 @@ def test_timers_keep_their_wait_across_the_host_clock(
     _host(backend, options, main)
     loop.close()
     assert 0.05 <= fired[0] - added < BOUND
-    # Inside the host, now() reads the host's clock (to uvloop's millisecond resolution).
-    assert all(abs(ours - host) < 0.002 for ours, host in seen[1:]), seen
-    assert abs(loop.now() - time.monotonic()) < 0.002  # outside: time.monotonic()
+    # Inside the host, now() reads the host's clock (uvloop's to a millisecond; trio's own clock
+    # is 10,000 s or more away from time.monotonic), and time.monotonic() outside. The margin
+    # only allows for a preemption between the two readings.
+    assert all(abs(ours - host) < 0.05 for ours, host in seen[1:]), seen
+    assert abs(loop.now() - time.monotonic()) < 0.05
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
