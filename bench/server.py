@@ -4,7 +4,7 @@ Run: ``python bench/server.py`` (about a minute); ``--rounds N``, ``--tokens N``
 ``--clients N`` to change the shape.
 
 Every contestant is a server in its own process and streams the same bytes: the chat-completion
-chunks of ``reactsse._server_apps`` (one token per event, ``rate=None``: as fast as the client
+chunks of ``reactsse.mock`` (one token per event, ``rate=None``: as fast as the client
 reads), ``Connection: close``. The client (this process) reads with plain sockets and a
 ``selectors`` loop, so its cost is the same for every contestant. Two shapes:
 
@@ -40,31 +40,33 @@ import time
 _REACTSSE = """
 import sys
 from reactsse.loop import StreamSelectLoop
+from reactsse.mock import MockApp, MockOptions
 from reactsse.server import SSEServer, ServerOptions
 loop = StreamSelectLoop()
-server = SSEServer(loop, options=ServerOptions(
-    reply_tokens=int(sys.argv[1]), keepalive_interval=None, idle_timeout=None, send_timeout=None))
+server = SSEServer(loop, app=MockApp(MockOptions(reply_tokens=int(sys.argv[1]))),
+    options=ServerOptions(keepalive_interval=None, idle_timeout=None, send_timeout=None))
 print(server.port, flush=True)
 loop.run()
 """
 
 _AIOHTTP = """
-import asyncio, sys, time
+import asyncio, sys
 from aiohttp import web
-from reactsse._server_apps import ServerOptions, _Apps, _Request
+from reactsse.mock import MockApp, MockOptions
+from reactsse.server import Request
 from reactsse.sse import encode_event
 
-apps = _Apps(ServerOptions(reply_tokens=int(sys.argv[1])))
+app = MockApp(MockOptions(reply_tokens=int(sys.argv[1])))
 
 async def chat(request):
     body = await request.read()
-    stream = apps.handle(_Request("POST", "/v1/chat/completions", {}, body), time.time())
+    stream = app(Request("POST", "/v1/chat/completions", {}, body))
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream; charset=utf-8",
         "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     await response.prepare(request)
     batch = []
-    for event in stream.events():
+    for event in stream.events:
         chunk = encode_event(event.data, event=event.event, id=event.id, retry=event.retry)
         if sys.argv[3] == "each":
             await response.write(chunk)

@@ -46,7 +46,8 @@ import sys
 
 from reactsse.http import ClientConnection, ResponseEnd, ResponseHead, parse_url
 from reactsse.loop import StreamSelectLoop
-from reactsse.server import MODEL_ID, ServerOptions, SSEServer
+from reactsse.mock import MODEL_ID, MockApp, MockOptions
+from reactsse.server import ServerOptions, SSEServer
 from reactsse.sse import EventStreamDecoder, MessageEvent
 
 
@@ -66,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     base_url = args.base_url
     if base_url is None:
         # Not in the article: a server to talk to, on the same loop (port 0 = a free port).
-        server = SSEServer(loop, options=ServerOptions(rate=100, keepalive_interval=None))
+        server = SSEServer(
+            loop,
+            app=MockApp(MockOptions(rate=100)),
+            options=ServerOptions(keepalive_interval=None),
+        )
         base_url = server.url + "/v1"
 
     # $request = $client->createRequest('POST', '.../completions');  (FIX 6: today's endpoint)

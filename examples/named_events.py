@@ -16,13 +16,16 @@ from collections import Counter
 from reactsse.errors import ReactSSEError
 from reactsse.eventsource import EventSource
 from reactsse.loop import StreamSelectLoop
-from reactsse.server import MODEL_ID, ServerOptions, SSEServer
+from reactsse.mock import MODEL_ID, MockApp, MockOptions
+from reactsse.server import ServerOptions, SSEServer
 from reactsse.sse import MessageEvent
 
 
 def main() -> int:
     loop = StreamSelectLoop()
-    server = SSEServer(loop, options=ServerOptions(rate=200, keepalive_interval=None))
+    server = SSEServer(
+        loop, app=MockApp(MockOptions(rate=200)), options=ServerOptions(keepalive_interval=None)
+    )
     source = EventSource(
         server.url + "/v1/responses",
         loop=loop,

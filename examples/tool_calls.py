@@ -18,8 +18,9 @@ import json
 import sys
 from typing import Any
 
+from reactsse.mock import MODEL_ID, MockApp, MockOptions
 from reactsse.openai import OpenAIClient
-from reactsse.server import MODEL_ID, BackgroundServer, ServerOptions
+from reactsse.server import BackgroundServer
 
 TOOLS = [
     {
@@ -91,7 +92,7 @@ def main() -> int:
     if args.base_url is not None:
         return converse(OpenAIClient(base_url=args.base_url), args.model)
     # The built-in server on its own loop in a thread; the blocking iterator runs its own loop.
-    with BackgroundServer(options=ServerOptions(reply_tokens=20)) as server:
+    with BackgroundServer(MockApp(MockOptions(reply_tokens=20))) as server:
         return converse(OpenAIClient(base_url=server.url + "/v1", api_key=""), args.model)
 
 

@@ -4,7 +4,8 @@ This module only re-exports the public names; each lives in the module that docu
 ``reactsse.loop`` (the ReactPHP loop), ``reactsse.sse`` (the sans-IO decoder and encoder),
 ``reactsse.http`` (sans-IO HTTP/1.1 on h11), ``reactsse.connector`` (TCP and TLS on any loop),
 ``reactsse.eventsource`` (the client), ``reactsse.openai`` (LLM streams), ``reactsse.server``
-(an SSE server and the built-in OpenAI-compatible apps) and ``reactsse.errors``.
+(an SSE server of any app), ``reactsse.mock`` (its built-in OpenAI-compatible apps) and
+``reactsse.errors``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from reactsse.errors import (
 from reactsse.eventsource import (
     EventIterator,
     EventSource,
+    EventSourceOptions,
     ReadyState,
     TextTrace,
     Trace,
@@ -51,6 +53,7 @@ __all__ = [
     "ContentTypeError",
     "EventIterator",
     "EventSource",
+    "EventSourceOptions",
     "EventStreamDecoder",
     "EventTimeout",
     "EventTooLarge",

@@ -1,4 +1,5 @@
-"""Shared helpers of ``tests/test_connector*.py``: bounded loop runs, loopback servers, fd counts.
+"""Shared helpers of ``tests/test_connector*.py``: bounded loop runs, loopback servers, fd counts,
+throwaway certificates, and ``Kind``: plain TCP or TLS, for the ``Transport`` contract tests.
 
 Everything listens on 127.0.0.1 (or ::1), is started by the test and closed by it.
 """
@@ -8,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
+import trustme
 
-from reactsse.loop import LoopInterface, Stream, StreamSelectLoop, TimerInterface
+from reactsse.connector import SocketTransport, TLSTransport, Transport
+from reactsse.loop import LoopInterface, Stream, StreamSelectLoop, TimerInterface, VirtualTimeLoop
 
 
 def run_until_stopped(loop: LoopInterface, limit: float = 5.0) -> None:
@@ -44,6 +48,17 @@ def open_fds() -> int:
 @contextmanager
 def new_loop() -> Iterator[StreamSelectLoop]:
     loop = StreamSelectLoop()
+    try:
+        yield loop
+    finally:
+        loop.close()
+
+
+@contextmanager
+def new_virtual_loop() -> Iterator[VirtualTimeLoop]:
+    """A loop on a virtual clock that jumps to the next timer when no I/O happens: timeouts
+    fire at exact ``loop.now()`` times, without waiting them out (real sockets stay real)."""
+    loop = VirtualTimeLoop()
     try:
         yield loop
     finally:
@@ -166,7 +181,8 @@ class AsyncioHostedLoop(LoopInterface):
     """A minimal ``LoopInterface`` on an asyncio event loop (streams, one-shot timers, ticks).
 
     Not part of reactsse: it only shows that the connector needs nothing beyond the interface
-    (in particular no thread-safe call: the resolver wakes the loop through a socketpair).
+    (in particular no thread-safe call: the resolver wakes the loop through a ``ThreadWaker``,
+    a read stream like any other).
     """
 
     def __init__(self) -> None:
@@ -217,3 +233,162 @@ class AsyncioHostedLoop(LoopInterface):
 
     def stop(self) -> None:
         self.aio.stop()
+
+
+class Certificates:
+    """A throwaway CA (``trustme``), a certificate for localhost/127.0.0.1/::1, two contexts."""
+
+    def __init__(self) -> None:
+        self.ca = trustme.CA()
+        self.cert = self.ca.issue_cert("localhost", "127.0.0.1", "::1")
+        self.server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.cert.configure_cert(self.server)
+        self.client = ssl.create_default_context()
+        self.ca.configure_trust(self.client)
+
+
+CERTS = Certificates()  # one throwaway CA for the test session (hypothesis tests need it too)
+
+
+class Recorder:
+    """What ``connect`` and a started transport called back; stops the loop on each end.
+
+    ``on_data`` checks the contract (a non-empty view) and copies; ``stop_after`` stops the loop
+    once that many bytes arrived.
+    """
+
+    def __init__(self, loop: LoopInterface, *, stop_after: int | None = None) -> None:
+        self.loop = loop
+        self.transports: list[Transport] = []
+        self.errors: list[Exception] = []
+        self.chunks: list[bytes] = []
+        self.closed: list[Exception | None] = []
+        self.stop_after = stop_after
+
+    def on_connected(self, transport: Transport) -> None:
+        assert not self.transports and not self.errors
+        self.transports.append(transport)
+        self.loop.stop()
+
+    def on_error(self, error: Exception) -> None:
+        assert not self.transports and not self.errors
+        self.errors.append(error)
+        self.loop.stop()
+
+    def on_data(self, data: memoryview) -> None:
+        assert isinstance(data, memoryview)  # a view of the transport's reused read buffer
+        assert data, "on_data must never get b''"
+        self.chunks.append(bytes(data))
+        if self.stop_after is not None and len(self.data) >= self.stop_after:
+            self.loop.stop()
+
+    def on_close(self, error: Exception | None) -> None:
+        assert not self.closed, "on_close called twice"
+        self.closed.append(error)
+        self.loop.stop()
+
+    @property
+    def count(self) -> int:
+        return len(self.transports) + len(self.errors)
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+class Kind:
+    """Plain TCP or TLS: how to make each side of a connection of this kind.
+
+    The ``Transport`` contract tests take a ``kind`` (as anyio's tests take ``anyio_backend``)
+    and run the same steps and assertions on both.
+    """
+
+    def __init__(self, name: str) -> None:
+        assert name in ("tcp", "tls")
+        self.name = name
+        self.is_tls = name == "tls"
+
+    def __repr__(self) -> str:
+        return self.name
+
+    @property
+    def client_context(self) -> ssl.SSLContext | None:
+        """``connect``'s ``ssl_context`` for this kind (trusting the test CA for TLS)."""
+        return CERTS.client if self.is_tls else None
+
+    def server_side(
+        self,
+        loop: LoopInterface,
+        conn: socket.socket,
+        on_ready: Callable[[Transport], object],
+        on_error: Callable[[Exception], object],
+    ) -> Transport:
+        """The server's transport of ``conn``; ``on_ready(it)`` once it can be started."""
+        if not self.is_tls:
+            plain = SocketTransport(loop, conn)
+            loop.future_tick(lambda: on_ready(plain))
+            return plain
+        tls = TLSTransport(loop, conn, CERTS.server, server_side=True)
+        tls.handshake(lambda: on_ready(tls), on_error)
+        return tls
+
+    def pair(self, loop: LoopInterface) -> tuple[Transport, Transport]:
+        """A connected (client, server) pair on ``loop``, handshakes done, neither started."""
+        client_sock, server_sock = tcp_pair()
+        if not self.is_tls:
+            return SocketTransport(loop, client_sock), SocketTransport(loop, server_sock)
+        client = TLSTransport(loop, client_sock, CERTS.client, server_hostname="localhost")
+        ready: list[Transport] = []
+        errors: list[Exception] = []
+
+        def done(transport: Transport) -> None:
+            ready.append(transport)
+            if len(ready) == 2:
+                loop.stop()
+
+        def failed(error: Exception) -> None:
+            errors.append(error)
+            loop.stop()
+
+        server = self.server_side(loop, server_sock, done, failed)
+        client.handshake(lambda: done(client), failed)
+        run_until_stopped(loop)
+        assert len(ready) == 2 and not errors, errors
+        return client, server
+
+    def wrap_peer(self, conn: socket.socket) -> socket.socket:
+        """A blocking peer socket for a ``ThreadServer`` handler (a stdlib ``ssl`` server)."""
+        return CERTS.server.wrap_socket(conn, server_side=True) if self.is_tls else conn
+
+    def end_peer(self, peer: socket.socket) -> None:
+        """End the peer's side cleanly: ``close_notify`` for TLS, nothing more for TCP."""
+        if isinstance(peer, ssl.SSLSocket):
+            peer.unwrap()
+
+
+KINDS = [Kind("tcp"), Kind("tls")]
+
+
+class LoopEchoServer:
+    """An echo server of ``kind`` on the test's loop: a server-side transport per accept."""
+
+    def __init__(self, loop: LoopInterface, server: socket.socket, kind: Kind) -> None:
+        self.loop = loop
+        self.kind = kind
+        self.transports: list[Transport] = []
+        self.handshake_errors: list[Exception] = []
+        self.closed: list[Exception | None] = []
+        accept_on_loop(loop, server, self._accepted)
+
+    def _accepted(self, conn: socket.socket) -> None:
+        transport = self.kind.server_side(
+            self.loop, conn, self._ready, self.handshake_errors.append
+        )
+        self.transports.append(transport)
+
+    def _ready(self, transport: Transport) -> None:
+        transport.start(transport.write, self.closed.append)
+
+    def close(self) -> None:
+        for transport in self.transports:
+            transport.close()

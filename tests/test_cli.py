@@ -21,6 +21,7 @@ import trustme
 from _connector_helpers import refusing_port
 from _sse_test_servers import Exchange, ScriptedServer, sse_head
 
+from reactsse.mock import MockApp, MockOptions
 from reactsse.server import BackgroundServer, ServerOptions
 
 KEY = "sk-cli-test-key-ABCDEF123456"
@@ -271,7 +272,9 @@ def test_chat_with_a_tool_call(server: BackgroundServer) -> None:
 
 
 def test_chat_base_url_and_key_from_the_environment() -> None:
-    with BackgroundServer(options=ServerOptions(api_key=KEY, keepalive_interval=None)) as bg:
+    with BackgroundServer(
+        MockApp(MockOptions(api_key=KEY)), options=ServerOptions(keepalive_interval=None)
+    ) as bg:
         ok = run(
             "chat",
             "hi",
@@ -299,7 +302,7 @@ def test_chat_base_url_and_key_from_the_environment() -> None:
 
 def test_chat_error_mid_stream_exits_5() -> None:
     with BackgroundServer(
-        options=ServerOptions(fault="error-after=7", keepalive_interval=None)
+        MockApp(MockOptions(fault="error-after=7")), options=ServerOptions(keepalive_interval=None)
     ) as bg:
         result = run("chat", "hi", "--base-url", bg.url + "/v1")
         responses = run("chat", "hi", "--base-url", bg.url + "/v1", "--responses")

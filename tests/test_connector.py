@@ -1,8 +1,10 @@
-"""``reactsse.connector``: plain TCP transports and ``connect`` on a real ``StreamSelectLoop``.
+"""``reactsse.connector`` over plain TCP only: ``connect``, resolution, timeouts, ``cancel``,
+the adaptive read size, the write buffer, resets.
 
 Real sockets on 127.0.0.1 (and ::1), servers started here; every run is bounded
 (``run_until_stopped``) and every socket closed (a ResourceWarning fails the test).
-TLS lives in ``test_connector_tls.py``.
+What TCP shares with TLS (the ``Transport`` contract) is tested on both in
+``test_connector_contract.py``; TLS only in ``test_connector_tls.py``.
 """
 
 from __future__ import annotations
@@ -18,86 +20,36 @@ import time
 
 import pytest
 from _connector_helpers import (
-    AsyncioHostedLoop,
+    Recorder,
     ThreadServer,
     accept_on_loop,
-    ipv6_loopback_available,
     listener,
     new_loop,
+    new_virtual_loop,
     open_fds,
     refusing_port,
     run_until_stopped,
     tcp_pair,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from reactsse.connector import (
     FIRST_READ_SIZE,
-    READ_BUFFER_SIZE,
     READ_SIZE,
     PendingConnect,
     SocketTransport,
     Transport,
-    _format_address,
-    _ip_literal,
     connect,
 )
+from reactsse.connector.oserrors import format_address
+from reactsse.connector.resolve import ip_literal
 from reactsse.errors import ConnectError, ConnectionClosed, ConnectTimeout, TransportError
 from reactsse.loop import LoopInterface
 
 
-class Recorder:
-    """Collects a transport's callbacks; stops the loop at the end of the stream."""
-
-    def __init__(self, loop: LoopInterface, *, stop_after: int | None = None) -> None:
-        self.loop = loop
-        self.chunks: list[bytes] = []
-        self.closed: list[Exception | None] = []
-        self.stop_after = stop_after
-
-    def on_data(self, data: memoryview) -> None:
-        assert isinstance(data, memoryview)  # a view of the transport's reused read buffer
-        assert data, "on_data must never get b''"
-        self.chunks.append(bytes(data))
-        if self.stop_after is not None and len(self.data) >= self.stop_after:
-            self.loop.stop()
-
-    def on_close(self, error: Exception | None) -> None:
-        assert not self.closed, "on_close called twice"
-        self.closed.append(error)
-        self.loop.stop()
-
-    @property
-    def data(self) -> bytes:
-        return b"".join(self.chunks)
-
-
-class ConnectResult:
-    """Collects the outcome of ``connect``; asserts exactly one callback."""
-
-    def __init__(self, loop: LoopInterface) -> None:
-        self.loop = loop
-        self.transports: list[Transport] = []
-        self.errors: list[Exception] = []
-
-    def on_connected(self, transport: Transport) -> None:
-        assert not self.transports and not self.errors
-        self.transports.append(transport)
-        self.loop.stop()
-
-    def on_error(self, error: Exception) -> None:
-        assert not self.transports and not self.errors
-        self.errors.append(error)
-        self.loop.stop()
-
-    @property
-    def count(self) -> int:
-        return len(self.transports) + len(self.errors)
-
-
-def _connect(loop: LoopInterface, host: str, port: int, **kwargs: object) -> ConnectResult:
-    result = ConnectResult(loop)
+def _connect(loop: LoopInterface, host: str, port: int, **kwargs: object) -> Recorder:
+    result = Recorder(loop)
     connect(
         loop,
         host,
@@ -119,37 +71,6 @@ def _connect_ok(loop: LoopInterface, host: str, port: int) -> Transport:
 # -- connect, plain TCP --------------------------------------------------------------------------
 
 
-def test_echo_over_tcp_both_ways() -> None:
-    with new_loop() as loop, listener() as server:
-        port = server.getsockname()[1]
-        echoed: list[SocketTransport] = []
-
-        def serve(conn: socket.socket) -> None:
-            peer = SocketTransport(loop, conn)
-            echoed.append(peer)
-            peer.start(peer.write, lambda _error: peer.close())
-
-        accept_on_loop(loop, server, serve)
-        client = _connect_ok(loop, "127.0.0.1", port)
-        try:
-            assert isinstance(client, SocketTransport)
-            assert not client.is_tls
-            assert client.peer == ("127.0.0.1", port)
-            assert client.local[0] == "127.0.0.1"
-            assert client._sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
-            received = Recorder(loop, stop_after=len(b"ping pong"))
-            client.start(received.on_data, received.on_close)
-            client.write(b"ping ")
-            client.write(b"pong")
-            run_until_stopped(loop)
-            assert received.data == b"ping pong"
-            assert client.buffered_size == 0
-        finally:
-            client.close()
-            for peer in echoed:
-                peer.close()
-
-
 def test_connect_callbacks_come_later_never_inside_connect() -> None:
     with new_loop() as loop, listener() as server:
         result = _connect(loop, "127.0.0.1", server.getsockname()[1])
@@ -157,25 +78,6 @@ def test_connect_callbacks_come_later_never_inside_connect() -> None:
         run_until_stopped(loop)
         assert result.count == 1
         result.transports[0].close()
-
-
-def test_stream_from_server_arrives_whole_with_clean_eof() -> None:
-    payload = bytes(range(256)) * 16384  # 4 MiB
-
-    def send_all(conn: socket.socket) -> None:
-        conn.sendall(payload)
-
-    with new_loop() as loop, listener() as server:
-        thread = ThreadServer(server, send_all)
-        client = _connect_ok(loop, "127.0.0.1", server.getsockname()[1])
-        received = Recorder(loop)
-        client.start(received.on_data, received.on_close)
-        run_until_stopped(loop)
-        thread.join()
-        assert received.closed == [None]
-        assert received.data == payload
-        assert max(len(chunk) for chunk in received.chunks) <= READ_SIZE
-        assert client.is_closed
 
 
 def test_large_write_fills_socket_buffers_then_drains() -> None:
@@ -277,17 +179,6 @@ def _track_pending(monkeypatch: pytest.MonkeyPatch) -> None:
     _PENDING.clear()
 
 
-@pytest.mark.skipif(not ipv6_loopback_available(), reason="no IPv6 loopback (::1) here")
-@pytest.mark.parametrize("host", ["::1", "[::1]"])
-def test_ipv6_loopback(host: str) -> None:
-    with new_loop() as loop, listener("::1") as server:
-        port = server.getsockname()[1]
-        transport = _connect_ok(loop, host, port)
-        assert transport.peer[:2] == ("::1", port)
-        assert _PENDING[-1].phase == "done"
-        transport.close()
-
-
 def test_ip_literal_skips_the_resolver_thread() -> None:
     with new_loop() as loop, listener() as server:
         result = _connect(loop, "127.0.0.1", server.getsockname()[1])
@@ -333,9 +224,11 @@ class FullBacklog:
 
 @pytest.mark.timeout(10)
 def test_connect_timeout_on_a_full_backlog() -> None:
-    with FullBacklog() as full, new_loop() as loop:
+    with FullBacklog() as full, new_virtual_loop() as loop:
+        start = loop.now()
         result = _connect(loop, "127.0.0.1", full.port, timeout=0.2)
         run_until_stopped(loop)
+        assert loop.now() - start == pytest.approx(0.2, abs=1e-9)  # the timeout, exactly
         [error] = result.errors
         assert type(error) is ConnectTimeout
         assert isinstance(error, TimeoutError)
@@ -393,20 +286,20 @@ def _fake_addresses(monkeypatch: pytest.MonkeyPatch, host: str, ports: list[int]
 def test_addresses_are_tried_in_order_sharing_the_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with FullBacklog() as full, listener() as server, new_loop() as loop:
+    with FullBacklog() as full, listener() as server, new_virtual_loop() as loop:
         good = server.getsockname()[1]
         _fake_addresses(monkeypatch, "two.test", [full.port, good])
-        start = time.monotonic()
+        start = loop.now()
         result = _connect(loop, "two.test", good, timeout=1.0)
         run_until_stopped(loop)
-        elapsed = time.monotonic() - start
+        elapsed = loop.now() - start
         assert not result.errors, result.errors
         [transport] = result.transports
         assert transport.peer == ("127.0.0.1", good)
-        # The hanging first address got its share (half of 1 s), not the whole timeout (which
-        # would also leave nothing for the second: an error). Half a second of margin above the
-        # share, for a loaded machine.
-        assert 0.45 <= elapsed < 1.0
+        # The hanging first address got exactly its share (half of 1 s), not the whole timeout
+        # (which would also leave nothing for the second: an error); the second connected at
+        # once.
+        assert elapsed == pytest.approx(0.5, abs=1e-9)
         transport.close()
 
 
@@ -425,11 +318,13 @@ def test_every_failed_address_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.timeout(10)
 def test_connect_timeout_covers_name_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     resolver = BlockedResolver(monkeypatch)
-    with new_loop() as loop:
+    with new_virtual_loop() as loop:
         before = open_fds()
         try:
+            start = loop.now()
             result = _connect(loop, "blocked.test", 80, timeout=0.1)
             run_until_stopped(loop)
+            assert loop.now() - start == pytest.approx(0.1, abs=1e-9)
             [error] = result.errors
             assert type(error) is ConnectTimeout
             assert "while resolving" in str(error)
@@ -578,29 +473,6 @@ def test_write_to_a_reset_peer_reports_later_not_inside_write() -> None:
         transport.write(b"dropped")  # after the end: ignored
 
 
-def test_close_inside_on_data_stops_every_callback() -> None:
-    client_sock, server_sock = tcp_pair()
-    with new_loop() as loop, server_sock:
-        transport = SocketTransport(loop, client_sock)
-        calls: list[object] = []
-
-        def on_data(data: memoryview) -> None:
-            calls.append(bytes(data))
-            transport.close()
-            transport.close()  # idempotent
-            loop.future_tick(loop.stop)
-
-        transport.on_drain = lambda: calls.append("drain")
-        transport.start(on_data, calls.append)
-        server_sock.sendall(b"one")
-        run_until_stopped(loop)
-        server_sock.sendall(b"two")
-        server_sock.close()
-        loop.run()  # nothing registered any more: returns at once
-        assert calls == [b"one"]
-        transport.write(b"after close")  # dropped, no error
-
-
 def test_end_flushes_then_closes_with_on_close_none() -> None:
     payload = b"z" * (4 << 20)
     got = bytearray()
@@ -665,24 +537,6 @@ def test_end_then_close_drops_the_callback() -> None:
         assert server_sock.recv(10) == b""  # the peer saw the FIN
 
 
-def test_pause_and_resume_reading() -> None:
-    client_sock, server_sock = tcp_pair()
-    with new_loop() as loop, server_sock:
-        transport = SocketTransport(loop, client_sock)
-        received = Recorder(loop, stop_after=5)
-        transport.pause_reading()
-        transport.start(received.on_data, received.on_close)
-        server_sock.sendall(b"hello")
-        # Paused: nothing is watched, so the loop has nothing to do and returns.
-        loop.run()
-        assert received.chunks == []
-        transport.resume_reading()
-        transport.resume_reading()  # idempotent
-        run_until_stopped(loop)
-        assert received.data == b"hello"
-        transport.close()
-
-
 def test_start_twice_is_an_error_and_error_before_start_is_reported() -> None:
     client_sock, server_sock = tcp_pair()
     with new_loop() as loop:
@@ -702,74 +556,20 @@ def test_start_twice_is_an_error_and_error_before_start_is_reported() -> None:
         assert isinstance(received.closed[0], ConnectionClosed)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.binary(min_size=0, max_size=70000), max_size=8))
-def test_any_sequence_of_writes_arrives_intact_and_in_order(writes: list[bytes]) -> None:
-    client_sock, server_sock = tcp_pair()
-    expected = b"".join(writes)
-    with new_loop() as loop:
-        writer = SocketTransport(loop, client_sock)
-        reader = SocketTransport(loop, server_sock)
-        received = Recorder(loop)
-        reader.start(received.on_data, received.on_close)
-        writer.start(lambda _data: None, lambda _error: None)
-        for chunk in writes:
-            writer.write(chunk)
-        writer.end()
-        run_until_stopped(loop)
-        reader.close()
-        writer.close()
-        assert received.data == expected
-        assert received.closed == [None]
-
-
 @given(st.ip_addresses())
 def test_ip_literals_are_recognised_with_and_without_brackets(address: object) -> None:
     text = str(address)
-    assert _ip_literal(text) == text
+    assert ip_literal(text) == text
     if ":" in text:
-        assert _ip_literal(f"[{text}]") == text
-        assert _format_address(text, 443) == f"[{text}]:443"
+        assert ip_literal(f"[{text}]") == text
+        assert format_address(text, 443) == f"[{text}]:443"
     else:
-        assert _format_address(text, 443) == f"{text}:443"
+        assert format_address(text, 443) == f"{text}:443"
 
 
 @given(st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,20}){0,3}", fullmatch=True))
 def test_host_names_are_not_ip_literals(name: str) -> None:
-    assert _ip_literal(name) is None
-
-
-# -- any LoopInterface: the connector on asyncio's loop --------------------------------------------
-
-
-def test_connector_runs_on_another_loop_implementation() -> None:
-    loop = AsyncioHostedLoop()
-    try:
-        with listener() as server:
-            port = server.getsockname()[1]
-            peers: list[SocketTransport] = []
-
-            def serve(conn: socket.socket) -> None:
-                peer = SocketTransport(loop, conn)
-                peers.append(peer)
-                peer.start(peer.write, lambda _error: peer.close())
-
-            accept_on_loop(loop, server, serve)
-            client = _connect_ok(loop, "localhost", port)  # through the resolver thread
-            received = Recorder(loop, stop_after=5)
-            client.start(received.on_data, received.on_close)
-            client.write(b"hello")
-            run_until_stopped(loop)
-            assert received.data == b"hello"
-            client.close()
-            for peer in peers:
-                peer.close()
-            with refusing_port() as port:
-                refused = _connect(loop, "127.0.0.1", port)
-                run_until_stopped(loop)
-            assert type(refused.errors[0]) is ConnectError
-    finally:
-        loop.aio.close()
+    assert ip_literal(name) is None
 
 
 # -- adaptive read size ------------------------------------------------------------------------
@@ -852,64 +652,7 @@ def test_read_size_starts_small_jumps_to_the_most_on_a_full_read_and_shrinks_aft
             transport.close()
 
 
-# --------------------------------------------------------------------------------------------
-# The reused read buffer (issue 4: "reads are recv into a reused buffer of at least 64 KiB")
-
-
-class _Views:
-    """Record what each ``on_data`` view looks like, and the bytes, during the call."""
-
-    def __init__(self, loop: LoopInterface, target: int) -> None:
-        self.loop = loop
-        self.target = target
-        self.buffers: list[int] = []  # id() of each view's underlying buffer
-        self.data = bytearray()
-        self.kept: list[memoryview] = []
-
-    def on_data(self, data: memoryview) -> None:
-        assert isinstance(data, memoryview)
-        assert isinstance(data.obj, bytearray)
-        assert len(data.obj) >= 65536 == READ_SIZE <= READ_BUFFER_SIZE == len(data.obj)
-        self.buffers.append(id(data.obj))
-        self.data += data
-        self.kept.append(data)
-        if len(self.data) >= self.target:
-            self.loop.stop()
-
-    def on_close(self, error: Exception | None) -> None:
-        self.loop.stop()
-
-
-def test_reads_go_into_one_reused_buffer_that_every_transport_shares() -> None:
-    """Every read of two connections lands in the same 96 KiB bytearray (a free list, not a
-    buffer per read or per connection); each view is released once on_data returns."""
-    pairs = [tcp_pair(), tcp_pair()]
-    with new_loop() as loop:
-        views = _Views(loop, target=2 * 300_000)
-        transports = [SocketTransport(loop, client) for client, _server in pairs]
-        try:
-            for transport in transports:
-                transport.start(views.on_data, views.on_close)
-            payload = bytes(range(256)) * 1172  # 300 032 bytes each, several reads
-            senders = [
-                threading.Thread(target=server.sendall, args=(payload,)) for _c, server in pairs
-            ]
-            for sender in senders:
-                sender.start()
-            run_until_stopped(loop)
-            for sender in senders:
-                sender.join(5)
-            assert len(views.buffers) >= 2 * 5
-            assert len(set(views.buffers)) == 1
-            assert sorted(views.data) == sorted(payload * 2)
-            for kept in views.kept:
-                with pytest.raises(ValueError, match="released"):
-                    bytes(kept)
-        finally:
-            for transport in transports:
-                transport.close()
-            for _client, server in pairs:
-                server.close()
+# -- the reused read buffer ---------------------------------------------------------------------
 
 
 def test_a_buffer_still_exported_after_on_data_is_not_reused() -> None:

@@ -1,4 +1,4 @@
-"""The sans-IO cores import no socket, clock, loop or thread.
+"""The layers: the sans-IO cores import no socket, clock, loop or thread; no private name leaks.
 
 Walks the import statements of ``reactsse.sse``, ``reactsse.http`` and the OpenAI accumulators
 (and, transitively, of the package modules they import) and fails if any of them reaches a
@@ -58,6 +58,12 @@ def _imports(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
+            # "from reactsse.http import connection" imports a submodule: follow it too.
+            found.update(
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if _module_path(f"{node.module}.{alias.name}") is not None
+            )
     return found
 
 
@@ -73,6 +79,13 @@ def _closure(name: str) -> set[str]:
         if path is not None:
             todo.extend(_imports(path))
     return seen
+
+
+def test_submodule_imports_are_followed(tmp_path: Path) -> None:
+    """``from package import module`` reaches the module (so that no I/O hides behind it)."""
+    source = tmp_path / "m.py"
+    source.write_text("from reactsse.http import connection, ClientConnection\n", encoding="utf-8")
+    assert _imports(source) == {"reactsse.http", "reactsse.http.connection"}
 
 
 @pytest.mark.parametrize("module", SANS_IO)
@@ -91,6 +104,89 @@ def test_sans_io_module_imports_no_io(module: str) -> None:
 def test_loop_knows_nothing_of_http_or_sse() -> None:
     reached = _closure("reactsse.loop")
     assert not {n for n in reached if n.startswith(("reactsse.sse", "reactsse.http", "h11"))}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _private_imports(source: str, importer: str, is_package: bool = False) -> list[str]:
+    """Imports in the module ``importer`` (its ``source``) of another module's private names.
+
+    A name with a leading underscore is private to its module; a module with a leading
+    underscore is private to its package (its siblings and their subpackages may import it).
+    """
+    package = importer if is_package else importer.rpartition(".")[0]
+
+    def inside(owner: str) -> bool:
+        return package == owner or package.startswith(owner + ".")
+
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            modules = [module]
+            found.extend(
+                f"{importer} imports private name {alias.name!r} from {module}"
+                for alias in node.names
+                if _is_private(alias.name) and not inside(module)
+            )
+        elif isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        else:
+            continue
+        for name in modules:
+            parts = name.split(".")
+            if parts[0] != "reactsse":
+                continue
+            for index, part in enumerate(parts[1:], start=1):
+                owner = ".".join(parts[:index])
+                if _is_private(part) and not inside(owner):
+                    found.append(f"{importer} imports {name}, private to {owner}")
+    return found
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    bad = [
+        problem
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for problem in _private_imports(
+            path.read_text(encoding="utf-8"), _module_name(path), path.name == "__init__.py"
+        )
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_private_import_check_sees_what_it_must() -> None:
+    """The checker itself: it flags foreign private names and modules, and nothing else."""
+    assert _module_name(PACKAGE / "sse" / "__init__.py") == "reactsse.sse"
+    source = (
+        "from reactsse.sse import _hidden\n"
+        "from reactsse.http._chunked import Reader\n"
+        "import reactsse.http._chunked\n"
+        "from reactsse.loop._private import helper\n"
+        "from . import _sibling\n"
+        "from ._sibling import public\n"
+        "from reactsse.loop.timer import Timer\n"
+        "from reactsse._version import __version__\n"
+        "import reactsse.http\n"
+    )
+    assert _private_imports(source, "reactsse.loop.probe") == [
+        "reactsse.loop.probe imports private name '_hidden' from reactsse.sse",
+        "reactsse.loop.probe imports reactsse.http._chunked, private to reactsse.http",
+        "reactsse.loop.probe imports reactsse.http._chunked, private to reactsse.http",
+    ]
 
 
 def test_only_the_aio_package_imports_anyio() -> None:

@@ -20,7 +20,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reactsse.loop import StreamSelectLoop, TimerInterface
-from reactsse.server import BackgroundServer, ServerOptions, SSEServer, serve
+from reactsse.mock import MockApp, MockOptions
+from reactsse.server import (
+    BackgroundServer,
+    BodyReply,
+    Event,
+    EventStream,
+    Reply,
+    Request,
+    ServerOptions,
+    SSEServer,
+    serve,
+)
 from reactsse.sse import EventStreamDecoder, MessageEvent
 
 TIMEOUT = 10.0
@@ -242,7 +253,7 @@ def test_malformed_request_is_400() -> None:
 
 
 def test_api_key_401() -> None:
-    with BackgroundServer(options=ServerOptions(api_key="sk-test-right")) as background:
+    with BackgroundServer(MockApp(MockOptions(api_key="sk-test-right"))) as background:
         response, body = fetch(background.port, "POST", "/v1/chat/completions", body=chat())
         assert response.status_code == 401
         assert json.loads(body)["error"]["type"] == "invalid_request_error"
@@ -254,6 +265,111 @@ def test_api_key_401() -> None:
             assert raised.value.status_code == 401
             assert raised.value.code == "invalid_api_key"
             assert [m.id for m in right.models.list()] == ["reactsse-alice-1"]
+
+
+# --- any app: the public protocol ----------------------------------------------------------------
+
+
+def ticks(request: Request) -> Reply:
+    """The example app of docs/server.md (with a shorter interval)."""
+    if request.path == "/ticks":
+        count = int(request.query.get("count", "3"))
+        return EventStream(
+            (Event(f"tick {n}", id=str(n), at=n * 0.02) for n in range(count)),
+            timed=True,
+            headers=(("x-app", "ticks"),),
+        )
+    if request.path == "/echo":
+        return BodyReply(201, request.body, (("content-type", "application/x-echo"),))
+    return BodyReply(404, f"no {request.path} here")
+
+
+def test_serves_a_user_written_app() -> None:
+    options = ServerOptions(keepalive_interval=None)
+    with BackgroundServer(ticks, options=options) as background, Client(background.port) as client:
+        client.send("GET", "/ticks?count=4")
+        response = client.response()
+        assert response.status_code == 200
+        assert header(response, "content-type") == "text/event-stream; charset=utf-8"
+        assert header(response, "x-app") == "ticks"
+        started = time.monotonic()
+        events = [(e.data, e.last_event_id) for e in client.events()]
+        elapsed = time.monotonic() - started
+        assert events == [(f"tick {n}", str(n)) for n in range(4)]
+        assert 0.04 <= elapsed < 5.0  # paced: the last is due 0.06 s after the first
+        client.conn.start_next_cycle()  # the same keep-alive connection goes on
+        response, body = client.fetch("POST", "/echo", body=b"\x00\xffbytes")
+        assert response.status_code == 201 and body == b"\x00\xffbytes"
+        assert header(response, "content-type") == "application/x-echo"
+        response, body = client.fetch("GET", "/nothing")
+        assert response.status_code == 404 and body == b"no /nothing here"
+        assert header(response, "content-type") == "text/plain; charset=utf-8"
+
+
+def test_pacing_runs_on_the_loop_clock() -> None:
+    """Server and EventSource on one VirtualTimeLoop: events due 30 s apart arrive exactly
+    30 virtual seconds apart, without the test waiting for them."""
+    from reactsse.eventsource import EventSource
+    from reactsse.loop import VirtualTimeLoop
+
+    def app(request: Request) -> Reply:
+        events = (Event(f"tick {n}", id=str(n), at=30.0 * n) for n in range(4))
+        return EventStream(events, timed=True)
+
+    loop = VirtualTimeLoop()
+    server = SSEServer(loop, app=app, options=ServerOptions(keepalive_interval=None))
+    source = EventSource(server.url + "/ticks", loop=loop, retry=3600.0)
+    arrivals: list[tuple[str, float]] = []
+
+    def on_message(event: MessageEvent) -> None:
+        arrivals.append((event.data, loop.now()))
+        if len(arrivals) == 4:
+            source.close()
+            server.close()  # nothing left: run() returns
+
+    source.on("message", on_message)
+    watchdog = threading.Timer(TIMEOUT, loop.stop)
+    watchdog.start()
+    started = time.monotonic()
+    try:
+        loop.run()
+    finally:
+        watchdog.cancel()
+        source.close()
+        server.close()
+        loop.close()
+    assert time.monotonic() - started < TIMEOUT - 1
+    assert [data for data, _ in arrivals] == [f"tick {n}" for n in range(4)]
+    first = arrivals[0][1]
+    gaps = [when - first for _, when in arrivals]
+    assert gaps == pytest.approx([0.0, 30.0, 60.0, 90.0], abs=1e-6)
+
+
+def test_an_app_can_cut_or_stall_its_stream() -> None:
+    def app(request: Request) -> Reply:
+        events = (Event(f"n{n}") for n in range(100))
+        if request.path == "/cut":
+            return EventStream(events, disconnect_after=3)
+        return EventStream(events, stall_after=2)
+
+    options = ServerOptions(keepalive_interval=0.05)
+    with BackgroundServer(app, options=options) as background:
+        with Client(background.port) as client:
+            client.send("GET", "/cut")
+            assert client.response().status_code == 200
+            received: list[str] = []
+            with pytest.raises(h11.RemoteProtocolError):  # no terminating chunk
+                for event in client.events():
+                    received.append(event.data)
+            assert received == ["n0", "n1", "n2"]
+        with Client(background.port) as client:
+            client.send("GET", "/stall")
+            assert client.response().status_code == 200
+            chunks = client.body_chunks()
+            seen = b""
+            while seen.count(b": keep-alive\n") < 2:
+                seen += next(chunks)
+            assert seen.count(b"data: ") == 2
 
 
 # --- the openai package as the client -------------------------------------------------------------
@@ -385,7 +501,7 @@ def test_disconnect_fault_cuts_the_connection(server: BackgroundServer) -> None:
 
 
 def test_server_wide_fault_option() -> None:
-    with BackgroundServer(options=ServerOptions(fault="error-after=2")) as background:
+    with BackgroundServer(MockApp(MockOptions(fault="error-after=2"))) as background:
         with Client(background.port) as client:
             client.send("POST", "/v1/chat/completions", body=chat())
             assert client.response().status_code == 200
@@ -398,8 +514,8 @@ def test_server_wide_fault_option() -> None:
 
 
 def test_rate_limits_tokens() -> None:
-    options = ServerOptions(rate=1000.0, reply_tokens=50)
-    with BackgroundServer(options=options) as background, Client(background.port) as client:
+    app = MockApp(MockOptions(rate=1000.0, reply_tokens=50))
+    with BackgroundServer(app) as background, Client(background.port) as client:
         client.send("POST", "/v1/chat/completions", body=chat())
         assert client.response().status_code == 200
         started = time.monotonic()
@@ -410,8 +526,9 @@ def test_rate_limits_tokens() -> None:
 
 
 def test_keepalive_comment_after_the_interval() -> None:
-    options = ServerOptions(keepalive_interval=0.05, events_interval=30.0)
-    with BackgroundServer(options=options) as background, Client(background.port) as client:
+    app = MockApp(MockOptions(events_interval=30.0))
+    options = ServerOptions(keepalive_interval=0.05)
+    with BackgroundServer(app, options=options) as background, Client(background.port) as client:
         client.send("GET", "/events")
         assert client.response().status_code == 200
         chunks = client.body_chunks()
@@ -468,16 +585,16 @@ class _DropWatcher(logging.Handler):
 
 def test_client_that_never_reads_is_dropped_at_the_limit() -> None:
     limit = 256 * 1024
+    app = MockApp(MockOptions(rate=10**6, reply_tokens=10**7))
     options = ServerOptions(
-        rate=10**6, reply_tokens=10**7, max_client_buffer=limit, send_buffer_size=16384,
-        keepalive_interval=None,
-    )  # fmt: skip
+        max_client_buffer=limit, send_buffer_size=16384, keepalive_interval=None
+    )
     watcher = _DropWatcher()
     log = logging.getLogger("reactsse.server")
     log.addHandler(watcher)
     try:
         with (
-            BackgroundServer(options=options) as background,
+            BackgroundServer(app, options=options) as background,
             Client(background.port, rcvbuf=4096) as client,
         ):
             client.send("POST", "/v1/chat/completions", body=chat())
@@ -496,9 +613,10 @@ def test_client_that_never_reads_is_dropped_at_the_limit() -> None:
 
 
 def test_fast_stream_waits_for_a_slow_reader_instead_of_buffering() -> None:
-    options = ServerOptions(reply_tokens=20_000, send_buffer_size=16384, keepalive_interval=None)
+    app = MockApp(MockOptions(reply_tokens=20_000))
+    options = ServerOptions(send_buffer_size=16384, keepalive_interval=None)
     with (
-        BackgroundServer(options=options) as background,
+        BackgroundServer(app, options=options) as background,
         Client(background.port, rcvbuf=4096) as client,
     ):
         client.send("POST", "/v1/chat/completions", body=chat())
@@ -507,13 +625,10 @@ def test_fast_stream_waits_for_a_slow_reader_instead_of_buffering() -> None:
         for _ in range(5):
             next(chunks)
 
-        def buffered(server: SSEServer) -> list[int]:
-            return [c.transport.buffered_size for c in server._connections]
-
         # The stream is paused at the high-water mark: buffered bytes stay bounded.
-        sizes = background.call(buffered)
-        assert len(sizes) == 1
-        assert sizes[0] <= options.high_water + 20 * 1024
+        connections, buffered = background.call(lambda s: (s.connection_count, s.buffered_size))
+        assert connections == 1
+        assert buffered <= options.high_water + 20 * 1024
         assert background.call(lambda s: s.stream_count) == 1
         total = sum(len(c) for c in chunks)  # and it completes when read
     assert total > 1_000_000
@@ -523,9 +638,16 @@ def test_client_disconnect_stops_the_stream_and_its_timers() -> None:
     """The loop runs in this thread; when the client hangs up, the server cancels its timers
     and closes the generator, so once the listener closes, ``run()`` has nothing left to do."""
     loop = StreamSelectLoop()
-    options = ServerOptions(rate=200.0, reply_tokens=100_000, keepalive_interval=0.05)
-    server = SSEServer(loop, options=options)
+    mock = MockApp(MockOptions(rate=200.0, reply_tokens=100_000))
     observed: dict[str, Any] = {}
+
+    def app(request: Request) -> Reply:
+        reply = mock(request)
+        if isinstance(reply, EventStream):
+            observed["generator"] = reply.events  # the generator the server pumps
+        return reply
+
+    server = SSEServer(loop, app=app, options=ServerOptions(keepalive_interval=0.05))
     client_done = threading.Event()
 
     def client() -> None:
@@ -540,9 +662,7 @@ def test_client_disconnect_stops_the_stream_and_its_timers() -> None:
             client_done.set()
 
     def check(timer: TimerInterface) -> None:
-        streams = [c.stream for c in server._connections if c.stream is not None]
-        if streams and "generator" not in observed:
-            observed["generator"] = streams[0]._events
+        if server.stream_count and "timers_while_streaming" not in observed:
             observed["timers_while_streaming"] = server.timer_count
         if client_done.is_set() and server.connection_count == 0:
             loop.cancel_timer(timer)
@@ -572,7 +692,7 @@ def test_client_disconnect_stops_the_stream_and_its_timers() -> None:
 
 
 def test_close_stops_every_stream() -> None:
-    background = BackgroundServer(options=ServerOptions(rate=100.0, reply_tokens=10_000))
+    background = BackgroundServer(MockApp(MockOptions(rate=100.0, reply_tokens=10_000)))
     with background:
         clients = [Client(background.port) for _ in range(5)]
         try:
@@ -665,7 +785,7 @@ def test_serve_prints_the_url_and_runs_until_the_loop_stops() -> None:
     thread = threading.Thread(target=client, daemon=True)
     thread.start()
     try:
-        serve(port=0, loop=loop, file=out, api_key="sk-serve", rate=None)
+        serve(MockApp(MockOptions(api_key="sk-serve", rate=None)), port=0, loop=loop, file=out)
     finally:
         thread.join(TIMEOUT)
         loop.close()
@@ -695,15 +815,14 @@ def test_idle_and_slow_header_connections_are_closed() -> None:
 
 
 def test_send_timeout_drops_a_reader_that_never_reads() -> None:
-    options = ServerOptions(
-        reply_tokens=10**6, send_buffer_size=16384, send_timeout=0.2, keepalive_interval=None
-    )
+    app = MockApp(MockOptions(reply_tokens=10**6))
+    options = ServerOptions(send_buffer_size=16384, send_timeout=0.2, keepalive_interval=None)
     watcher = _DropWatcher()
     log = logging.getLogger("reactsse.server")
     log.addHandler(watcher)
     try:
         with (
-            BackgroundServer(options=options) as background,
+            BackgroundServer(app, options=options) as background,
             Client(background.port, rcvbuf=4096) as client,
         ):
             client.send("POST", "/v1/chat/completions", body=chat())
@@ -716,19 +835,24 @@ def test_send_timeout_drops_a_reader_that_never_reads() -> None:
         log.removeHandler(watcher)
 
 
-def test_a_failing_app_costs_one_response_not_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    from reactsse import _server_apps
+def test_a_failing_app_costs_one_response_not_the_server() -> None:
+    mock = MockApp()
+    bugs = {"stream": True, "router": False}
 
-    real_events = _server_apps._ChatStream.events
-
-    def events_then_bug(self: _server_apps._ChatStream) -> Iterator[_server_apps._Event]:
-        iterator = real_events(self)
-        yield next(iterator)
-        yield next(iterator)
+    def events_then_bug(events: Iterator[Event]) -> Iterator[Event]:
+        yield next(events)
+        yield next(events)
         raise RuntimeError("bug in the app")
 
-    monkeypatch.setattr(_server_apps._ChatStream, "events", events_then_bug)
-    with BackgroundServer() as background:
+    def app(request: Request) -> Reply:
+        if bugs["router"]:
+            raise RuntimeError("bug in the router")
+        reply = mock(request)
+        if bugs["stream"] and isinstance(reply, EventStream):
+            return EventStream(events_then_bug(iter(reply.events)))
+        return reply
+
+    with BackgroundServer(app) as background:
         with Client(background.port) as client:
             client.send("POST", "/v1/chat/completions", body=chat())
             assert client.response().status_code == 200
@@ -740,10 +864,7 @@ def test_a_failing_app_costs_one_response_not_the_server(monkeypatch: pytest.Mon
         response, _ = fetch(background.port, "POST", "/v1/chat/completions", body=chat(False))
         assert response.status_code == 200  # the server lives on
 
-        def broken_handle(self: object, request: object, now: float) -> object:
-            raise RuntimeError("bug in the router")
-
-        monkeypatch.setattr(_server_apps._Apps, "handle", broken_handle)
+        bugs["router"] = True
         response, body = fetch(background.port, "GET", "/v1/models")
         assert response.status_code == 500
         assert json.loads(body)["error"]["type"] == "server_error"
@@ -876,13 +997,13 @@ def test_head_is_get_without_content(server: BackgroundServer) -> None:
 
 
 def test_a_server_bug_closes_one_connection_not_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    from reactsse import server as server_module
+    from reactsse.server.stream import StreamRun
 
     def broken_begin(self: object) -> None:
         raise RuntimeError("bug in the server")
 
     with BackgroundServer() as background:
-        monkeypatch.setattr(server_module._StreamRun, "begin", broken_begin)
+        monkeypatch.setattr(StreamRun, "begin", broken_begin)
         with Client(background.port) as client:
             client.send("GET", "/events?count=1")
             with pytest.raises((h11.RemoteProtocolError, ConnectionError)):
@@ -919,3 +1040,31 @@ def test_faults_after_zero_events(
     if complete:
         assert received[-1].type == "error"
         assert json.loads(received[-1].data)["sequence_number"] == events - 1
+
+
+def test_the_server_imports_the_mock_only_lazily_in_default_app() -> None:
+    """Imports point down: reactsse.mock is an app above the server. The only way up is the
+    function-level import in default_app(), run when no app is given."""
+    import ast
+    from pathlib import Path
+
+    import reactsse.server
+
+    package = Path(reactsse.server.__file__).parent
+    upward: list[tuple[str, int, str | None]] = []
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        lazy = {
+            id(node)
+            for function in ast.walk(tree)
+            if isinstance(function, ast.FunctionDef) and function.name == "default_app"
+            for node in ast.walk(function)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in lazy:
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                module = node.module if isinstance(node, ast.ImportFrom) else None
+                for name in [*names, module or ""]:
+                    if name.startswith("reactsse.mock"):
+                        upward.append((path.name, node.lineno, name))
+    assert upward == []

@@ -1,8 +1,9 @@
-"""The built-in apps' logic (``reactsse._server_apps``), without sockets: shapes, determinism,
-pacing, faults, routing and the tokenizer (property-tested)."""
+"""The built-in mock apps (``reactsse.mock``) called directly, without sockets: shapes,
+determinism, pacing, faults, routing and the tokenizer (property-tested)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -10,37 +11,43 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reactsse._server_apps import (
-    ServerOptions,
-    _Apps,
-    _BodyReply,
-    _ChatStream,
-    _Event,
-    _EventStream,
-    _Fault,
-    _NumberedEvents,
-    _paragraphs,
-    _parse_fault,
-    _Request,
-    _ResponsesStream,
-    _tokenize,
-)
+from reactsse.mock import Fault, MockApp, MockOptions, parse_fault
+from reactsse.mock.chat import ChatStream, parse_chat
+from reactsse.mock.responses import ResponsesStream, parse_responses
+from reactsse.mock.text import paragraphs, tokenize
+from reactsse.server import BodyReply, Event, EventStream, Reply, Request, ServerOptions
 
 
-def post(path: str, body: object, headers: dict[str, str] | None = None) -> _Request:
-    return _Request("POST", path, headers or {}, json.dumps(body).encode())
+class Clocked:
+    """A :class:`MockApp` called with the wall-clock time its clock should say."""
+
+    def __init__(self, options: MockOptions | None) -> None:
+        self.now = 0.0
+        self.app = MockApp(options, clock=lambda: self.now)
+
+    def __call__(self, request: Request, now: float = 0.0) -> Reply:
+        self.now = now
+        return self.app(request)
+
+
+def mock(options: MockOptions | None = None) -> Clocked:
+    return Clocked(options)
+
+
+def post(path: str, body: object, headers: dict[str, str] | None = None) -> Request:
+    return Request("POST", path, headers or {}, json.dumps(body).encode())
 
 
 def chat_body(**extra: Any) -> dict[str, Any]:
     return {"model": "m", "messages": [{"role": "user", "content": "hello"}], **extra}
 
 
-def stream_of(reply: object) -> list[_Event]:
-    assert isinstance(reply, _EventStream), reply
-    return list(reply.events())
+def stream_of(reply: object) -> list[Event]:
+    assert isinstance(reply, EventStream), reply
+    return list(reply.events)
 
 
-def chunks(events: list[_Event]) -> list[dict[str, Any]]:
+def chunks(events: list[Event]) -> list[dict[str, Any]]:
     assert events[-1].data == "[DONE]"
     return [json.loads(e.data) for e in events[:-1]]
 
@@ -50,28 +57,28 @@ def chunks(events: list[_Event]) -> list[dict[str, Any]]:
 
 @given(st.text())
 def test_tokens_concatenate_to_the_text(text: str) -> None:
-    tokens = _tokenize(text)
+    tokens = tokenize(text)
     assert "".join(tokens) == text
     assert all(tokens)
 
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",))))
 def test_no_token_has_trailing_whitespace_unless_all_whitespace(text: str) -> None:
-    for token in _tokenize(text):
+    for token in tokenize(text):
         assert token.strip() == "" or not token[-1].isspace()
 
 
 def test_tokens_are_words_and_punctuation_with_leading_space() -> None:
-    assert _tokenize("Oh dear! I shall be late.") == [
+    assert tokenize("Oh dear! I shall be late.") == [
         "Oh", " dear", "!", " I", " shall", " be", " late", ".",
     ]  # fmt: skip
-    assert _tokenize("  a \n") == ["  a", " \n"]
+    assert tokenize("  a \n") == ["  a", " \n"]
 
 
 def test_bundled_text_is_there_and_non_ascii() -> None:
-    paragraphs = _paragraphs()
-    assert len(paragraphs) >= 3
-    assert any("“" in p for p in paragraphs)  # curly quotes exercise UTF-8 on the wire
+    texts = paragraphs()
+    assert len(texts) >= 3
+    assert any("“" in p for p in texts)  # curly quotes exercise UTF-8 on the wire
 
 
 # --- options and faults ---------------------------------------------------------------------------
@@ -100,7 +107,7 @@ def test_fault_spec_round_trips(
         parts.append(f"stall-after={stall_after}")
     if status is not None:
         parts.append(f"status={status}")
-    assert _parse_fault(sep.join(parts)) == _Fault(
+    assert parse_fault(sep.join(parts)) == Fault(
         error_after=error_after,
         disconnect_after=disconnect_after,
         stall_after=stall_after,
@@ -113,23 +120,28 @@ def test_fault_spec_round_trips(
 )
 def test_bad_fault_spec_is_a_value_error(spec: str) -> None:
     with pytest.raises(ValueError):
-        _parse_fault(spec)
+        parse_fault(spec)
     with pytest.raises(ValueError):
-        ServerOptions(fault=spec)
+        MockOptions(fault=spec)
 
 
 def test_header_fault_overrides_server_fault() -> None:
-    server = _Fault(error_after=3, disconnect_after=9)
-    merged = server.merged(_Fault(error_after=1, stall_after=2))
-    assert merged == _Fault(error_after=1, disconnect_after=9, stall_after=2)
+    server = Fault(error_after=3, disconnect_after=9)
+    merged = server.merged(Fault(error_after=1, stall_after=2))
+    assert merged == Fault(error_after=1, disconnect_after=9, stall_after=2)
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"rate": -1.0}, {"rate": float("nan")}, {"chunk_tokens": 0}, {"reply_tokens": -1},
-     {"max_client_buffer": 0}],
+    [{"rate": -1.0}, {"rate": float("nan")}, {"chunk_tokens": 0}, {"reply_tokens": -1}],
 )  # fmt: skip
 def test_bad_options_are_value_errors(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        MockOptions(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"max_client_buffer": 0}, {"high_water": 0}])
+def test_bad_server_options_are_value_errors(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         ServerOptions(**kwargs)
 
@@ -138,8 +150,8 @@ def test_bad_options_are_value_errors(kwargs: dict[str, Any]) -> None:
 
 
 def test_chat_stream_looks_like_openai() -> None:
-    apps = _Apps(ServerOptions())
-    events = stream_of(apps.handle(post("/v1/chat/completions", chat_body(stream=True)), 1000.0))
+    apps = mock()
+    events = stream_of(apps(post("/v1/chat/completions", chat_body(stream=True)), 1000.0))
     data = chunks(events)
     assert all(e.event is None and e.id is None for e in events)  # data-only, like the API
     first, *middle, last = data
@@ -163,18 +175,18 @@ def test_chat_stream_looks_like_openai() -> None:
         "finish_reason": "stop",
     }
     text = "".join(c["choices"][0]["delta"]["content"] for c in middle)
-    assert text in _paragraphs()
-    whole = apps.handle(post("/v1/chat/completions", chat_body()), 1000.0)
-    assert isinstance(whole, _BodyReply) and whole.status == 200
+    assert text in paragraphs()
+    whole = apps(post("/v1/chat/completions", chat_body()), 1000.0)
+    assert isinstance(whole, BodyReply) and whole.status == 200
     assert isinstance(whole.body, dict)
     assert whole.body["object"] == "chat.completion"
     assert whole.body["choices"][0]["message"]["content"] == text  # same answer, deterministic
 
 
 def test_chat_usage_chunk_and_max_tokens() -> None:
-    apps = _Apps(ServerOptions(chunk_tokens=2))
+    apps = mock(MockOptions(chunk_tokens=2))
     body = chat_body(stream=True, stream_options={"include_usage": True}, max_tokens=5)
-    data = chunks(stream_of(apps.handle(post("/v1/chat/completions", body), 0.0)))
+    data = chunks(stream_of(apps(post("/v1/chat/completions", body), 0.0)))
     *rest, finish, usage = data
     assert all(c["usage"] is None for c in [*rest, finish])
     assert usage["choices"] == []
@@ -183,7 +195,7 @@ def test_chat_usage_chunk_and_max_tokens() -> None:
     assert finish["choices"][0]["finish_reason"] == "length"
     contents = [c["choices"][0]["delta"]["content"] for c in rest[1:]]
     assert len(contents) == 3  # 5 tokens in chunks of 2: 2 + 2 + 1
-    assert len(_tokenize("".join(contents))) == 5
+    assert len(tokenize("".join(contents))) == 5
 
 
 def test_chat_tool_call_is_streamed_in_fragments() -> None:
@@ -201,9 +213,9 @@ def test_chat_tool_call_is_streamed_in_fragments() -> None:
             },
         },
     }
-    apps = _Apps(ServerOptions())
+    apps = mock()
     body = chat_body(stream=True, tools=[tool])
-    data = chunks(stream_of(apps.handle(post("/v1/chat/completions", body), 0.0)))
+    data = chunks(stream_of(apps(post("/v1/chat/completions", body), 0.0)))
     head = data[0]["choices"][0]["delta"]
     (call,) = head["tool_calls"]
     assert call["index"] == 0 and call["id"].startswith("call_") and call["type"] == "function"
@@ -215,32 +227,26 @@ def test_chat_tool_call_is_streamed_in_fragments() -> None:
     assert json.loads("".join(fragments)) == {"city": "hello", "days": 42, "unit": "c"}
     assert data[-1]["choices"][0]["finish_reason"] == "tool_calls"
     none = chat_body(stream=True, tools=[tool], tool_choice="none")
-    plain = chunks(stream_of(apps.handle(post("/v1/chat/completions", none), 0.0)))
+    plain = chunks(stream_of(apps(post("/v1/chat/completions", none), 0.0)))
     assert "tool_calls" not in plain[0]["choices"][0]["delta"]
 
 
 def test_rate_paces_tokens() -> None:
-    apps = _Apps(ServerOptions(rate=100.0, reply_tokens=50, chunk_tokens=5))
-    reply = apps.handle(post("/v1/chat/completions", chat_body(stream=True)), 0.0)
-    assert isinstance(reply, _ChatStream) and reply.timed
-    times = [e.at for e in reply.events()]
+    apps = mock(MockOptions(rate=100.0, reply_tokens=50, chunk_tokens=5))
+    reply = apps(post("/v1/chat/completions", chat_body(stream=True)), 0.0)
+    assert isinstance(reply, EventStream) and reply.timed
+    times = [e.at for e in reply.events]
     assert times[0] == 0.0
     assert times[1:11] == pytest.approx([0.05 * k for k in range(1, 11)])
     assert times[-1] == pytest.approx(0.5)
-    assert (
-        not _Apps(ServerOptions())
-        .handle(post("/v1/chat/completions", chat_body(stream=True)), 0)
-        .timed
-    )  # type: ignore[union-attr]
+    assert not mock()(post("/v1/chat/completions", chat_body(stream=True)), 0).timed  # type: ignore[union-attr]
 
 
 def test_reply_tokens_exact_and_deterministic() -> None:
-    apps = _Apps(ServerOptions(reply_tokens=1000))
-    first = apps.handle(post("/v1/chat/completions", chat_body()), 0.0)
-    second = _Apps(ServerOptions(reply_tokens=1000)).handle(
-        post("/v1/chat/completions", chat_body()), 0.0
-    )
-    assert isinstance(first, _BodyReply) and isinstance(second, _BodyReply)
+    apps = mock(MockOptions(reply_tokens=1000))
+    first = apps(post("/v1/chat/completions", chat_body()), 0.0)
+    second = mock(MockOptions(reply_tokens=1000))(post("/v1/chat/completions", chat_body()), 0.0)
+    assert isinstance(first, BodyReply) and isinstance(second, BodyReply)
     assert first.body == second.body  # same server options, same request: same bytes
     assert isinstance(first.body, dict)
     assert first.body["usage"]["completion_tokens"] == 1000
@@ -250,9 +256,9 @@ def test_reply_tokens_exact_and_deterministic() -> None:
 
 
 def test_responses_stream_event_sequence() -> None:
-    apps = _Apps(ServerOptions())
+    apps = mock()
     events = stream_of(
-        apps.handle(post("/v1/responses", {"model": "m", "input": "hi", "stream": True}), 5.0)
+        apps(post("/v1/responses", {"model": "m", "input": "hi", "stream": True}), 5.0)
     )
     types = [e.event for e in events]
     payloads = [json.loads(e.data) for e in events]
@@ -280,29 +286,27 @@ def test_responses_stream_event_sequence() -> None:
 
 
 def test_responses_max_output_tokens_is_incomplete() -> None:
-    apps = _Apps(ServerOptions())
+    apps = mock()
     body = {"model": "m", "input": [{"role": "user", "content": "hi"}], "max_output_tokens": 4}
-    whole = apps.handle(post("/v1/responses", body), 0.0)
-    assert isinstance(whole, _BodyReply) and isinstance(whole.body, dict)
+    whole = apps(post("/v1/responses", body), 0.0)
+    assert isinstance(whole, BodyReply) and isinstance(whole.body, dict)
     assert whole.body["status"] == "incomplete"
     assert whole.body["incomplete_details"] == {"reason": "max_output_tokens"}
     assert whole.body["usage"]["output_tokens"] == 4
-    stream = apps.handle(post("/v1/responses", {**body, "stream": True}), 0.0)
-    assert isinstance(stream, _ResponsesStream)
-    assert list(stream.events())[-1].event == "response.incomplete"
+    stream = apps(post("/v1/responses", {**body, "stream": True}), 0.0)
+    assert isinstance(stream, EventStream)
+    assert list(stream.events)[-1].event == "response.incomplete"
 
 
 def test_error_events_per_api() -> None:
-    apps = _Apps(ServerOptions())
-    chat = apps.handle(post("/v1/chat/completions", chat_body(stream=True)), 0.0)
-    assert isinstance(chat, _EventStream)
-    error = chat.error_event("boom")
+    error = ChatStream.error_event("boom")
     assert error.event is None
     assert json.loads(error.data)["error"] == {
         "message": "boom", "type": "server_error", "param": None, "code": None,
     }  # fmt: skip
-    responses = apps.handle(post("/v1/responses", {"model": "m", "input": "x", "stream": True}), 0)
-    assert isinstance(responses, _ResponsesStream)
+    call = parse_responses({"model": "m", "input": "x", "stream": True})
+    assert not isinstance(call, BodyReply)
+    responses = ResponsesStream(call, MockOptions(), 1, 0)
     sent = list(responses.events())
     error = responses.error_event("boom")
     assert error.event == "error"
@@ -315,7 +319,7 @@ def test_error_events_per_api() -> None:
 
 
 def error_of(reply: object, status: int) -> dict[str, Any]:
-    assert isinstance(reply, _BodyReply), reply
+    assert isinstance(reply, BodyReply), reply
     assert reply.status == status
     assert isinstance(reply.body, dict)
     error = reply.body["error"]
@@ -324,88 +328,89 @@ def error_of(reply: object, status: int) -> dict[str, Any]:
 
 
 def test_routing_errors() -> None:
-    apps = _Apps(ServerOptions())
-    error = error_of(apps.handle(_Request("POST", "/v1/nope", {}), 0), 404)
+    apps = mock()
+    error = error_of(apps(Request("POST", "/v1/nope", {}), 0), 404)
     assert error["message"] == "Invalid URL (POST /v1/nope)"
-    reply = apps.handle(_Request("GET", "/v1/chat/completions", {}), 0)
+    reply = apps(Request("GET", "/v1/chat/completions", {}), 0)
     error_of(reply, 405)
-    assert isinstance(reply, _BodyReply) and ("Allow", "POST") in reply.headers
-    error_of(apps.handle(_Request("POST", "/v1/chat/completions", {}, b"{nope"), 0), 400)
-    error_of(apps.handle(_Request("POST", "/v1/chat/completions", {}, b"[1]"), 0), 400)
+    assert isinstance(reply, BodyReply) and ("Allow", "POST") in reply.headers
+    error_of(apps(Request("POST", "/v1/chat/completions", {}, b"{nope"), 0), 400)
+    error_of(apps(Request("POST", "/v1/chat/completions", {}, b"[1]"), 0), 400)
     assert (
-        error_of(apps.handle(post("/v1/chat/completions", {"model": "m"}), 0), 400)["param"]
-        == "messages"
+        error_of(apps(post("/v1/chat/completions", {"model": "m"}), 0), 400)["param"] == "messages"
     )
     bad_max = chat_body(max_tokens=0)
-    assert (
-        error_of(apps.handle(post("/v1/chat/completions", bad_max), 0), 400)["param"]
-        == "max_tokens"
-    )
-    error_of(apps.handle(post("/v1/responses", {"model": "m"}), 0), 400)
-    assert error_of(apps.handle(_Request("GET", "/nowhere", {}), 0), 404)["message"] == (
+    assert error_of(apps(post("/v1/chat/completions", bad_max), 0), 400)["param"] == "max_tokens"
+    error_of(apps(post("/v1/responses", {"model": "m"}), 0), 400)
+    assert error_of(apps(Request("GET", "/nowhere", {}), 0), 404)["message"] == (
         "Invalid URL (GET /nowhere)"
     )
-    error_of(apps.handle(_Request("POST", "/events", {}), 0), 405)
-    assert apps.handle(_Request("GET", "/v1/models/nope", {}), 0).status == 404  # type: ignore[union-attr]
-    models = apps.handle(_Request("GET", "/v1/models", {}), 0)
-    assert isinstance(models, _BodyReply) and isinstance(models.body, dict)
+    error_of(apps(Request("POST", "/events", {}), 0), 405)
+    assert apps(Request("GET", "/v1/models/nope", {}), 0).status == 404  # type: ignore[union-attr]
+    models = apps(Request("GET", "/v1/models", {}), 0)
+    assert isinstance(models, BodyReply) and isinstance(models.body, dict)
     assert models.body["data"][0]["object"] == "model"
     bad_fault = {"x-reactsse-fault": "explode=1"}
-    error_of(apps.handle(post("/v1/chat/completions", chat_body(), bad_fault), 0), 400)
+    error_of(apps(post("/v1/chat/completions", chat_body(), bad_fault), 0), 400)
 
 
 def test_api_key() -> None:
-    apps = _Apps(ServerOptions(api_key="sk-right-key"))
+    apps = mock(MockOptions(api_key="sk-right-key"))
     request = post("/v1/chat/completions", chat_body())
-    error_of(apps.handle(request, 0), 401)
+    error_of(apps(request, 0), 401)
     wrong = post("/v1/chat/completions", chat_body(), {"authorization": "Bearer sk-wrong-key-123"})
-    error = error_of(apps.handle(wrong, 0), 401)
+    error = error_of(apps(wrong, 0), 401)
     assert error["code"] == "invalid_api_key" and "sk-wrong-key-123" not in error["message"]
     right = post("/v1/chat/completions", chat_body(), {"authorization": "Bearer sk-right-key"})
-    assert apps.handle(right, 0).status == 200  # type: ignore[union-attr]
-    assert apps.handle(_Request("GET", "/events", {}), 0).timed  # type: ignore[union-attr]
+    assert apps(right, 0).status == 200  # type: ignore[union-attr]
+    assert apps(Request("GET", "/events", {}), 0).timed  # type: ignore[union-attr]
 
 
 def test_status_fault_and_error_fault_without_stream() -> None:
-    apps = _Apps(ServerOptions())
+    apps = mock()
     limited = post("/v1/chat/completions", chat_body(), {"x-reactsse-fault": "status=429"})
-    assert error_of(apps.handle(limited, 0), 429)["code"] == "rate_limit_exceeded"
+    assert error_of(apps(limited, 0), 429)["code"] == "rate_limit_exceeded"
     failing = post(
         "/v1/responses", {"model": "m", "input": "x"}, {"x-reactsse-fault": "error-after=0"}
     )
-    error_of(apps.handle(failing, 0), 500)
-    stream = apps.handle(
+    error_of(apps(failing, 0), 500)
+    stream = apps(
         post("/v1/chat/completions", chat_body(stream=True), {"x-reactsse-fault": "error-after=2"}),
         0,
     )
-    assert isinstance(stream, _EventStream) and stream.fault == _Fault(error_after=2)
+    assert isinstance(stream, EventStream)
+    assert stream.disconnect_after is None and stream.stall_after is None
+    events = list(stream.events)
+    assert len(events) == 3  # two chunks, then the error instead of the rest
+    assert json.loads(events[-1].data)["error"]["message"] == "Injected fault: error mid-stream."
 
 
 # --- /events --------------------------------------------------------------------------------------
 
 
 def test_events_resume_and_end() -> None:
-    apps = _Apps(ServerOptions(events_interval=0.5))
-    fresh = apps.handle(_Request("GET", "/events?count=3", {}), 0)
-    assert isinstance(fresh, _NumberedEvents)
-    events = list(fresh.events())
+    apps = mock(MockOptions(events_interval=0.5))
+    fresh = apps(Request("GET", "/events?count=3", {}), 0)
+    assert isinstance(fresh, EventStream)
+    events = list(fresh.events)
     assert [(e.id, e.data, e.retry, e.at) for e in events] == [
         ("1", "event 1", 1000, 0.0), ("2", "event 2", None, 0.5), ("3", "event 3", None, 1.0),
     ]  # fmt: skip
-    resumed = apps.handle(_Request("GET", "/events?count=5&retry=50", {"last-event-id": "3"}), 0)
-    assert isinstance(resumed, _NumberedEvents)
-    assert [(e.id, e.retry) for e in resumed.events()] == [("4", 50), ("5", None)]
-    done = apps.handle(_Request("GET", "/events?count=5", {"last-event-id": "5"}), 0)
-    assert isinstance(done, _BodyReply) and done.status == 204
-    junk = apps.handle(_Request("GET", "/events?count=2", {"last-event-id": "abc"}), 0)
-    assert isinstance(junk, _NumberedEvents) and junk.first == 1
-    dropping = apps.handle(_Request("GET", "/events?drop_every=4", {}), 0)
-    assert isinstance(dropping, _NumberedEvents) and dropping.fault.disconnect_after == 4
-    assert dropping.count is None and dropping.timed  # default interval 0.5 s: timed
-    fast = apps.handle(_Request("GET", "/events?interval=0", {}), 0)
-    assert isinstance(fast, _NumberedEvents) and not fast.timed  # waits for the reader instead
+    resumed = apps(Request("GET", "/events?count=5&retry=50", {"last-event-id": "3"}), 0)
+    assert isinstance(resumed, EventStream)
+    assert [(e.id, e.retry) for e in resumed.events] == [("4", 50), ("5", None)]
+    done = apps(Request("GET", "/events?count=5", {"last-event-id": "5"}), 0)
+    assert isinstance(done, BodyReply) and done.status == 204
+    junk = apps(Request("GET", "/events?count=2", {"last-event-id": "abc"}), 0)
+    assert isinstance(junk, EventStream) and [e.id for e in junk.events] == ["1", "2"]
+    dropping = apps(Request("GET", "/events?drop_every=4", {}), 0)
+    assert isinstance(dropping, EventStream) and dropping.disconnect_after == 4
+    assert len(list(itertools.islice(dropping.events, 1000))) == 1000  # no count: no end
+    assert dropping.timed  # default interval 0.5 s: timed
+    fast = apps(Request("GET", "/events?interval=0", {}), 0)
+    assert isinstance(fast, EventStream) and not fast.timed  # waits for the reader instead
     for query in ("count=x", "interval=-1", "drop_every=1.5", "interval=nan"):
-        bad = apps.handle(_Request("GET", f"/events?{query}", {}), 0)
+        bad = apps(Request("GET", f"/events?{query}", {}), 0)
         assert error_of(bad, 400)["param"] == query.split("=")[0]
 
 
@@ -426,28 +431,27 @@ def test_spliced_chunks_equal_serialised_chunks(
     if tools:
         extra["tools"] = [{"type": "function", "function": {"name": "f", "parameters": {
             "type": "object", "properties": {"q": {"type": "string"}}}}}]  # fmt: skip
-    stream = _Apps(ServerOptions(chunk_tokens=chunk_tokens)).handle(
-        post("/v1/chat/completions", chat_body(**extra)), 0.0
-    )
-    assert isinstance(stream, _ChatStream)
+    call = parse_chat(chat_body(**extra))
+    assert not isinstance(call, BodyReply)
+    stream = ChatStream(call, MockOptions(chunk_tokens=chunk_tokens), 1, 0)
     events = list(stream.events())
     middle = events[1 : events.index(next(e for e in events if '"finish_reason":"' in e.data))]
     assert middle
     for event in middle:
         parsed = json.loads(event.data)
         delta = parsed["choices"][0]["delta"]
-        assert event.data == stream._chunk(delta)  # byte for byte
+        assert event.data == stream.chunk(delta)  # byte for byte
 
 
 def test_cors_preflight() -> None:
-    apps = _Apps(ServerOptions(api_key="sk-x"))  # a preflight carries no credentials
+    apps = mock(MockOptions(api_key="sk-x"))  # a preflight carries no credentials
     headers = {"access-control-request-headers": "authorization, content-type, x-reactsse-fault"}
-    reply = apps.handle(_Request("OPTIONS", "/v1/chat/completions", headers), 0)
-    assert isinstance(reply, _BodyReply) and reply.status == 204 and reply.body is None
+    reply = apps(Request("OPTIONS", "/v1/chat/completions", headers), 0)
+    assert isinstance(reply, BodyReply) and reply.status == 204 and reply.body is None
     assert dict(reply.headers)["Access-Control-Allow-Methods"] == "POST, OPTIONS"
     assert (
         dict(reply.headers)["Access-Control-Allow-Headers"]
         == headers["access-control-request-headers"]
     )
-    unknown = apps.handle(_Request("OPTIONS", "/v1/unknown", {}), 0)
-    assert isinstance(unknown, _BodyReply) and unknown.status == 404
+    unknown = apps(Request("OPTIONS", "/v1/unknown", {}), 0)
+    assert isinstance(unknown, BodyReply) and unknown.status == 404

@@ -25,10 +25,12 @@ DEFAULT_MODEL = "gpt-4o-mini"
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from reactsse.loop import StreamSelectLoop
-    from reactsse.server import MODEL_ID, ServerOptions, SSEServer
+    from reactsse.mock import MODEL_ID, MockApp, MockOptions
+    from reactsse.server import ServerOptions, SSEServer
 
     loop = StreamSelectLoop()
-    server = SSEServer(loop, options=ServerOptions(rate=args.rate, keepalive_interval=None))
+    app = MockApp(MockOptions(rate=args.rate))
+    server = SSEServer(loop, app=app, options=ServerOptions(keepalive_interval=None))
     # api_key="": the built-in server needs none, and the user's real key must not be sent.
     client = OpenAIClient(
         base_url=server.url + "/v1", api_key="", loop=loop, trace=client_trace(args)

@@ -10,16 +10,16 @@ __all__ = ["cmd_serve"]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from reactsse.server import serve
+    from reactsse.mock import MockApp, MockOptions
+    from reactsse.server import SSEServer, serve
 
     try:
-        serve(
-            args.host,
-            args.port,
-            rate=args.rate,
-            api_key=args.api_key,
-            fault=args.fault,
-        )
+        app = MockApp(MockOptions(rate=args.rate, api_key=args.api_key, fault=args.fault))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+    def endpoints(server: SSEServer) -> None:
+        print(f"  OpenAI base_url: {server.url}/v1    demo stream: {server.url}/events", flush=True)
+
+    serve(app, host=args.host, port=args.port, on_listening=endpoints)
     return EXIT_OK

@@ -1,0 +1,26 @@
+"""Non-blocking TCP and TLS on any ``LoopInterface``: ``Transport``, ``connect``.
+
+The I/O layer under the HTTP client and the SSE server, in the part of reactphp/socket's
+``Connector``/``Connection`` and reactphp/stream's ``DuplexResourceStream``. Modules:
+``transport`` (the ``Transport`` contract, ``SocketTransport``), ``tls`` (``TLSTransport``),
+``connect`` (``connect``, ``PendingConnect``), ``resolve`` (``getaddrinfo`` in a thread),
+``attempts`` (one address after another), ``writer`` (the write buffer), ``buffers`` (the
+shared read buffers) and ``oserrors`` (``OSError``/``ssl.SSLError`` to ``reactsse.errors``).
+"""
+
+from reactsse.connector.buffers import FIRST_READ_SIZE, READ_BUFFER_SIZE, READ_SIZE
+from reactsse.connector.connect import PendingConnect, connect
+from reactsse.connector.tls import TLSTransport, default_ssl_context
+from reactsse.connector.transport import SocketTransport, Transport
+
+__all__ = [
+    "FIRST_READ_SIZE",
+    "READ_BUFFER_SIZE",
+    "READ_SIZE",
+    "PendingConnect",
+    "SocketTransport",
+    "TLSTransport",
+    "Transport",
+    "connect",
+    "default_ssl_context",
+]

@@ -1,0 +1,265 @@
+"""``POST /v1/chat/completions``: OpenAI Chat Completions, streamed or whole.
+
+Stream shapes follow what api.openai.com sends: ``chat.completion.chunk`` objects ending with
+``data: [DONE]``. Everything is deterministic for the same request and options; only
+``created`` (given by the caller) is the wall clock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from reactsse.mock.common import JSONObject, chunks, dumps, int_param, message_text, pace
+from reactsse.mock.faults import Fault, fault_stream, whole_reply
+from reactsse.mock.options import MockOptions
+from reactsse.mock.text import answer_tokens, count_tokens, tokenize
+from reactsse.server.app import BodyReply, Event, Reply, error_reply
+
+__all__ = ["ChatCall", "ChatStream", "chat_reply", "parse_chat"]
+
+FINGERPRINT = "fp_reactsse"
+
+
+@dataclass
+class ChatCall:
+    """What a chat request asks for, validated."""
+
+    model: str
+    prompt: str
+    last_user: str
+    max_tokens: int | None
+    include_usage: bool
+    tool: JSONObject | None
+
+
+def tool_arguments(tool: JSONObject, last_user: str) -> str:
+    """Deterministic JSON arguments for ``tool``'s parameter schema."""
+    function = tool.get("function") or {}
+    parameters = function.get("parameters") if isinstance(function, dict) else None
+    properties = parameters.get("properties") if isinstance(parameters, dict) else None
+    arguments: JSONObject = {}
+    if isinstance(properties, dict):
+        for name, schema in properties.items():
+            kind = schema.get("type") if isinstance(schema, dict) else None
+            enum = schema.get("enum") if isinstance(schema, dict) else None
+            if isinstance(enum, list) and enum:
+                arguments[name] = enum[0]
+            elif kind == "integer":
+                arguments[name] = 42
+            elif kind == "number":
+                arguments[name] = 2.5
+            elif kind == "boolean":
+                arguments[name] = True
+            elif kind == "array":
+                arguments[name] = []
+            elif kind == "object":
+                arguments[name] = {}
+            else:
+                arguments[name] = last_user[:64] or "Alice"
+    return dumps(arguments)
+
+
+class ChatStream:
+    """One chat completion: :meth:`events` streams it, :func:`chat_body` is it whole."""
+
+    def __init__(self, call: ChatCall, options: MockOptions, ident: int, created: int) -> None:
+        self.call = call
+        self.options = options
+        self.id = f"chatcmpl-reactsse{ident:08d}"
+        self.tool_call_id = f"call_reactsse{ident:08d}"
+        self.created = created
+        self.timed = bool(options.rate)
+
+    def chunk(self, delta: JSONObject, finish_reason: str | None = None) -> str:
+        """One ``chat.completion.chunk`` with ``delta``, serialised."""
+        chunk: JSONObject = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.call.model,
+            "service_tier": "default",
+            "system_fingerprint": FINGERPRINT,
+            "choices": [
+                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+            ],
+        }
+        if self.call.include_usage:
+            chunk["usage"] = None  # OpenAI sends "usage": null on every chunk but the last
+        return dumps(chunk)
+
+    def _head(self) -> JSONObject:
+        if self.call.tool is None:
+            return {"role": "assistant", "content": "", "refusal": None}
+        call = {
+            "index": 0,
+            "id": self.tool_call_id,
+            "type": "function",
+            "function": {"name": self.call.tool["function"]["name"], "arguments": ""},
+        }
+        return {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}
+
+    def events(self) -> Iterator[Event]:
+        """The chunks, each due when its tokens are (``rate``), then ``[DONE]``."""
+        call, rate = self.call, self.options.rate
+        tokens, finish = completion(call, self.options)
+        yield Event(self.chunk(self._head()))
+        # The per-token chunks differ only in the delta's text: serialise the rest once and
+        # splice the JSON-encoded text in (the same bytes as chunk(); a test checks it).
+        marker = "\x00"
+        if call.tool is not None:
+            template = self.chunk({"tool_calls": [{"index": 0, "function": {"arguments": marker}}]})
+        else:
+            template = self.chunk({"content": marker})
+        before, _, after = template.rpartition(dumps(marker))  # last: after the model name
+        for emitted, text in chunks(tokens, self.options.chunk_tokens):
+            yield Event(before + dumps(text) + after, at=pace(emitted, rate))
+        end = pace(len(tokens), rate)
+        yield Event(self.chunk({}, finish), at=end)
+        if call.include_usage:
+            usage_chunk = json.loads(self.chunk({}))
+            usage_chunk["choices"] = []
+            usage_chunk["usage"] = chat_usage(count_tokens(call.prompt), len(tokens))
+            yield Event(dumps(usage_chunk), at=end)
+        yield Event("[DONE]", at=end)
+
+    @staticmethod
+    def error_event(message: str) -> Event:
+        """What the API sends when a stream fails after the 200: a data-only error object."""
+        error = {"message": message, "type": "server_error", "param": None, "code": None}
+        return Event(dumps({"error": error}))
+
+
+def chat_usage(prompt_tokens: int, completion_tokens: int) -> JSONObject:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def completion(call: ChatCall, options: MockOptions) -> tuple[list[str], str]:
+    """The completion's tokens (text, or a tool call's arguments) and its finish_reason."""
+    if call.tool is not None:
+        tokens = tokenize(tool_arguments(call.tool, call.last_user))
+        natural = "tool_calls"
+    else:
+        tokens = answer_tokens(call.last_user, options.reply_tokens)
+        natural = "stop"
+    if call.max_tokens is not None and len(tokens) > call.max_tokens:
+        return tokens[: call.max_tokens], "length"
+    return tokens, natural
+
+
+def parse_chat(body: JSONObject) -> ChatCall | BodyReply:
+    """Validate a chat request body: the call, or the 400 reply OpenAI gives."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return error_reply(
+            400, "you must provide a model parameter", "invalid_request_error", param="model"
+        )
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return error_reply(
+            400,
+            "Missing required parameter: 'messages'.",
+            "invalid_request_error",
+            param="messages",
+            code="missing_required_parameter",
+        )
+    texts: list[str] = []
+    last_user = ""
+    for message in messages:
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            return error_reply(
+                400, "Invalid 'messages': each needs a 'role'.", "invalid_request_error",
+                param="messages", code="invalid_value",
+            )  # fmt: skip
+        text = message_text(message.get("content"))
+        texts.append(text)
+        if message["role"] == "user":
+            last_user = text
+    max_tokens = int_param(body, "max_completion_tokens", "max_tokens")
+    if isinstance(max_tokens, BodyReply):
+        return max_tokens
+    stream_options = body.get("stream_options")
+    include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
+    return ChatCall(
+        model=model,
+        prompt="\n".join(texts),
+        last_user=last_user,
+        max_tokens=max_tokens,
+        include_usage=include_usage,
+        tool=chosen_tool(body),
+    )
+
+
+def chosen_tool(body: JSONObject) -> JSONObject | None:
+    """The function tool to call: ``tool_choice``'s, else the first; None for ``"none"``."""
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return None
+    functions = [
+        t
+        for t in tools
+        if isinstance(t, dict)
+        and isinstance(t.get("function"), dict)
+        and isinstance(t["function"].get("name"), str)
+    ]
+    choice = body.get("tool_choice")
+    if not functions or choice == "none":
+        return None
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        wanted = choice["function"].get("name")
+        for tool in functions:
+            if tool["function"]["name"] == wanted:
+                return tool
+    return functions[0]
+
+
+def chat_body(stream: ChatStream) -> JSONObject:
+    """The non-streamed ``chat.completion`` object for the same call."""
+    call = stream.call
+    tokens, finish = completion(call, stream.options)
+    message: JSONObject = {"role": "assistant", "content": None, "refusal": None, "annotations": []}
+    if call.tool is not None:
+        message["tool_calls"] = [
+            {
+                "id": stream.tool_call_id,
+                "type": "function",
+                "function": {"name": call.tool["function"]["name"], "arguments": "".join(tokens)},
+            }
+        ]
+    else:
+        message["content"] = "".join(tokens)
+    return {
+        "id": stream.id,
+        "object": "chat.completion",
+        "created": stream.created,
+        "model": call.model,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "usage": chat_usage(count_tokens(call.prompt), len(tokens)),
+        "service_tier": "default",
+        "system_fingerprint": FINGERPRINT,
+    }
+
+
+def chat_reply(
+    body: JSONObject, options: MockOptions, ident: int, created: int, fault: Fault
+) -> Reply:
+    """The answer to a chat request body: a stream (``"stream": true``) or the whole object."""
+    call = parse_chat(body)
+    if isinstance(call, BodyReply):
+        return call
+    stream = ChatStream(call, options, ident, created)
+    if body.get("stream") is True:
+        return fault_stream(stream.events(), fault, stream.error_event, timed=stream.timed)
+    return whole_reply(chat_body(stream), fault)

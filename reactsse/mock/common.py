@@ -1,0 +1,75 @@
+"""Helpers the mock's OpenAI-compatible apps share: JSON, errors, pacing, request fields."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from reactsse.server.app import BodyReply, Request, error_reply
+
+JSONObject = dict[str, Any]
+
+# Compact separators as OpenAI sends them; non-ASCII kept as UTF-8 like the real API. One encoder
+# for all calls: json.dumps with options builds a new JSONEncoder every time.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def dumps(value: object) -> str:
+    """``value`` as compact JSON, the way OpenAI's API writes it."""
+    return _ENCODER.encode(value)
+
+
+def pace(tokens_before: int, rate: float | None) -> float:
+    """Seconds after the start at which the event ending after ``tokens_before`` tokens is due."""
+    return tokens_before / rate if rate else 0.0
+
+
+def chunks(tokens: Sequence[str], size: int) -> Iterator[tuple[int, str]]:
+    """(tokens emitted after this chunk, chunk text) for groups of ``size`` tokens."""
+    for start in range(0, len(tokens), size):
+        group = tokens[start : start + size]
+        yield start + len(group), "".join(group)
+
+
+def message_text(content: object) -> str:
+    """Text of a chat/Responses message ``content``: a string or a list of text parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def int_param(body: JSONObject, *names: str) -> int | BodyReply | None:
+    """The first of ``names`` present in ``body``: an integer >= 1, or a 400 reply."""
+    for name in names:
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            return error_reply(
+                400,
+                f"Invalid '{name}': expected an integer >= 1, got {value!r}.",
+                "invalid_request_error",
+                param=name,
+                code="invalid_value",
+            )
+        return value
+    return None
+
+
+def json_body(request: Request) -> JSONObject | BodyReply:
+    """The request's JSON object body, or the 400 reply OpenAI gives."""
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return error_reply(
+            400,
+            "We could not parse the JSON body of your request. (HINT: This likely means you "
+            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)",
+            "invalid_request_error",
+        )
+    if not isinstance(body, dict):
+        return error_reply(400, "The request body must be a JSON object.", "invalid_request_error")
+    return body

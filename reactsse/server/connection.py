@@ -1,0 +1,283 @@
+"""``Connection``: one accepted client, h11 in the server role over a ``SocketTransport``.
+
+* One connection serves one request at a time (h11 pauses pipelined requests); keep-alive
+  connections go on to the next request once both sides are ``DONE``. The idle timer runs
+  only in ``AWAITING_REQUEST``; a ``CLOSED`` connection holds nothing and has told its server
+  to forget it.
+* Listener code runs under :meth:`Connection.safely`: a bug closes that connection, never the
+  loop.
+* Bytes held for a client never exceed ``max_client_buffer`` plus one batch: past it the
+  client is dropped (logged).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+
+import h11
+
+from reactsse.connector import SocketTransport
+from reactsse.loop import LoopInterface, TimerInterface
+from reactsse.server.app import App, BodyReply, Request, error_reply
+from reactsse.server.options import ServerOptions
+from reactsse.server.stream import CORS_HEADER, SERVER_HEADER, StreamRun, reason, stream_head
+
+logger = logging.getLogger("reactsse.server")
+
+#: Pipelined bytes we accept while a response is in progress before we stop reading.
+MAX_PIPELINED = 64 * 1024
+
+
+class Phase(enum.Enum):
+    """A connection's phase (h11 keeps the HTTP state; this is what the server is doing)."""
+
+    AWAITING_REQUEST = "awaiting request"  # reading; the idle timer runs
+    RESPONDING = "responding"  # a body reply or a stream is being written; h11 holds the rest
+    CLOSED = "closed"  # released: no timer, no stream, forgotten by the server
+
+
+class Connection:
+    """One accepted client; ``on_release(self)`` is called once when it closes."""
+
+    def __init__(
+        self,
+        loop: LoopInterface,
+        options: ServerOptions,
+        app: App,
+        transport: SocketTransport,
+        on_release: Callable[[Connection], None],
+    ) -> None:
+        self.loop = loop
+        self.options = options
+        self.app = app
+        self.transport = transport
+        self._on_release = on_release
+        self.h11 = h11.Connection(h11.SERVER)
+        self.stream: StreamRun | None = None
+        self._request: h11.Request | None = None
+        self._body = bytearray()
+        self.phase = Phase.AWAITING_REQUEST
+        self._pipelined = 0
+        self._idle_timer: TimerInterface | None = None
+        peer = transport.peer
+        self.peer = f"{peer[0]}:{peer[1]}" if len(peer) >= 2 else "?"
+
+    def start(self) -> None:
+        self.transport.start(self._on_data, self._on_close)
+        self._arm_idle()
+
+    @property
+    def timer_count(self) -> int:
+        return (self._idle_timer is not None) + (self.stream.timer_count if self.stream else 0)
+
+    def _arm_idle(self) -> None:
+        # A whole request must arrive within idle_timeout of the connection (or of the previous
+        # response) being ready for it: closes idle keep-alive connections and slow-header
+        # (slowloris) clients alike. Cancelled once the request is complete.
+        timeout = self.options.idle_timeout
+        if timeout and self.phase is not Phase.CLOSED:
+            self._idle_timer = self.loop.add_timer(timeout, self._on_idle)
+
+    def _cancel_idle(self) -> None:
+        if self._idle_timer is not None:
+            self.loop.cancel_timer(self._idle_timer)
+            self._idle_timer = None
+
+    def _on_idle(self, _timer: TimerInterface) -> None:
+        self._idle_timer = None
+        logger.info("closing client %s: no complete request within the idle timeout", self.peer)
+        self.abort()
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def safely(self, action: Callable[[], object]) -> None:
+        """Run a loop callback's work; a bug in it closes this connection, not the loop."""
+        try:
+            action()
+        except Exception:
+            logger.exception("internal error on the connection of %s; closing it", self.peer)
+            self.abort()
+
+    def _on_data(self, data: memoryview) -> None:
+        # A view of the transport's reused read buffer: copied (requests are small) for h11.
+        request_bytes = bytes(data)
+        self.safely(lambda: self._receive(request_bytes))
+
+    def _receive(self, data: bytes) -> None:
+        if self.phase is Phase.RESPONDING:
+            # h11 holds pipelined requests (PAUSED) until this response is done; bound them.
+            self._pipelined += len(data)
+            if self._pipelined > MAX_PIPELINED:
+                self.transport.pause_reading()
+        self.h11.receive_data(data)
+        self._process()
+
+    def _on_close(self, error: Exception | None) -> None:
+        # The transport is gone (EOF, reset, or end() finished): stop any work for it.
+        if error is not None and self.stream is not None:
+            logger.info("client %s went away: %s", self.peer, error)
+        self._release()
+
+    def _process(self) -> None:
+        while self.phase is Phase.AWAITING_REQUEST:
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError as error:
+                self._reject(error.error_status_hint, f"Bad request: {error}")
+                return
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                return
+            if isinstance(event, h11.Request):
+                self._request = event
+                self._body = bytearray()
+                if self._content_length(event) > self.options.max_request_body:
+                    self._reject(413, "Request body too large.")
+                    return
+                if self.h11.client_is_waiting_for_100_continue:
+                    self.send(h11.InformationalResponse(status_code=100, headers=[]))
+            elif isinstance(event, h11.Data):
+                self._body += event.data
+                if len(self._body) > self.options.max_request_body:
+                    self._reject(413, "Request body too large.")
+                    return
+            elif isinstance(event, h11.EndOfMessage):
+                self._cancel_idle()
+                self._dispatch()
+            # h11.ConnectionClosed cannot come: the transport reports EOF through on_close.
+
+    @staticmethod
+    def _content_length(request: h11.Request) -> int:
+        for name, value in request.headers:
+            if name == b"content-length":
+                try:
+                    return int(value)
+                except ValueError:
+                    return 0
+        return 0
+
+    def _dispatch(self) -> None:
+        assert self._request is not None
+        request = self._request
+        headers: dict[str, str] = {}
+        for name, value in request.headers:
+            headers[name.decode("latin-1")] = value.decode("latin-1")
+        method = request.method.decode("ascii")
+        # RFC 9110 §9.3.2: HEAD is GET without the content (h11 frames it as such).
+        head_only = method == "HEAD"
+        parsed = Request(
+            method="GET" if head_only else method,
+            target=request.target.decode("latin-1"),
+            headers=headers,
+            body=bytes(self._body),
+        )
+        self._body = bytearray()
+        self.phase = Phase.RESPONDING
+        try:
+            reply = self.app(parsed)
+        except Exception:  # a bug in an app must not take the server down: answer 500
+            logger.exception("app failed on %s %s", parsed.method, parsed.target)
+            reply = error_reply(500, "Internal server error.")
+        if isinstance(reply, BodyReply):
+            self._send_body(reply, head_only=head_only)
+            self._response_done()
+        elif head_only:
+            close = getattr(reply.events, "close", None)
+            if close is not None:
+                close()  # the events will not be read
+            self.send(stream_head(reply))
+            self.end_response()
+        else:
+            self.stream = StreamRun(self, reply)
+            self.stream.begin()
+
+    # -- output --------------------------------------------------------------------------------
+
+    def send(self, event: h11.Event) -> None:
+        """Send one h11 event's bytes through the transport."""
+        data = self.h11.send(event)
+        if data:
+            self.transport.write(data)
+
+    def _send_body(self, reply: BodyReply, *, close: bool = False, head_only: bool = False) -> None:
+        body, content_type = reply.encoded()
+        headers = [("content-length", str(len(body))), CORS_HEADER, SERVER_HEADER]
+        if content_type and not any(name.lower() == "content-type" for name, _ in reply.headers):
+            headers.insert(0, ("content-type", content_type))
+        headers.extend(reply.headers)
+        if close:
+            headers.append(("connection", "close"))
+        if reply.status == 204:
+            headers = [h for h in headers if h[0] != "content-length"]
+        self.send(
+            h11.Response(status_code=reply.status, headers=headers, reason=reason(reply.status))
+        )
+        if body and not head_only:
+            self.send(h11.Data(data=body))
+        self.send(h11.EndOfMessage())
+
+    def _reject(self, status: int, message: str) -> None:
+        """Answer a request we cannot read with ``status`` and close (RFC 9112 §9.6)."""
+        if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            self._send_body(error_reply(status, message), close=True)
+        self.transport.end()  # on_close follows the flush and releases the connection
+
+    def write_body(self, data: bytes) -> None:
+        """Write response body bytes (h11 frames them) and enforce the per-client limit."""
+        self.send(h11.Data(data=data))
+        self.check_buffer()
+
+    def check_buffer(self) -> None:
+        limit = self.options.max_client_buffer
+        if self.transport.buffered_size > limit:
+            logger.warning(
+                "dropping client %s: %d bytes waiting, over the %d byte limit",
+                self.peer,
+                self.transport.buffered_size,
+                limit,
+            )
+            self.abort()
+
+    def end_response(self) -> None:
+        """End a streamed response cleanly (the terminating chunk, or the close for 1.0)."""
+        self.send(h11.EndOfMessage())
+        self._response_done()
+
+    def _response_done(self) -> None:
+        self.stream = None
+        if self.phase is Phase.CLOSED:
+            return
+        self.phase = Phase.AWAITING_REQUEST
+        if self.h11.our_state is h11.MUST_CLOSE or self.h11.their_state is not h11.DONE:
+            # HTTP/1.0, "Connection: close", or a response sent before the request was read.
+            self.transport.end()
+            return
+        self.h11.start_next_cycle()
+        self._arm_idle()
+        self._pipelined = 0
+        self.transport.resume_reading()
+        self._process()  # a pipelined request may already be waiting in h11's buffer
+
+    def disconnect_after_flush(self) -> None:
+        """The app's cut: send what is buffered, then close without ending the response."""
+        self._stop_stream()
+        self.transport.end()
+
+    def abort(self) -> None:
+        """Close at once (buffer dropped) and release everything."""
+        self.transport.close()
+        self._release()
+
+    def _stop_stream(self) -> None:
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            stream.stop()
+
+    def _release(self) -> None:
+        if self.phase is Phase.CLOSED:
+            return
+        self.phase = Phase.CLOSED
+        self._cancel_idle()
+        self._stop_stream()
+        self._on_release(self)

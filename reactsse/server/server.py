@@ -1,0 +1,200 @@
+"""``SSEServer``: an HTTP/1.1 server of event streams on the event loop, serving any app.
+
+``SSEServer(loop, app=...)`` listens (127.0.0.1, a free port by default) with
+``add_read_stream`` on the listening socket; each accepted client is a
+:class:`~reactsse.server.connection.Connection` (h11 in the server role) writing through a
+``reactsse.connector.SocketTransport`` (which flushes with ``add_write_stream``). What is
+answered comes from the app (``reactsse.server.app``); ``serve()`` runs a server forever.
+
+Without an app, the server serves the built-in OpenAI-compatible mock
+(``reactsse.mock.MockApp``). That is the one place this package reaches the mock, through a
+lazy import in :func:`default_app`: the mock is an app above the server, and the server's
+modules import nothing of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from reactsse.connector import SocketTransport
+from reactsse.loop import Loop, LoopInterface, Stream
+from reactsse.server.app import App
+from reactsse.server.connection import Connection
+from reactsse.server.options import ServerOptions
+
+__all__ = ["SSEServer", "default_app", "serve"]
+
+logger = logging.getLogger("reactsse.server")
+
+
+def default_app() -> App:
+    """A new ``reactsse.mock.MockApp()``: what a server without an app serves.
+
+    Imported when called (not when this module is), so that the server does not depend on
+    the mock; a server given its own app never loads it.
+    """
+    from reactsse.mock import MockApp  # lazy: see the module docstring
+
+    return MockApp()
+
+
+class SSEServer:
+    """An HTTP/1.1 server of event streams on a ``LoopInterface``; it listens on creation.
+
+    ``SSEServer(loop=None, *, app=None, host="127.0.0.1", port=0, options=None, backlog=128)``:
+    binds and listens at once (like ReactPHP's ``SocketServer``); ``port=0`` picks a free port,
+    see :attr:`port` and :attr:`url`. ``loop=None`` uses the global ``Loop.get()``. ``app`` is
+    any ``app(request) -> BodyReply | EventStream`` (``reactsse.server.app``); ``None`` serves
+    the built-in mock (:func:`default_app`). ``options`` is a :class:`ServerOptions`. Raises
+    ``OSError`` when the address cannot be bound. Call :meth:`close` (or use ``with``) to stop
+    listening and drop every connection. Use it only from the loop's thread.
+    """
+
+    def __init__(
+        self,
+        loop: LoopInterface | None = None,
+        *,
+        app: App | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        options: ServerOptions | None = None,
+        backlog: int = 128,
+    ) -> None:
+        if loop is None:
+            loop = Loop.get()
+        self._loop: LoopInterface = loop
+        self.options = options if options is not None else ServerOptions()
+        self.app: App = app if app is not None else default_app()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.create_server((host, port), family=family, backlog=backlog)
+        self._sock.setblocking(False)
+        self._host = host
+        self._port: int = self._sock.getsockname()[1]
+        self._connections: set[Connection] = set()
+        self._closed = False
+        loop.add_read_stream(self._sock, self._on_acceptable)
+
+    # -- public ----------------------------------------------------------------------------------
+
+    @property
+    def loop(self) -> LoopInterface:
+        """The loop the server runs on."""
+        return self._loop
+
+    @property
+    def host(self) -> str:
+        """The host the server is bound to."""
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when created with ``port=0``)."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` (IPv6 hosts in brackets), without a trailing slash."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._port}"
+
+    @property
+    def connection_count(self) -> int:
+        """Open client connections."""
+        return len(self._connections)
+
+    @property
+    def stream_count(self) -> int:
+        """Event streams in progress (each holds its timers and iterator)."""
+        return sum(1 for c in self._connections if c.stream is not None)
+
+    @property
+    def timer_count(self) -> int:
+        """Loop timers the server holds right now (0 when it has no connection)."""
+        return sum(c.timer_count for c in self._connections)
+
+    @property
+    def buffered_size(self) -> int:
+        """Bytes written for clients and not yet sent, over every connection."""
+        return sum(c.transport.buffered_size for c in self._connections)
+
+    def close(self) -> None:
+        """Stop listening and close every connection (streams stopped, timers cancelled).
+
+        Idempotent; returns at once (no callback is called afterwards).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._loop.remove_read_stream(self._sock)
+        self._sock.close()
+        for connection in list(self._connections):
+            connection.abort()
+
+    def __enter__(self) -> SSEServer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "listening"
+        return f"<SSEServer {state} {self.url} connections={len(self._connections)}>"
+
+    # -- accepting ---------------------------------------------------------------------------------
+
+    def _on_acceptable(self, _stream: Stream) -> None:
+        # Several connections per readiness, up to a bound, so that a burst of clients does not
+        # cost one loop iteration each, and one busy listener cannot starve the connections.
+        options = self.options
+        for _ in range(max(1, options.accept_batch)):
+            try:
+                sock, _address = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:  # EMFILE, ENFILE, ENOBUFS ...: keep the server up
+                logger.warning("accept() failed: %s", error)
+                return
+            if options.send_buffer_size is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, options.send_buffer_size)
+            transport = SocketTransport(self._loop, sock)
+            connection = Connection(self._loop, options, self.app, transport, self._forget)
+            self._connections.add(connection)
+            connection.start()
+
+    def _forget(self, connection: Connection) -> None:
+        self._connections.discard(connection)
+
+
+def serve(
+    app: App | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    options: ServerOptions | None = None,
+    loop: LoopInterface | None = None,
+    file: TextIO | None = None,
+    on_listening: Callable[[SSEServer], object] | None = None,
+) -> None:
+    """Run an :class:`SSEServer` until the loop stops (Ctrl-C ends it), printing its URL first.
+
+    ``app``, ``host``, ``port`` and ``options`` are :class:`SSEServer`'s (``app=None``: the
+    built-in mock). ``loop`` defaults to ``Loop.get()``; ``file`` (default ``sys.stdout``)
+    receives the ``reactsse server listening on URL`` line; ``on_listening(server)`` is then
+    called (the CLI prints the mock's endpoints with it). Raises ``OSError`` if the address
+    cannot be bound.
+    """
+    if loop is None:
+        loop = Loop.get()
+    server = SSEServer(loop, app=app, host=host, port=port, options=options)
+    out = file if file is not None else sys.stdout
+    print(f"reactsse server listening on {server.url}", file=out, flush=True)
+    try:
+        if on_listening is not None:
+            on_listening(server)
+        loop.run()
+    finally:
+        server.close()

@@ -1,0 +1,247 @@
+"""``StreamRun``: paces one :class:`~reactsse.server.app.EventStream` onto a connection.
+
+A stream owns at most three loop timers (the next due event, the keep-alive, the send timeout
+while ``DRAINING``) and one iterator. Every way a stream ends (done, the app's cut or stall,
+client gone, client too slow, the server's ``close()``) goes through :meth:`StreamRun.stop`,
+which cancels them all and closes the iterator.
+"""
+
+from __future__ import annotations
+
+import enum
+import http
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+import h11
+
+from reactsse.loop import TimerInterface
+from reactsse.server.app import Event, EventStream
+from reactsse.sse import encode_comment, encode_event
+
+if TYPE_CHECKING:
+    from reactsse.server.connection import Connection
+
+logger = logging.getLogger("reactsse.server")
+
+#: Events written per loop callback at most; then the stream yields to the other connections.
+BATCH_EVENTS = 256
+#: Bytes gathered before they are handed to the transport as one chunk.
+BATCH_BYTES = 16 * 1024
+
+SERVER_HEADER = ("server", "reactsse")
+# Every response allows any origin (Fetch standard, "CORS protocol"), so that browser pages on
+# any origin can read the streams.
+CORS_HEADER = ("access-control-allow-origin", "*")
+
+STREAM_HEADERS = [
+    # WHATWG §9.2 (the MIME type); no-cache and X-Accel-Buffering: no keep proxies (nginx)
+    # from holding events back (sse-starlette and aiohttp-sse send the same).
+    ("content-type", "text/event-stream; charset=utf-8"),
+    ("cache-control", "no-cache"),
+    ("x-accel-buffering", "no"),
+    # h11 frames the body with chunks for HTTP/1.1 peers and, for an HTTP/1.0 peer, drops the
+    # header and delimits the body by closing the connection (RFC 9112 §6.3).
+    ("transfer-encoding", "chunked"),
+    CORS_HEADER,
+    SERVER_HEADER,
+]
+
+KEEPALIVE = encode_comment(" keep-alive") + b"\n"  # a blank line too, for line-naive clients
+
+
+def stream_head(stream: EventStream) -> h11.Response:
+    """The response head of ``stream`` (also what a ``HEAD`` request gets)."""
+    headers = STREAM_HEADERS + list(stream.headers) if stream.headers else STREAM_HEADERS
+    return h11.Response(status_code=stream.status, headers=headers, reason=reason(stream.status))
+
+
+def reason(status: int) -> bytes:
+    """The reason phrase of ``status`` (empty for unknown codes)."""
+    try:
+        return http.HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
+
+
+class StreamPhase(enum.Enum):
+    """A stream's phase: what it waits for next."""
+
+    PACING = "pacing"  # writing due events, or waiting for the next one's timer
+    DRAINING = "draining"  # waiting for the transport's on_drain (and the send timeout)
+    STALLED = "stalled"  # the app's stall_after: silent until stopped
+    STOPPED = "stopped"  # timers cancelled, iterator closed; terminal
+
+
+class StreamRun:
+    """Paces one :class:`EventStream` onto a connection: timers, backpressure, cut and stall."""
+
+    def __init__(self, connection: Connection, stream: EventStream) -> None:
+        self.connection = connection
+        self.transport = connection.transport
+        self.loop = connection.loop
+        self.options = connection.options
+        self.stream = stream
+        self._events = iter(stream.events)
+        thresholds = (stream.disconnect_after, stream.stall_after)
+        self._next_fault_at = min((n for n in thresholds if n is not None), default=sys.maxsize)
+        self._next: Event | None = None
+        self._timer: TimerInterface | None = None
+        self._keepalive: TimerInterface | None = None
+        self._quiet = True  # nothing written since the last keep-alive tick
+        self.phase = StreamPhase.PACING
+        self._send_timer: TimerInterface | None = None
+        self._started = 0.0
+        self.sent = 0
+
+    @property
+    def stopped(self) -> bool:
+        return self.phase is StreamPhase.STOPPED
+
+    @property
+    def timer_count(self) -> int:
+        timers = (self._timer, self._keepalive, self._send_timer)
+        return sum(timer is not None for timer in timers)
+
+    def begin(self) -> None:
+        self.connection.send(stream_head(self.stream))
+        self._started = self.loop.now()
+        interval = self.options.keepalive_interval
+        if interval:
+            self._keepalive = self.loop.add_periodic_timer(interval, self._on_keepalive)
+        self.transport.on_drain = self._on_drain
+        self._pump()
+
+    def stop(self) -> None:
+        """Cancel every timer and close the iterator (a generator's ``finally`` runs now)."""
+        if self.phase is StreamPhase.STOPPED:
+            return
+        self.phase = StreamPhase.STOPPED
+        for timer in (self._timer, self._keepalive, self._send_timer):
+            if timer is not None:
+                self.loop.cancel_timer(timer)
+        self._timer = self._keepalive = self._send_timer = None
+        if self.transport.on_drain == self._on_drain:
+            self.transport.on_drain = None
+        close = getattr(self._events, "close", None)
+        if close is not None:
+            close()
+
+    def _on_timer(self, _timer: TimerInterface) -> None:
+        self._timer = None
+        self.connection.safely(self._pump)
+
+    def _on_drain(self) -> None:
+        if self.phase is StreamPhase.DRAINING:
+            self.phase = StreamPhase.PACING
+            if self._send_timer is not None:
+                self.loop.cancel_timer(self._send_timer)
+                self._send_timer = None
+            self.connection.safely(self._pump)
+
+    def _on_send_timeout(self, _timer: TimerInterface) -> None:
+        self._send_timer = None
+        logger.warning(
+            "dropping client %s: nothing drained for %s s (send timeout), %d bytes waiting",
+            self.connection.peer,
+            self.options.send_timeout,
+            self.transport.buffered_size,
+        )
+        self.connection.abort()
+
+    def _on_keepalive(self, _timer: TimerInterface) -> None:
+        # A comment only after a whole interval of silence: streams that talk need none.
+        if not self._quiet:
+            self._quiet = True
+            return
+        self.connection.safely(lambda: self.connection.write_body(KEEPALIVE))
+
+    def _pump(self) -> None:
+        """Write every event that is due (up to a batch), then wait: timer, drain or done."""
+        if self.sent >= self._next_fault_at:  # a cut or stall after 0 events
+            self._cut_or_stall([])
+            return
+        if self._must_wait_for_drain():
+            return
+        batch: list[bytes] = []
+        size = 0
+        # One clock read per batch: events that fall due while it is written go in the next.
+        now = self.loop.now() - self._started
+        events = self._events
+        for _ in range(BATCH_EVENTS):
+            event = self._next
+            if event is None:
+                try:
+                    event = next(events, None)
+                except Exception:
+                    # A bug in an app must not take the loop down. Mid-stream there is no status
+                    # to send, so the client sees a cut body.
+                    logger.exception("stream failed for client %s", self.connection.peer)
+                    self._flush(batch)
+                    self.connection.abort()
+                    return
+                if event is None:
+                    self._flush(batch)
+                    self._finish()
+                    return
+            data, type_, id_, retry, at = event
+            if at > now:
+                self._next = event
+                self._flush(batch)
+                if not self.stopped:
+                    self._timer = self.loop.add_timer(at - now, self._on_timer)
+                return
+            self._next = None
+            chunk = encode_event(data, event=type_, id=id_, retry=retry)
+            batch.append(chunk)
+            size += len(chunk)
+            self.sent += 1
+            if self.sent >= self._next_fault_at:
+                self._cut_or_stall(batch)
+                return
+            if size >= BATCH_BYTES:
+                self._flush(batch)
+                size = 0
+                if self.stopped or self._must_wait_for_drain():
+                    return
+        self._flush(batch)
+        if not self.stopped:
+            # More is due: let the loop serve the other connections first.
+            self._timer = self.loop.add_timer(0.0, self._on_timer)
+
+    def _must_wait_for_drain(self) -> bool:
+        """For as-fast-as-possible streams: at high water, wait for on_drain (True)."""
+        if self.stream.timed or self.transport.buffered_size < self.options.high_water:
+            return False
+        # As fast as the client reads, no faster: the buffer is not empty, so on_drain will
+        # come; meanwhile nothing more is buffered. The send timeout bounds the wait.
+        self.phase = StreamPhase.DRAINING
+        if self.options.send_timeout:
+            self._send_timer = self.loop.add_timer(self.options.send_timeout, self._on_send_timeout)
+        return True
+
+    def _cut_or_stall(self, batch: list[bytes]) -> None:
+        """The event count reached ``disconnect_after`` or ``stall_after``."""
+        self._flush(batch)
+        if self.stopped:
+            return
+        cut = self.stream.disconnect_after
+        if cut is not None and self.sent >= cut:
+            self.connection.disconnect_after_flush()
+        else:
+            # stall-after: go silent (keep-alive comments go on) until the client leaves or the
+            # server closes; no timer is armed, stop() still cleans up.
+            self.phase = StreamPhase.STALLED
+
+    def _flush(self, batch: list[bytes]) -> None:
+        if batch and not self.stopped:
+            self._quiet = False
+            self.connection.write_body(b"".join(batch))
+            batch.clear()
+
+    def _finish(self) -> None:
+        if self.stopped:
+            return
+        self.stop()
+        self.connection.end_response()
