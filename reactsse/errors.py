@@ -64,6 +64,10 @@ class ReactSSEError(Exception):
     ``events`` holds what the failing call had decoded before the error (for
     ``reactsse.http.ClientConnection.receive_data``: response events), so that nothing already
     received is lost. Empty when nothing was.
+
+    Every subclass passes its message as the one positional argument and keeps its other
+    fields as attributes, so ``str(error)`` is the message alone (for the ``OSError`` and
+    ``TimeoutError`` subclasses too: with one argument no errno is formatted in).
     """
 
     events: list[Any]
@@ -109,9 +113,6 @@ class TransportError(ReactSSEError, OSError):
         self.host = host
         self.port = port
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
 
 class ConnectError(TransportError):
     """Name resolution or the TCP connect failed."""
@@ -132,9 +133,6 @@ class Timeout(ReactSSEError, TimeoutError):
     def __init__(self, message: str, *, timeout: float) -> None:
         super().__init__(message)
         self.timeout = timeout
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class ConnectTimeout(Timeout):
@@ -174,9 +172,6 @@ class HTTPStatusError(ReactSSEError):
         self.headers = list(headers)
         self.body = body
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
 
 class ContentTypeError(HTTPStatusError):
     """A 200 response whose Content-Type is not ``text/event-stream``."""
@@ -212,9 +207,6 @@ class APIError(ReactSSEError):
         self.code = code
         self.param = param
         self.event = event
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class IncompleteStreamWarning(UserWarning):
