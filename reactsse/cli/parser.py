@@ -23,6 +23,12 @@ def timeout_option(text: str) -> float | None:
     return value or None
 
 
+def _add_header_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "-H", "--header", action="append", default=[], metavar="'Name: value'", help=help_text
+    )
+
+
 def _add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trace",
@@ -117,13 +123,8 @@ def _add_chat(commands: _Commands) -> None:
     chat.add_argument("--tools", metavar="JSON|@FILE", help="tool definitions (JSON array)")
     chat.add_argument("--max-tokens", type=int, metavar="N", help="limit the answer's length")
     chat.add_argument("--temperature", type=float, metavar="T", help="sampling temperature")
-    chat.add_argument(
-        "-H",
-        "--header",
-        action="append",
-        default=[],
-        metavar="'Name: value'",
-        help="extra request header (repeatable), e.g. 'OpenAI-Organization: org-...'",
+    _add_header_option(
+        chat, "extra request header (repeatable), e.g. 'OpenAI-Organization: org-...'"
     )
     _add_client_options(chat)
 
@@ -137,14 +138,7 @@ def _add_get(commands: _Commands) -> None:
     )
     get.add_argument("url", metavar="URL")
     get.add_argument("-X", "--request", dest="method", metavar="METHOD", help="HTTP method")
-    get.add_argument(
-        "-H",
-        "--header",
-        action="append",
-        default=[],
-        metavar="'Name: value'",
-        help="request header (repeatable)",
-    )
+    _add_header_option(get, "request header (repeatable)")
     get.add_argument(
         "-d",
         "--data",

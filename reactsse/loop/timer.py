@@ -116,13 +116,14 @@ class Timers:
         #: the clock value at the start of the last ``tick()`` (``Timers::getTime``).
         self.time = clock()
 
-    def add(self, timer: Timer) -> None:
-        """Schedule ``timer`` for ``interval`` seconds from now (``Timers::add``)."""
+    def add(self, timer: Timer) -> Timer:
+        """Schedule ``timer`` for ``interval`` seconds from now (``Timers::add``); returns it."""
         seq = next(self._counter)
         timer._seq = seq
         timer._owner = self
         self._active += 1
         heappush(self._heap, (self._clock() + timer._interval, seq, timer))
+        return timer
 
     def set_clock(self, clock: Callable[[], float]) -> None:
         """Read the time from ``clock`` from now on, keeping every timer's remaining wait.
