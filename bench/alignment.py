@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _corpora  # bench/ is not a package; path set just above
 
-from reactsse._dechunk import BatchDechunker
 from reactsse.connector import READ_BUFFER_SIZE, READ_SIZE
+from reactsse.http.chunked import BatchDechunker
 from reactsse.sse import EventStreamDecoder
 
 FIRST_READS = [100, 2048, 16000, 32768, 50000, 62000, 65000, 65500]

@@ -709,6 +709,27 @@ def test_malformed_chunk_size_is_a_clear_fatal_error(loop: StreamSelectLoop) -> 
     assert server.connection_count == 1
 
 
+def test_events_before_corrupt_gzip_in_the_same_read_are_delivered(loop: StreamSelectLoop) -> None:
+    """Valid gzip data holding whole events, then corrupt bytes, in one chunk and one read: the
+    events arrive, then the decoding error, at once (the server stalls: no later read)."""
+
+    def handler(ex: Exchange) -> None:
+        ex.send_head(200, sse_head(("Content-Encoding", "gzip")))
+        valid = b"".join(gzip_stream([b"data: one\n\n", b"data: two\n\n"])[:-1])
+        ex.send(chunk(valid + b"\xff" * 16))
+        ex.stall()
+
+    with ScriptedServer(handler) as server:
+        source = EventSource(server.url(), loop=loop, retry=0.01)
+        rec = Recorder(source)
+        drive(loop, source)
+    assert rec.data == ["one", "two"]
+    assert isinstance(rec.errors[0], RemoteProtocolError)
+    assert "gzip" in str(rec.errors[0])
+    assert rec.error_states == [ReadyState.CLOSED]
+    assert server.connection_count == 1
+
+
 def test_garbage_instead_of_http_is_a_clear_fatal_error(loop: StreamSelectLoop) -> None:
     def handler(ex: Exchange) -> None:
         ex.send(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")

@@ -22,6 +22,7 @@ from reactsse.errors import (
     InvalidURL,
     LimitExceeded,
     LocalProtocolError,
+    ReactSSEError,
     RemoteProtocolError,
 )
 from reactsse.http import (
@@ -33,9 +34,9 @@ from reactsse.http import (
     ResponseEvent,
     ResponseHead,
     content_decoder_for,
-    events_before_error,
     parse_url,
 )
+from reactsse.http.content import DEFAULT_MAX_DECODED_PER_CALL
 
 READERS = ["batch", "h11"]
 
@@ -50,6 +51,21 @@ def _connection(reader: str, method: str = "GET", **kwargs: int) -> ClientConnec
     conn = ClientConnection(body_reader="batch" if reader == "batch" else "h11", **kwargs)
     conn.send_request(method, parse_url("http://127.0.0.1:8000/stream"))
     return conn
+
+
+def _fault(
+    conn: ClientConnection, data: bytes, kind: type[ReactSSEError], words: str | None = None
+) -> tuple[list[ResponseEvent], ReactSSEError]:
+    """Feed ``data``, which holds a fault: the call returns what came before the fault and leaves
+    the connection in ERROR; the next call raises the fault (``kind``, matching ``words``), the
+    one after it LocalProtocolError. Returns what the faulty call returned, and the fault."""
+    events = conn.receive_data(data)
+    assert conn.state is ConnectionState.ERROR
+    with pytest.raises(kind, match=words) as info:
+        conn.receive_data(b"more")
+    with pytest.raises(LocalProtocolError, match="after the connection failed"):
+        conn.receive_data(b"more")
+    return events, info.value
 
 
 def _feed_all(conn: ClientConnection, *pieces: bytes) -> list[ResponseEvent]:
@@ -419,47 +435,50 @@ def test_head_request_has_no_body(reader: str) -> None:
 )
 def test_malformed_heads(reader: str, data: bytes, words: str) -> None:
     conn = _connection(reader)
-    with pytest.raises(RemoteProtocolError, match=words) as info:
-        conn.receive_data(data)
-    assert isinstance(info.value.__cause__, h11.RemoteProtocolError) or b"\x16" in data
-    assert conn.state is ConnectionState.ERROR
-    with pytest.raises(LocalProtocolError, match="after the connection failed"):
-        conn.receive_data(b"more")
+    events, error = _fault(conn, data, RemoteProtocolError, words)
+    assert events == []
+    assert isinstance(error.__cause__, h11.RemoteProtocolError) or b"\x16" in data
 
 
 def test_head_too_large(reader: str) -> None:
     conn = _connection(reader, max_header_size=1024)
-    with pytest.raises(LimitExceeded) as info:
-        conn.receive_data(b"HTTP/1.1 200 OK\r\n" + b"X-Big: " + b"a" * 1100)
-    assert info.value.limit == 1024
+    events, error = _fault(conn, b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 1100, LimitExceeded)
+    assert events == []
+    assert isinstance(error, LimitExceeded) and error.limit == 1024
     conn = _connection(reader, max_header_size=1024)
-    with pytest.raises(LimitExceeded):  # complete but too big, in one piece
-        conn.receive_data(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 1100 + b"\r\n\r\n")
+    big = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 1100 + b"\r\n\r\n"
+    assert _fault(conn, big, LimitExceeded)[0] == []  # complete but too big, in one piece
     conn = _connection(reader, max_header_size=1024)
     assert conn.receive_data(b"HTTP/1.1 200 OK\r\nX: " + b"a" * 900 + b"\r\n\r\n")
 
 
 def test_bad_chunk_keeps_earlier_body(reader: str) -> None:
     conn = _connection(reader)
-    with pytest.raises(RemoteProtocolError, match="chunk") as info:
-        conn.receive_data(HEAD_CHUNKED + b"5\r\nhello\r\nzz\r\nnever")
-    events = events_before_error(info.value)
+    wire = HEAD_CHUNKED + b"5\r\nhello\r\nzz\r\nnever"
+    events, error = _fault(conn, wire, RemoteProtocolError, "chunk")
     assert [type(e) for e in events] == [ResponseHead, bytes]
     assert events[1] == b"hello"
-    assert not isinstance(info.value, ConnectionClosed)
+    assert not isinstance(error, ConnectionClosed)
     with pytest.raises(LocalProtocolError, match="after the connection failed"):
         conn.receive_data(b"5\r\nhello\r\n")
     with pytest.raises(LocalProtocolError, match="after the connection failed"):
         conn.receive_data(b"")
 
 
+def test_the_fault_is_raised_by_raise_error_too(reader: str) -> None:
+    conn = _connection(reader)
+    conn.raise_error()  # nothing to raise
+    assert conn.receive_data(HEAD_CHUNKED + b"2\r\nab\r\nzz\r\n")[1:] == [b"ab"]
+    with pytest.raises(RemoteProtocolError, match="chunk"):
+        conn.raise_error()
+    with pytest.raises(LocalProtocolError, match="after the connection failed"):
+        conn.raise_error()
+
+
 def test_error_in_the_hot_path_then_nothing_more(reader: str) -> None:
     conn = _connection(reader)
     assert conn.receive_data(HEAD_CHUNKED + b"2\r\nab\r\n")[1] == b"ab"
-    with pytest.raises(RemoteProtocolError) as info:
-        conn.receive_data(b"3\r\ncde\r\nxyz\r\n")
-    assert events_before_error(info.value) == [b"cde"]
-    assert conn.state is ConnectionState.ERROR
+    assert _fault(conn, b"3\r\ncde\r\nxyz\r\n", RemoteProtocolError)[0] == [b"cde"]
     with pytest.raises(LocalProtocolError):
         conn.receive_data(b"3\r\ncde\r\n")
 
@@ -467,9 +486,7 @@ def test_error_in_the_hot_path_then_nothing_more(reader: str) -> None:
 def test_bad_chunk_footer(reader: str) -> None:
     conn = _connection(reader)
     conn.receive_data(HEAD_CHUNKED + b"3\r\nabc\r")
-    with pytest.raises(RemoteProtocolError, match="chunk footer") as info:
-        conn.receive_data(b"X")
-    assert events_before_error(info.value) == []
+    assert _fault(conn, b"X", RemoteProtocolError, "chunk footer")[0] == []
 
 
 @pytest.mark.parametrize(
@@ -489,14 +506,10 @@ def test_eof_before_the_end_is_connection_closed(reader: str, response: bytes) -
     conn = _connection(reader)
     if response:
         conn.receive_data(response)
-    with pytest.raises(ConnectionClosed, match="before the response was complete") as info:
-        conn.receive_data(b"")
-    assert info.value.host == "127.0.0.1"
-    assert info.value.port == 8000
-
-
-def test_events_before_error_on_foreign_exception() -> None:
-    assert events_before_error(ValueError("x")) == []
+    _, error = _fault(conn, b"", ConnectionClosed, "before the response was complete")
+    assert isinstance(error, ConnectionClosed)
+    assert error.host == "127.0.0.1"
+    assert error.port == 8000
 
 
 def test_constructor_validates() -> None:
@@ -643,8 +656,8 @@ def test_url_is_frozen() -> None:
 def test_switching_protocols_is_an_error(reader: str) -> None:
     conn = ClientConnection(body_reader="batch" if reader == "batch" else "h11")
     conn.send_request("GET", parse_url("http://h/"), [("Connection", "upgrade"), ("Upgrade", "x")])
-    with pytest.raises(RemoteProtocolError, match="switched protocols"):
-        conn.receive_data(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n")
+    response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"
+    assert _fault(conn, response, RemoteProtocolError, "switched protocols")[0] == []
 
 
 def test_receive_data_copies_a_reused_buffer(reader: str) -> None:
@@ -724,31 +737,131 @@ def test_noise_raises_only_our_errors(noise: bytes, cuts: list[int], prefix: boo
         assert conn.state is ConnectionState.ERROR
 
 
-def test_gzip_chunked_stream_end_to_end(reader: str) -> None:
-    events_text = b"".join(b"data: %d\n\n" % i for i in range(300))
-    compressor = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+def _gzip_events(count: int, coding: str = "gzip") -> tuple[bytes, bytes]:
+    """``count`` SSE events, and them compressed as a streaming server does: flushed every
+    100 bytes (Z_SYNC_FLUSH), so that what arrived so far always decodes."""
+    events_text = b"".join(b"data: %d\n\n" % i for i in range(count))
+    wbits = 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS
+    compressor = zlib.compressobj(wbits=wbits)
     compressed = b"".join(
         compressor.compress(events_text[i : i + 100]) + compressor.flush(zlib.Z_SYNC_FLUSH)
         for i in range(0, len(events_text), 100)
     )
-    compressed += compressor.flush()
-    wire = HEAD_CHUNKED.replace(b"\r\n\r\n", b"\r\nContent-Encoding: gzip\r\n\r\n")
-    for i in range(0, len(compressed), 77):
-        piece = compressed[i : i + 77]
+    return events_text, compressed + compressor.flush()
+
+
+def _chunked(head: bytes, body: bytes, size: int = 77, last: bool = True) -> bytes:
+    wire = head
+    for i in range(0, len(body), size):
+        piece = body[i : i + size]
         wire += b"%x\r\n%s\r\n" % (len(piece), piece)
-    wire += b"0\r\n\r\n"
+    return wire + (b"0\r\n\r\n" if last else b"")
+
+
+GZIP_CHUNKED = HEAD_CHUNKED.replace(b"\r\n\r\n", b"\r\nContent-Encoding: gzip\r\n\r\n")
+GZIP_CLOSE = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n"
+GZIP_LENGTH = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+
+
+def test_gzip_chunked_stream_end_to_end(reader: str) -> None:
+    """The body bytes come out decoded; the decoder's last bytes come with the end."""
+    events_text, compressed = _gzip_events(300)
+    wire = _chunked(GZIP_CHUNKED, compressed)
     conn = _connection(reader)
-    decoder: ContentDecoder | None = None
-    out = b""
+    events: list[ResponseEvent] = []
     for i in range(0, len(wire), 500):
-        for event in conn.receive_data(wire[i : i + 500]):
-            if isinstance(event, ResponseHead):
-                decoder = content_decoder_for(event)
-            elif isinstance(event, bytes):
-                assert decoder is not None
-                out += decoder.decode(event)
-            else:
-                assert decoder is not None
-                out += decoder.flush()
-    assert out == events_text
+        events += conn.receive_data(wire[i : i + 500])
+    assert _body(events) == events_text
+    assert isinstance(events[0], ResponseHead) and events[-1] == ResponseEnd()
     assert conn.state is ConnectionState.DONE
+    assert conn.encoded_size is not None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from(["chunked", "close", "length"]),
+    st.sampled_from(["gzip", "deflate", "identity"]),
+    st.lists(st.integers(0, 3000), max_size=10),
+    st.sampled_from(READERS),
+    st.booleans(),
+)
+def test_any_split_gives_the_same_decoded_body_and_end(
+    framing: str, coding: str, cuts: list[int], reader: str, views: bool
+) -> None:
+    events_text, compressed = _gzip_events(150, coding if coding != "identity" else "gzip")
+    body = events_text if coding == "identity" else compressed
+    head = GZIP_CLOSE.replace(b"gzip", coding.encode())
+    if framing == "chunked":
+        wire = _chunked(GZIP_CHUNKED.replace(b"gzip", coding.encode()), body)
+    elif framing == "length":
+        wire = GZIP_LENGTH.replace(b"gzip", coding.encode()) % len(body) + body
+    else:
+        wire = head + body
+    conn = _connection(reader)
+    points = sorted({c % len(wire) for c in cuts if c % len(wire)})
+    events: list[ResponseEvent] = []
+    for a, b in zip([0, *points, len(wire)], [*points, len(wire), len(wire)], strict=True):
+        piece = wire[a:b]
+        if views and piece:
+            events += conn.receive_data(memoryview(bytearray(piece)))
+        elif piece or framing == "close":
+            events += conn.receive_data(piece)  # the last, empty piece is EOF
+    assert _body(events) == events_text
+    assert [type(e) for e in events if not isinstance(e, bytes)] == [ResponseHead, ResponseEnd]
+    assert conn.state is ConnectionState.DONE
+
+
+@pytest.mark.parametrize("framing", ["chunked", "close"])
+def test_gzip_fault_after_whole_events_keeps_them(reader: str, framing: str) -> None:
+    """Valid gzip data holding whole events, then corrupt bytes, in one read: the call returns
+    the events decoded from the valid part; the fault comes with the next call."""
+    events_text, compressed = _gzip_events(100)
+    valid = compressed[: len(compressed) // 2]
+    corrupt = b"\xff" * 40
+    if framing == "chunked":
+        wire = _chunked(GZIP_CHUNKED, valid + corrupt, size=4096, last=False)
+    else:
+        wire = GZIP_CLOSE + valid + corrupt
+    conn = _connection(reader)
+    events, _ = _fault(conn, wire, RemoteProtocolError, "cannot decode the gzip")
+    assert isinstance(events[0], ResponseHead)
+    decoded = _body(events)
+    expected = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(valid)
+    assert decoded == expected
+    assert decoded.count(b"\n\n") >= 40 and events_text.startswith(decoded)
+
+
+def test_gzip_fault_in_a_later_read_keeps_the_earlier_part_of_that_read(reader: str) -> None:
+    events_text, compressed = _gzip_events(400)
+    third = len(compressed) // 3
+    # Cut where the server flushed (Z_SYNC_FLUSH ends with 00 00 ff ff): a block header follows,
+    # and 0xff there is an invalid block type.
+    flushed = compressed.index(b"\x00\x00\xff\xff", 2 * third) + 4
+    conn = _connection(reader)
+    first = conn.receive_data(GZIP_CLOSE + compressed[:third])
+    events, _ = _fault(conn, compressed[third:flushed] + b"\xff" * 8, RemoteProtocolError)
+    decoded = _body(first) + _body(events)
+    assert decoded == zlib.decompressobj(31).decompress(compressed[:flushed])
+    assert len(decoded) > len(events_text) // 2 and events_text.startswith(decoded)
+
+
+def test_gzip_truncated_at_the_end_is_a_fault(reader: str) -> None:
+    events_text, compressed = _gzip_events(50)
+    conn = _connection(reader)
+    events = conn.receive_data(GZIP_CLOSE + compressed[:-4])
+    assert _body(events) == events_text
+    assert _fault(conn, b"", RemoteProtocolError, "truncated")[0] == []
+
+
+def test_gzip_bomb_is_a_limit_fault(reader: str) -> None:
+    bomb = gzip.compress(b"\0" * (DEFAULT_MAX_DECODED_PER_CALL + 1))
+    conn = _connection(reader)
+    events, _ = _fault(conn, GZIP_CLOSE + bomb, LimitExceeded, "decompression bomb")
+    assert [type(e) for e in events] == [ResponseHead]
+
+
+def test_unsupported_coding_is_a_fault_after_the_head(reader: str) -> None:
+    conn = _connection(reader)
+    head = GZIP_CHUNKED.replace(b"gzip", b"br")
+    events, _ = _fault(conn, head + b"5\r\nhello\r\n", RemoteProtocolError, "'br'")
+    assert [type(e) for e in events] == [ResponseHead]

@@ -58,6 +58,12 @@ def _imports(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
+            # "from reactsse.http import connection" imports a submodule: follow it too.
+            found.update(
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if _module_path(f"{node.module}.{alias.name}") is not None
+            )
     return found
 
 
@@ -73,6 +79,13 @@ def _closure(name: str) -> set[str]:
         if path is not None:
             todo.extend(_imports(path))
     return seen
+
+
+def test_submodule_imports_are_followed(tmp_path: Path) -> None:
+    """``from package import module`` reaches the module (so that no I/O hides behind it)."""
+    source = tmp_path / "m.py"
+    source.write_text("from reactsse.http import connection, ClientConnection\n", encoding="utf-8")
+    assert _imports(source) == {"reactsse.http", "reactsse.http.connection"}
 
 
 @pytest.mark.parametrize("module", SANS_IO)

@@ -75,11 +75,10 @@ from reactsse.errors import (
 )
 from reactsse.http import (
     ClientConnection,
-    ContentDecoder,
+    ConnectionState,
     ResponseEnd,
     ResponseHead,
     content_decoder_for,
-    events_before_error,
     parse_url,
 )
 from reactsse.loop import LoopInterface, StreamSelectLoop, TimerInterface
@@ -95,6 +94,7 @@ __all__ = [
     "connect",
 ]
 
+_HTTP_FAILED = ConnectionState.ERROR
 # How much of a failed response's body the error carries (the issue: "the first 64 KiB").
 ERROR_BODY_LIMIT = 64 * 1024
 # How long we wait at most for that body before raising with what we have.
@@ -520,7 +520,6 @@ class EventSource:
         self._transport: Transport | None = None
         self._http: ClientConnection | None = None
         self._decoder: EventStreamDecoder | None = None
-        self._content_decoder: ContentDecoder | None = None
         self._reconnect_timer: TimerInterface | None = None
         self._read_timer: TimerInterface | None = None
         self._event_timer: TimerInterface | None = None
@@ -756,12 +755,15 @@ class EventSource:
             self._trace.socket_read(data)
         http = self._http
         assert http is not None
+        transport = self._transport
         try:
             items = http.receive_data(data)
         except ReactSSEError as error:
             self._on_protocol_error(error)
             return
         self._process(items)
+        if http.state is _HTTP_FAILED and self._transport is transport:
+            self._on_http_fault(http)
 
     def _on_transport_close(self, error: Exception | None) -> None:
         transport = self._transport
@@ -774,24 +776,27 @@ class EventSource:
         http = self._http
         assert http is not None
         try:
-            items = http.receive_data(b"")  # EOF: ends a close-delimited body, or raises
+            items = http.receive_data(b"")  # EOF: ends a close-delimited body, or fails
         except ReactSSEError as exc:
             self._on_protocol_error(exc)
             return
         self._process(items)
+        if http.state is _HTTP_FAILED and self._transport is transport:
+            self._on_http_fault(http)
+            return
         if self._transport is transport and transport is not None:
             # EOF that h11 did not turn into an end (should not happen): a broken connection.
             self._fail(ConnectionClosed("the server closed the connection"))
 
+    def _on_http_fault(self, http: ClientConnection) -> None:
+        # receive_data returned (and _process delivered) what it decoded before a fault, so
+        # nothing received is lost; the fault itself is raised by the next call.
+        try:
+            http.raise_error()
+        except ReactSSEError as error:
+            self._on_protocol_error(error)
+
     def _on_protocol_error(self, error: ReactSSEError) -> None:
-        # Body bytes parsed before the error in the same call are delivered first (http.py
-        # attaches them as ``events``), so nothing received is lost.
-        transport = self._transport
-        early = events_before_error(error)
-        if early:
-            self._process(early)
-        if self._transport is not transport:
-            return
         if self._phase is _Phase.READING_ERROR_BODY:
             self._finish_error_body()
         else:
@@ -815,15 +820,10 @@ class EventSource:
                 return
 
     def _on_body(self, data: bytes) -> None:
-        size = len(data)
-        if self._content_decoder is not None:
-            try:
-                data = self._content_decoder.decode(data)
-            except ReactSSEError as error:
-                self._fail(error)
-                return
         if self._trace is not None:
-            self._trace.body(size, len(data))
+            # HTTP hands out decoded bytes; it says how many it received for them.
+            encoded = None if self._http is None else self._http.encoded_size
+            self._trace.body(len(data) if encoded is None else encoded, len(data))
         decoder = self._decoder
         assert decoder is not None
         try:
@@ -884,10 +884,6 @@ class EventSource:
             self._open(head)
             return
         # Not an event stream: read (some of) the body for the error, then fail.
-        try:
-            self._content_decoder = content_decoder_for(head)
-        except ReactSSEError:
-            self._content_decoder = None  # the body stays undecoded; the status matters more
         self._phase = _Phase.READING_ERROR_BODY
         self._error_head = head
         self._error_body = bytearray()
@@ -898,7 +894,8 @@ class EventSource:
 
     def _open(self, head: ResponseHead) -> None:
         try:
-            self._content_decoder = content_decoder_for(head)
+            # HTTP decodes the body; an unsupported coding must fail before "open" is emitted.
+            content_decoder_for(head)
         except ReactSSEError as error:
             self._fail(error)
             return
@@ -920,17 +917,6 @@ class EventSource:
 
     def _on_stream_end(self) -> None:
         """The response ended cleanly while open: reconnect (WHATWG HTML §9.2.3), if allowed."""
-        if self._content_decoder is not None:
-            # The end of a gzip/deflate body: what the decompressor still holds.
-            try:
-                tail = self._content_decoder.flush()
-            except ReactSSEError as error:
-                self._fail(error)
-                return
-            if tail:
-                self._on_body(tail)
-                if self._phase is not _Phase.OPEN:
-                    return
         decoder = self._decoder
         if decoder is not None:
             # An unterminated last block is discarded (WHATWG §9.2.6).
@@ -983,11 +969,6 @@ class EventSource:
     # -- error responses -------------------------------------------------------------------
 
     def _on_error_body(self, data: bytes) -> None:
-        if self._content_decoder is not None:
-            try:
-                data = self._content_decoder.decode(data)
-            except ReactSSEError:
-                self._content_decoder = None
         self._error_body += data[: ERROR_BODY_LIMIT - len(self._error_body)]
         if len(self._error_body) >= ERROR_BODY_LIMIT:
             self._finish_error_body()
@@ -1139,7 +1120,6 @@ class EventSource:
             self._error_timer = None
         self._error_head = None
         self._error_body = bytearray()
-        self._content_decoder = None
 
     def _release(self) -> None:
         """Release everything the current phase holds (socket, timers, decoder) at once."""

@@ -1,0 +1,504 @@
+"""The sans-IO HTTP/1.1 client connection: request bytes out, response head / body bytes / end in.
+
+No socket, clock, loop or thread here: a caller (``reactsse.eventsource``, a test, a blocking
+socket loop) moves the bytes. h11 is the HTTP state machine for the request and the response head.
+
+Who owns which bytes (one reader per byte, never two taking turns on one stream):
+
+* The response head (and any 1xx heads before it) is h11's: ``receive_data`` feeds h11 the bytes
+  until h11's public ``next_event`` returns the final ``Response``.
+* The body's framing is then decided from that response's public data (``body_framing``, RFC
+  9112 §6.3), and one reader owns every byte after the head:
+
+  - ``body_reader="h11"``, or a body delimited by Content-Length, or no body (HEAD, 204, 304):
+    h11 goes on reading the same stream to the end of the message;
+  - ``body_reader="batch"`` (the default) and a chunked body: the batch de-chunker
+    (``reactsse.http.chunked``) gets every byte after the head (h11's public ``trailing_data``
+    hands back what h11 had received past the head) and reads the chunks, the last chunk and
+    the trailer section; h11 is fed nothing more;
+  - ``body_reader="batch"`` and a close-delimited body (RFC 9112 §6.3 rule 8): every byte after
+    the head is body, passed straight through; EOF ends the message.
+
+* Content-Encoding (``reactsse.http.content``): whatever reader framed the body, the body bytes
+  returned are already decoded (gzip, deflate), at EOF and at the end of the message too.
+
+State machine of ``ClientConnection`` (``ConnectionState``), its invariants:
+
+* ``IDLE``: no request sent; ``receive_data`` is a caller error.
+* ``HEAD``: request sent; every byte received so far was given to h11; ``_head`` holds the
+  bytes of the head being read (for the size cap and error excerpts). 1xx heads are skipped.
+* ``BODY``: the final head was returned; exactly one body reader owns the bytes (see above).
+  ``_dechunker`` / ``_close_delimited`` are set only for a batch-read body without content
+  coding: they select ``receive_data``'s hot paths.
+* ``DONE``: ``ResponseEnd`` was returned; later bytes (and EOF) are ignored: SSE sends one
+  request per connection, the caller closes it.
+* ``ERROR``: a call met a fault. That call returned everything decoded before the fault (as h11
+  does); the fault is raised by the next ``receive_data`` (any data) or ``raise_error`` call,
+  and every call after that raises ``LocalProtocolError``. The faults: RemoteProtocolError
+  (garbage instead of HTTP, a bad status line or header, a bad chunk size, footer or trailer
+  section, a bad Content-Length, corrupt gzip/deflate, an unsupported Content-Encoding),
+  LimitExceeded (a head, chunk-size line or trailer section over ``max_header_size``; a body
+  inflating past the decoder's cap in one read), ConnectionClosed (EOF before the response
+  was complete; a close-delimited body ends cleanly at EOF).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from typing import Literal
+
+import h11
+
+from reactsse._version import __version__
+from reactsse.errors import (
+    ConnectionClosed,
+    LimitExceeded,
+    LocalProtocolError,
+    ReactSSEError,
+    RemoteProtocolError,
+)
+from reactsse.http.chunked import BatchDechunker, excerpt
+from reactsse.http.content import ContentDecoder, content_decoder_for
+from reactsse.http.events import ResponseEnd, ResponseEvent, ResponseHead, decode_headers
+from reactsse.http.url import URL
+
+__all__ = [
+    "DEFAULT_BODY_READER",
+    "DEFAULT_MAX_HEADER_SIZE",
+    "ClientConnection",
+    "ConnectionState",
+    "body_framing",
+]
+
+DEFAULT_MAX_HEADER_SIZE = 64 * 1024
+"""Default cap, in bytes, of a response head, an incomplete chunk-size line and the trailers."""
+
+DEFAULT_BODY_READER: Literal["batch", "h11"] = "batch"
+"""The chunked-body reader ``ClientConnection`` uses unless told otherwise (see docs/http.md)."""
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_ERROR_TEXT_LIMIT = 200
+
+Framing = Literal["none", "chunked", "length", "close"]
+
+
+def body_framing(method: bytes, status: int, headers: Iterable[tuple[bytes, bytes]]) -> Framing:
+    """How the body of a final response to ``method`` is delimited (RFC 9112 §6.3, in order).
+
+    ``"none"``: a response to HEAD, a 204 or a 304 (rule 1), a 2xx to CONNECT (rule 2: the
+    connection becomes a tunnel); ``"chunked"``: Transfer-Encoding is present (rules 3-4; h11 has
+    already rejected any value but ``chunked``, and it overrides a Content-Length); ``"length"``:
+    Content-Length (rule 6); ``"close"``: neither, the body runs until the server closes the
+    connection (rule 8). ``headers`` are lower-cased names, as h11 gives them.
+    """
+    if status in (204, 304) or method == b"HEAD" or status < 200:
+        return "none"
+    if method == b"CONNECT" and status < 300:
+        return "none"
+    names = {name for name, _ in headers}
+    if b"transfer-encoding" in names:
+        return "chunked"
+    return "length" if b"content-length" in names else "close"
+
+
+class ConnectionState(enum.Enum):
+    """Where a ``ClientConnection`` is; see the module docstring for the invariants."""
+
+    IDLE = "idle"
+    HEAD = "head"
+    BODY = "body"
+    DONE = "done"
+    ERROR = "error"
+
+
+class ClientConnection:
+    """One HTTP/1.1 request and its response, as bytes in and events out (sans-IO).
+
+    ``body_reader``: ``"batch"`` (the default, see docs/http.md "Benchmarks") decodes chunked
+    bodies with the batch de-chunker and passes close-delimited bodies straight through;
+    ``"h11"`` reads every body with h11's own readers; both give the same results.
+    ``max_header_size``: cap in bytes of a response head (each 1xx head too), of an incomplete
+    chunk-size line and of the trailer section; exceeding it is a LimitExceeded fault.
+    Body bytes are returned content-decoded (gzip, x-gzip, deflate; see ``ContentDecoder``).
+
+    Faults follow h11's convention: the ``receive_data`` call that meets one returns everything
+    it decoded before it; the next call raises it (see ``ERROR`` in the module docstring).
+    """
+
+    def __init__(
+        self,
+        *,
+        body_reader: Literal["batch", "h11"] = DEFAULT_BODY_READER,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+    ) -> None:
+        if body_reader not in ("batch", "h11"):
+            raise ValueError(f"body_reader must be 'batch' or 'h11', not {body_reader!r}")
+        if max_header_size < 1:
+            raise ValueError("max_header_size must be positive")
+        self._body_reader = body_reader
+        self._max_header_size = max_header_size
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_size)
+        self._state = ConnectionState.IDLE
+        self._method = b""
+        self._url: URL | None = None
+        self._head = bytearray()
+        # The body reader after the head (see the module docstring): the de-chunker, or
+        # "close" for a close-delimited body read by us, or neither: h11.
+        self._chunked: BatchDechunker | None = None
+        self._close = False
+        self._content: ContentDecoder | None = None
+        self._encoded_size: int | None = None
+        # The hot paths of receive_data: set only while there is no content to decode.
+        self._dechunker: BatchDechunker | None = None
+        self._close_delimited = False
+        self._fault: ReactSSEError | None = None
+
+    @property
+    def state(self) -> ConnectionState:
+        """The current ``ConnectionState``."""
+        return self._state
+
+    @property
+    def body_reader(self) -> Literal["batch", "h11"]:
+        """Which chunked-body reader this connection uses."""
+        return self._body_reader
+
+    @property
+    def encoded_size(self) -> int | None:
+        """How many body bytes as received (after de-chunking, before content decoding) the
+        body bytes of the last ``receive_data`` call were decoded from; None when the response
+        has no Content-Encoding to decode."""
+        return self._encoded_size
+
+    # -- sending --------------------------------------------------------------------------
+
+    def send_request(
+        self,
+        method: str,
+        url: URL,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes | None = None,
+    ) -> bytes:
+        """Return the wire bytes of the request (head and body); call once per connection.
+
+        Default headers: ``Host``, ``Accept: text/event-stream``, ``Cache-Control: no-cache``,
+        ``User-Agent: reactsse/<version>``; ``Content-Length`` for a body, and
+        ``Content-Length: 0`` for a bodiless POST, PUT or PATCH. A header in ``headers`` replaces
+        the default of the same name (case-insensitive); several user headers of one name are
+        all sent. No ``Accept-Encoding`` is sent unless given. Values are stripped of spaces and
+        tabs around them and encoded latin-1.
+
+        Raises LocalProtocolError: a second request, a header name or value that HTTP forbids
+        (CR, LF, NUL, non-latin-1, not a token), a body that does not match a user-given
+        Content-Length.
+        """
+        if self._state is not ConnectionState.IDLE:
+            raise LocalProtocolError("send_request() may be called once per ClientConnection")
+        try:
+            method_bytes = method.encode("ascii")
+            encoded = _request_headers(method, url, headers, body)
+            request = h11.Request(
+                method=method_bytes, target=url.target.encode("ascii"), headers=encoded
+            )
+            out = bytearray(self._h11.send(request) or b"")
+            if body:
+                out += self._h11.send(h11.Data(data=body)) or b""
+            out += self._h11.send(h11.EndOfMessage()) or b""
+        except UnicodeEncodeError as exc:
+            raise LocalProtocolError(f"cannot encode request: {exc}") from exc
+        except h11.LocalProtocolError as exc:
+            raise LocalProtocolError(f"invalid request: {_bounded(str(exc))}") from exc
+        self._method = method_bytes
+        self._url = url
+        self._state = ConnectionState.HEAD
+        return bytes(out)
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[ResponseEvent]:
+        """Feed bytes received from the server; ``b""`` means the server closed (EOF).
+
+        ``data`` is read during the call only, so it may be a view of a buffer the caller
+        reuses (what a transport's ``on_data`` gets): every body byte is copied out of it once,
+        into the body ``bytes`` returned, and nothing else is kept.
+
+        Returns, in this order, at most one ``ResponseHead`` (1xx heads are skipped), at most one
+        ``bytes`` holding all body bytes this call decoded (joined, content-decoded, never
+        empty), and at most one ``ResponseEnd``. After the end, further bytes and EOF are
+        ignored (returns ``[]``). A call that meets a fault returns what it decoded before the
+        fault and leaves the state at ``ERROR``; the next call raises the fault (see the class
+        docstring). Raises LocalProtocolError before ``send_request``.
+        """
+        body: list[bytes | bytearray | memoryview] = []
+        dechunker = self._dechunker
+        if dechunker is not None and data:
+            # Hot path: inside a chunked body (one call per received buffer of a token stream).
+            # A view or bytearray goes to feed_view, which takes large chunks' data as views of
+            # it: the join below is then their only copy.
+            try:
+                if type(data) is bytes:
+                    trailers = dechunker.feed(data, body)
+                else:
+                    trailers = dechunker.feed_view(
+                        data if type(data) is memoryview else memoryview(data), body
+                    )
+            except ReactSSEError as exc:
+                self._fail(exc)
+                return self._events(None, body, None)
+            if trailers is None:
+                joined = b"".join(body)
+                return [joined] if joined else []
+            return self._events(None, body, self._end(trailers))
+        elif self._close_delimited and data:
+            # Hot path of a close-delimited body: bytes as they are, a view copied once.
+            return [data if type(data) is bytes else bytes(data)]
+        state = self._state
+        if state is not ConnectionState.HEAD and state is not ConnectionState.BODY:
+            if state is ConnectionState.DONE:
+                return []
+            self.raise_error()
+        if type(data) is not bytes:
+            data = bytes(data)  # a head, a body read by h11 or to be decoded, or the end
+        found: list[ResponseHead] = []
+        end: ResponseEnd | None = None
+        try:
+            end = self._receive(data, body, found)
+        except ReactSSEError as exc:
+            self._fail(exc)
+        except BaseException:
+            self._fail(None)
+            raise
+        return self._events(found[0] if found else None, body, end)
+
+    def raise_error(self) -> None:
+        """In ``ERROR``, raise the fault (once; then LocalProtocolError): what a caller does
+        after a ``receive_data`` call that left ``ERROR``, not to wait for more bytes. Returns
+        None in the other states, but IDLE (LocalProtocolError)."""
+        if self._state is ConnectionState.IDLE:
+            raise LocalProtocolError("receive_data() called before send_request()")
+        if self._state is not ConnectionState.ERROR:
+            return
+        fault, self._fault = self._fault, None
+        if fault is not None:
+            raise fault
+        raise LocalProtocolError("receive_data() called after the connection failed")
+
+    def _fail(self, fault: ReactSSEError | None) -> None:
+        self._stop(ConnectionState.ERROR)
+        self._fault = fault
+
+    def _stop(self, state: ConnectionState) -> None:
+        self._state = state
+        self._dechunker = None  # so that the hot paths of receive_data are not taken any more
+        self._close_delimited = False
+        self._chunked = None
+        self._close = False
+
+    def _events(
+        self,
+        head: ResponseHead | None,
+        body: list[bytes | bytearray | memoryview],
+        end: ResponseEnd | None,
+    ) -> list[ResponseEvent]:
+        joined = b"".join(body) if body else b""
+        content = self._content
+        if content is not None and (joined or end is not None):
+            joined, end = self._decode(content, joined, end)
+        events: list[ResponseEvent] = [] if head is None else [head]
+        if joined:
+            events.append(joined)
+        if end is not None:
+            events.append(end)
+        return events
+
+    def _decode(
+        self, content: ContentDecoder, data: bytes, end: ResponseEnd | None
+    ) -> tuple[bytes, ResponseEnd | None]:
+        """Content-decode ``data`` (and finish at ``end``); a decoding fault is earlier in the
+        stream than any fault met after ``data``, so it is the one kept."""
+        self._encoded_size = len(data)
+        decoded, fault = content.decode_before_error(data, final=end is not None)
+        if fault is None:
+            return decoded, end
+        self._content = None
+        self._fail(fault)
+        return decoded, None
+
+    def _receive(
+        self, data: bytes, body: list[bytes | bytearray | memoryview], found: list[ResponseHead]
+    ) -> ResponseEnd | None:
+        if self._state is ConnectionState.BODY:
+            return self._receive_body(data, body)
+        if not data:
+            raise self._closed_early(
+                "no response head received"
+                if not self._head
+                else f"incomplete response head {excerpt(self._head)}"
+            )
+        if not self._head and data[0] < 0x21 and data[0] not in (10, 13):
+            # A status line starts with "HTTP/" (RFC 9112 §4); TLS bytes sent to a plain port
+            # start with 0x16: say so rather than "illegal status line".
+            raise RemoteProtocolError(
+                "the server did not send an HTTP/1.x response (TLS or another protocol?): "
+                f"{excerpt(data)}"
+            )
+        self._head += data
+        self._h11.receive_data(data)
+        event = _final_head(self._h11, self._head, self._max_header_size)
+        return None if event is None else self._start_body(event, body, found)
+
+    def _start_body(
+        self,
+        event: h11.Response,
+        body: list[bytes | bytearray | memoryview],
+        found: list[ResponseHead],
+    ) -> ResponseEnd | None:
+        head = _response_head(event)
+        found.append(head)
+        self._state = ConnectionState.BODY
+        self._head = bytearray()
+        self._content = content_decoder_for(head)  # an unsupported coding: a fault after the head
+        framing = body_framing(self._method, event.status_code, event.headers)
+        if self._body_reader == "h11" or framing in ("none", "length"):
+            return self._receive_body(b"", body, more=True)  # h11 reads on
+        # From here on, the bytes are ours: take back what h11 received past the head.
+        rest = self._h11.trailing_data[0]
+        if framing == "chunked":
+            self._chunked = BatchDechunker(max_line_size=self._max_header_size)
+        else:
+            self._close = True
+        if self._content is None:
+            self._dechunker = self._chunked
+            self._close_delimited = self._close
+        return self._receive_body(rest, body, more=True) if rest else None
+
+    def _receive_body(
+        self, data: bytes, body: list[bytes | bytearray | memoryview], more: bool = False
+    ) -> ResponseEnd | None:
+        """Body bytes for the reader that owns them; ``b""`` is EOF unless ``more``."""
+        eof = not data and not more
+        chunked = self._chunked
+        if chunked is not None:
+            if eof:
+                raise self._closed_early("incomplete chunked body")
+            trailers = chunked.feed(data, body)
+            return None if trailers is None else self._end(trailers)
+        if self._close:
+            if eof:
+                return self._end(())
+            body.append(data)
+            return None
+        if data or eof:
+            self._h11.receive_data(data)
+        while True:
+            event = self._next_h11_event(eof=eof)
+            if isinstance(event, h11.Data):
+                body.append(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                return self._end(event.headers)
+            else:  # NEED_DATA, PAUSED
+                return None
+
+    def _end(self, trailers: Iterable[tuple[bytes, bytes]]) -> ResponseEnd:
+        self._stop(ConnectionState.DONE)
+        return ResponseEnd(decode_headers(trailers))
+
+    def _next_h11_event(self, *, eof: bool) -> object:
+        """h11's next body event, its exceptions translated here, once."""
+        try:
+            return self._h11.next_event()
+        except h11.RemoteProtocolError as exc:
+            if eof:
+                raise self._closed_early(str(exc)) from exc
+            raise _translated(exc, None, self._max_header_size) from exc
+
+    def _closed_early(self, detail: str) -> ConnectionClosed:
+        url = self._url
+        return ConnectionClosed(
+            f"connection closed before the response was complete ({_bounded(detail)})",
+            host=url.host if url else None,
+            port=url.port if url else None,
+        )
+
+
+def _response_head(event: h11.Response) -> ResponseHead:
+    return ResponseHead(
+        status=event.status_code,
+        reason=event.reason.decode("latin-1"),
+        headers=decode_headers(event.headers),
+        http_version=event.http_version.decode("ascii"),
+    )
+
+
+def _final_head(connection: h11.Connection, head: bytearray, limit: int) -> h11.Response | None:
+    """Read heads out of what h11 was fed: skip 1xx heads, return the final response, or None
+    while it is incomplete. ``head`` holds the bytes fed since the head being read began (those
+    of skipped 1xx heads are dropped from it); ``limit`` is ``max_header_size``."""
+    while True:
+        try:
+            event = connection.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise _translated(exc, head, limit) from exc
+        if event is h11.NEED_DATA or event is h11.PAUSED:
+            return None
+        size = len(head) - len(connection.trailing_data[0])  # h11 keeps what follows the head
+        if size > limit:
+            raise _head_too_large(head, limit)  # h11 only limits incomplete heads
+        if isinstance(event, h11.InformationalResponse):
+            if event.status_code == 101:
+                raise RemoteProtocolError(
+                    "the server switched protocols (101 Switching Protocols); "
+                    "reactsse speaks HTTP/1.1 only"
+                )
+            del head[:size]
+            continue  # RFC 9110 §15.2: a client skips 1xx responses it does not expect
+        if not isinstance(event, h11.Response):  # pragma: no cover - h11 guarantees it
+            raise RemoteProtocolError(f"unexpected HTTP event {event!r}")
+        return event
+
+
+def _translated(exc: h11.RemoteProtocolError, head: bytearray | None, limit: int) -> ReactSSEError:
+    """Our error for h11's, raised while reading ``head`` (None: the body)."""
+    if exc.error_status_hint == 431:  # h11's "Receive buffer too long"
+        if head is not None:
+            return _head_too_large(head, limit)
+        return LimitExceeded(
+            f"response chunk-size line or trailer section longer than max_header_size={limit} "
+            "bytes",
+            limit=limit,
+        )
+    where = f" in {excerpt(head)}" if head is not None else ""
+    return RemoteProtocolError(f"malformed HTTP response: {_bounded(str(exc))}{where}")
+
+
+def _head_too_large(head: bytearray, limit: int) -> LimitExceeded:
+    return LimitExceeded(
+        f"response head larger than max_header_size={limit} bytes: {excerpt(head)}",
+        limit=limit,
+    )
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= _ERROR_TEXT_LIMIT else text[:_ERROR_TEXT_LIMIT] + "..."
+
+
+def _request_headers(
+    method: str, url: URL, headers: Iterable[tuple[str, str]], body: bytes | None
+) -> list[tuple[bytes, bytes]]:
+    """The request's header fields, defaults first, as ``send_request`` documents them.
+
+    Raises UnicodeEncodeError for a name or value that is not latin-1."""
+    user = [(name, value.strip(" \t")) for name, value in headers]
+    overridden = {name.lower() for name, _ in user}
+    wants_length = body is not None or method.upper() in _BODY_METHODS
+    if wants_length and not overridden & {"content-length", "transfer-encoding"}:
+        user.append(("Content-Length", str(len(body or b""))))
+    defaults = [
+        ("Host", url.host_header),
+        ("Accept", "text/event-stream"),
+        ("Cache-Control", "no-cache"),
+        ("User-Agent", f"reactsse/{__version__}"),
+    ]
+    wire_headers = [(n, v) for n, v in defaults if n.lower() not in overridden] + user
+    return [(n.encode("latin-1"), v.encode("latin-1")) for n, v in wire_headers]
