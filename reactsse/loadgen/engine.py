@@ -42,7 +42,11 @@ class Progress:
 
 
 class LoadEngine:
-    """Runs ``options`` on ``loop``: ``start()``, then ``loop.run()``; then read ``stats``."""
+    """Runs ``options`` on ``loop``: ``start()``, then ``loop.run()``; then read ``stats``.
+
+    ``on_progress(Progress)`` is called every ``progress_interval`` seconds; ``on_finish()``
+    once, when the run has ended (e.g. to close a server that shares the loop).
+    """
 
     def __init__(
         self,
@@ -51,6 +55,7 @@ class LoadEngine:
         *,
         on_progress: Callable[[Progress], object] | None = None,
         progress_interval: float = 1.0,
+        on_finish: Callable[[], object] | None = None,
     ) -> None:
         self.loop = loop
         self.options = options
@@ -65,6 +70,7 @@ class LoadEngine:
         self.stats = Stats()
         self.elapsed = 0.0  # length of the measured window, set when the run ends
         self._on_progress = on_progress
+        self._on_finish = on_finish
         self._progress_interval = progress_interval
         self._streams: set[StreamRun] = set()
         self._waiting: collections.deque[float] = collections.deque()
@@ -107,6 +113,11 @@ class LoadEngine:
         else:
             self._schedule_arrival()
 
+    @property
+    def running(self) -> bool:
+        """True from ``start()`` until the run has ended."""
+        return self._running
+
     def stop(self) -> None:
         """End the run now (Ctrl-C): cut the open streams, cancel the timers."""
         if self._running:
@@ -135,6 +146,8 @@ class LoadEngine:
                 self.stats.cut += 1
         self._streams.clear()
         self._waiting.clear()
+        if self._on_finish is not None:
+            self._on_finish()
 
     # -- starting streams ------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from reactsse.errors import (
     TLSError,
     TransportError,
 )
-from reactsse.http import URL, ClientConnection, ResponseEnd, ResponseHead
+from reactsse.http import URL, ClientConnection, ConnectionState, ResponseEnd, ResponseHead
 from reactsse.loop import LoopInterface
 from reactsse.sse import EventStreamDecoder, MessageEvent
 
@@ -159,13 +159,16 @@ class StreamRun:
         if error is not None:
             self.fail(error if isinstance(error, ReactSSEError) else ReactSSEError(str(error)))
             return
+        http = self._http
         try:
-            self._process(self._http.receive_data(b""), self.loop.now())
+            self._process(http.receive_data(b""), self.loop.now())
+            if http.state is ConnectionState.ERROR:
+                http.raise_error()
         except ReactSSEError as exc:
             self.fail(exc)
             return
-        if not self._finished:  # EOF ended a close-delimited body: a complete response
-            self._end()
+        if not self._finished:  # EOF that ended no response: the connection broke
+            self.fail(ConnectionClosed("the server closed the connection mid-response"))
 
     def _on_data(self, data: memoryview) -> None:
         now = self.loop.now()
@@ -173,8 +176,12 @@ class StreamRun:
         if self.first_byte is None:
             self.first_byte = now
             self._first_byte(self, now)
+        http = self._http
         try:
-            self._process(self._http.receive_data(data), now)
+            self._process(http.receive_data(data), now)
+            # A fault comes after the data decoded before it; the next call would raise it.
+            if http.state is ConnectionState.ERROR:
+                http.raise_error()
         except ReactSSEError as exc:
             self.fail(exc)
 
