@@ -18,7 +18,7 @@ Workloads: an SSE-like body of 20,000 chunks of ~200 bytes (one HTTP chunk per e
 servers send), fed in 64 KiB receive slices (as a 64 KiB socket read gives them) and one receive
 per chunk (as a live stream arrives); the same events as a close-delimited body, one receive per
 event; a large body of 64 KiB chunks in 64 KiB slices. Only the sans-IO work is timed (no
-socket): this isolates the per-chunk cost the issue is about. Prints chunks/s (events/s for the
+socket): this isolates the per-chunk cost of the body reader. Prints chunks/s (events/s for the
 close-delimited body), MB/s and the ratio to ``h11 alone``.
 """
 

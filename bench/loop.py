@@ -365,7 +365,7 @@ def _aio_churn(new_loop: Callable[[], asyncio.AbstractEventLoop]) -> Callable[..
 class _Workload:
     name: str
     n: int
-    target: float  # minimum reactsse/asyncio ratio the issue asks for (0: none)
+    target: float  # minimum reactsse/asyncio ratio targeted (0: none)
     runs: dict[str, Callable[..., float]]
 
 

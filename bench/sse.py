@@ -16,7 +16,7 @@ Contestants:
                     decoder, as ``EventSource.iter_sse`` does over ``httpx.Response.iter_text``
 ``openai``          the openai SDK's ``SSEDecoder.iter_bytes``
 ``sseclient-py``    ``SSEClient(chunks).events()``
-``naive-split``     the issue's "naive split on \\n\\n", not spec-compliant: CRLF -> LF, split on
+``naive-split``     a "naive split on \\n\\n", not spec-compliant: CRLF -> LF, split on
                     ``\\n\\n``, decode each block, keep its ``data: `` values (joined by LF) and
                     ``event: `` value, a list of (type, data) per chunk: the pure-Python ceiling
                     of a parser that ignores the spec's corner cases
@@ -105,7 +105,7 @@ def _sseclient(chunks: Chunks) -> int:
 
 
 def _naive_split(chunks: Chunks) -> int:
-    # The "naive split on \n\n": not spec-compliant, but a parser all the same, so that
+    # A "naive split on \n\n": not spec-compliant, but a parser all the same, so that
     # the ratio compares like with like. Per chunk: append to a buffer, CRLF -> LF, split the
     # buffer on b"\n\n"; per block: split its lines on b"\n", keep the values of the "data: "
     # lines, joined by b"\n", and of an "event: " line, each decoded (UTF-8, replace); per chunk

@@ -1,6 +1,6 @@
 """The project's exceptions: one base, and every foreign exception translated once.
 
-This module imports nothing from the package (house plan: ``errors.py`` is the bottom layer).
+This module imports nothing from the package (it is the bottom layer, which any module imports).
 Foreign exceptions are translated exactly once, with ``raise ... from``: h11's in ``http.py``,
 ``OSError``/``ssl.SSLError`` in ``connector/oserrors.py`` (after httpcore/_exceptions.py).
 
@@ -62,8 +62,8 @@ class ReactSSEError(Exception):
     """Base class of every exception reactsse raises on purpose.
 
     ``events`` holds what the failing call had decoded before the error (for
-    ``reactsse.http.ClientConnection.receive_data``: response events; for the SSE decoder:
-    ``MessageEvent`` objects), so that nothing already received is lost. Empty when nothing was.
+    ``reactsse.http.ClientConnection.receive_data``: response events), so that nothing already
+    received is lost. Empty when nothing was.
     """
 
     events: list[Any]
@@ -92,14 +92,9 @@ class LimitExceeded(RemoteProtocolError):
 class EventTooLarge(LimitExceeded):
     """One event-stream event, or one line, is larger than ``max_event_size`` (``limit``).
 
-    Raised by ``reactsse.sse.EventStreamDecoder.feed``. ``events`` holds the events
-    (``MessageEvent`` objects) that the same ``feed`` call completed before the offending point:
-    they are valid and must not be lost, so a caller delivers them before handling the error.
+    Raised by ``reactsse.sse.EventStreamDecoder``: a ``feed`` that completed events before the
+    offending point returns them, and the decoder's next call raises this (see its docstring).
     """
-
-    def __init__(self, message: str, *, limit: int, events: Sequence[Any] = ()) -> None:
-        super().__init__(message, limit=limit)
-        self.events: list[Any] = list(events)
 
 
 class InvalidURL(ReactSSEError, ValueError):

@@ -35,7 +35,7 @@ from reactsse.errors import (
     TooManyRedirects,
 )
 from reactsse.eventsource import EventSource, ReadyState, TextTrace, Trace
-from reactsse.loop import StreamSelectLoop
+from reactsse.loop import StreamSelectLoop, VirtualTimeLoop
 from reactsse.sse import MessageEvent
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -44,6 +44,17 @@ from reactsse.sse import MessageEvent
 @pytest.fixture
 def loop() -> Iterator[StreamSelectLoop]:
     created = StreamSelectLoop()
+    yield created
+    created.close()
+
+
+@pytest.fixture
+def vloop() -> Iterator[VirtualTimeLoop]:
+    """A loop on virtual time: timeouts and reconnect delays pass at once, to the exact tick.
+
+    The threshold is the real time the loop waits for the test server's bytes before it decides
+    it is idle and jumps to its next timer: generous, for a loaded machine."""
+    created = VirtualTimeLoop(autojump_threshold=0.25)
     yield created
     created.close()
 
@@ -86,9 +97,26 @@ class Recorder:
 
 
 def drive(loop: StreamSelectLoop, source: EventSource, limit: float = 5.0) -> float:
-    """Run ``loop`` until ``source`` is CLOSED; fail if that takes more than ``limit`` seconds."""
+    """Run ``loop`` until ``source`` is CLOSED; fail if that takes more than ``limit`` seconds.
+
+    Returns the time it took on the loop's clock (virtual time on a ``VirtualTimeLoop``, where
+    ``limit`` is virtual too: a check every few milliseconds would cost a jump each)."""
     started = time.monotonic()
+    loop_started = loop.now()
     timed_out = False
+    if isinstance(loop, VirtualTimeLoop):
+
+        def give_up(_timer: object) -> None:
+            nonlocal timed_out
+            if source.ready_state is not ReadyState.CLOSED:
+                timed_out = True
+                source.close()
+
+        guard = loop.add_timer(limit, give_up)
+        source.add_done_callback(lambda: loop.cancel_timer(guard))
+        loop.run()
+        assert not timed_out, f"source did not close within {limit} virtual s"
+        return loop.now() - loop_started
 
     def check(timer: object) -> None:
         nonlocal timed_out
@@ -101,9 +129,8 @@ def drive(loop: StreamSelectLoop, source: EventSource, limit: float = 5.0) -> fl
 
     loop.add_periodic_timer(0.005, check)
     loop.run()
-    elapsed = time.monotonic() - started
     assert not timed_out, f"source did not close within {limit} s"
-    return elapsed
+    return loop.now() - loop_started
 
 
 def serve_events(body: bytes, *, chunked: bool = True) -> Callable[[Exchange], None]:
@@ -297,14 +324,25 @@ def test_500_then_retry_then_stream(loop: StreamSelectLoop) -> None:
 
 
 class DelayTrace(Trace):
-    def __init__(self) -> None:
+    """Records each scheduled delay, and the loop's time of it and of each connection attempt."""
+
+    def __init__(self, loop: StreamSelectLoop) -> None:
+        self.loop = loop
         self.delays: list[float] = []
+        self.scheduled_at: list[float] = []
+        self.connecting_at: list[float] = []
 
     def reconnect_scheduled(self, delay: float, reason: ReactSSEError, last_event_id: str) -> None:
         self.delays.append(delay)
+        self.scheduled_at.append(self.loop.now())
+
+    def connecting(self, host: str, port: int, tls: bool) -> None:
+        self.connecting_at.append(self.loop.now())
 
 
-def test_429_honours_retry_after_seconds(loop: StreamSelectLoop) -> None:
+def test_429_honours_retry_after_seconds(vloop: VirtualTimeLoop) -> None:
+    loop = vloop
+
     def handler(ex: Exchange) -> None:
         if ex.index == 0:
             ex.send_head(429, [("Retry-After", "1"), ("Content-Length", "0")])
@@ -313,15 +351,16 @@ def test_429_honours_retry_after_seconds(loop: StreamSelectLoop) -> None:
             ex.send_chunk(b"data: ok\n\n")
             ex.stall()
 
-    trace = DelayTrace()
+    trace = DelayTrace(loop)
     with ScriptedServer(handler) as server:
-        # The backoff alone would wait 10 s or more: only Retry-After makes this finish in time.
+        # The backoff alone would wait 10 s or more: Retry-After makes it exactly 1 s.
         source = EventSource(server.url(), loop=loop, retry=10.0, trace=trace)
         rec = Recorder(source, close_after=1)
-        elapsed = drive(loop, source, limit=5.0)
+        drive(loop, source, limit=60.0)
     assert trace.delays == [1.0]
     assert rec.data == ["ok"]
-    assert elapsed >= 0.9
+    assert len(trace.connecting_at) == 2
+    assert trace.connecting_at[1] - trace.scheduled_at[0] == pytest.approx(1.0, abs=1e-9)
 
 
 def test_wrong_content_type_fails_with_body(loop: StreamSelectLoop) -> None:
@@ -561,7 +600,7 @@ def test_body_request_is_resent_with_reconnect_with_body(loop: StreamSelectLoop)
 
 
 def test_refused_connection_is_retried_then_fatal_after_max_retries(loop: StreamSelectLoop) -> None:
-    trace = DelayTrace()
+    trace = DelayTrace(loop)
     with refusing_port() as port:
         source = EventSource(
             f"http://127.0.0.1:{port}/", loop=loop, retry=0.01, max_retries=2, trace=trace
@@ -593,7 +632,9 @@ def test_open_resets_the_failure_count(loop: StreamSelectLoop) -> None:
 # -- timeouts ------------------------------------------------------------------------------------
 
 
-def test_read_timeout_fires_when_the_server_stalls(loop: StreamSelectLoop) -> None:
+def test_read_timeout_fires_when_the_server_stalls(vloop: VirtualTimeLoop) -> None:
+    loop = vloop
+
     def handler(ex: Exchange) -> None:
         ex.send_head(200, sse_head())
         ex.send_chunk(b"data: first\n\n")
@@ -602,11 +643,15 @@ def test_read_timeout_fires_when_the_server_stalls(loop: StreamSelectLoop) -> No
     with ScriptedServer(handler) as server:
         source = EventSource(server.url(), loop=loop, read_timeout=0.2, reconnect=False)
         rec = Recorder(source)
-        elapsed = drive(loop, source)
+        times: dict[str, float] = {}
+        source.on("message", lambda _event: times.setdefault("event", loop.now()))
+        source.on("error", lambda _error: times.setdefault("error", loop.now()))
+        drive(loop, source)
     assert rec.log == ["open", "event:message:first", "error:ReadTimeout", "close"]
     error = rec.errors[0]
     assert isinstance(error, ReadTimeout) and error.timeout == 0.2
-    assert 0.15 <= elapsed < 2.0
+    # The last byte came with the event: the timeout is 0.2 s after it, to the tick.
+    assert times["error"] - times["event"] == pytest.approx(0.2, abs=1e-9)
 
 
 def test_read_timeout_also_covers_waiting_for_the_head(loop: StreamSelectLoop) -> None:
@@ -617,27 +662,33 @@ def test_read_timeout_also_covers_waiting_for_the_head(loop: StreamSelectLoop) -
     assert isinstance(rec.errors[0], ReadTimeout)
 
 
-def test_event_timeout_ignores_keep_alive_comments(loop: StreamSelectLoop) -> None:
+def test_event_timeout_ignores_keep_alive_comments(vloop: VirtualTimeLoop) -> None:
+    loop = vloop
+    tick = threading.Semaphore(0)
+
     def handler(ex: Exchange) -> None:
         ex.send_head(200, sse_head())
         ex.send_chunk(b"data: first\n\n")
-        for _ in range(100):  # comments every 20 ms: bytes flow, events do not
-            if ex.server.stopping.is_set():
-                return
-            ex.send_chunk(b": keep-alive\n\n")
-            time.sleep(0.02)
+        # A comment each time the loop's clock says 0.1 s passed: bytes flow, events do not.
+        while not ex.server.stopping.is_set():
+            if tick.acquire(timeout=0.05):
+                ex.send_chunk(b": keep-alive\n\n")
 
     with ScriptedServer(handler) as server:
-        # read_timeout is 25 comment periods: a server thread starved that long on a loaded
-        # machine would end the stream with a ReadTimeout that says nothing about comments.
+        # read_timeout is 5 comment periods: only the event timeout can end this stream.
         source = EventSource(
             server.url(), loop=loop, read_timeout=0.5, event_timeout=0.8, reconnect=False
         )
         rec = Recorder(source)
-        elapsed = drive(loop, source)
+        times: dict[str, float] = {}
+        source.on("open", lambda: loop.add_periodic_timer(0.1, lambda timer: tick.release()))
+        source.on("message", lambda _event: times.setdefault("event", loop.now()))
+        source.on("error", lambda _error: times.setdefault("error", loop.now()))
+        source.on("close", loop.stop)  # the periodic timer would keep the loop running
+        drive(loop, source)
     assert rec.log == ["open", "event:message:first", "error:EventTimeout", "close"]
     assert isinstance(rec.errors[0], EventTimeout)
-    assert 0.75 <= elapsed < 2.5
+    assert times["error"] - times["event"] == pytest.approx(0.8, abs=1e-9)
 
 
 def test_event_timeout_reconnects_by_default(loop: StreamSelectLoop) -> None:
@@ -797,6 +848,50 @@ def test_remove_listener(loop: StreamSelectLoop) -> None:
     assert got == ["first:1", "second:1", "second:2"]
 
 
+def test_batch_listener_alone_gets_a_whole_read_in_one_call(loop: StreamSelectLoop) -> None:
+    body = b"".join(b"id: %d\ndata: %d\n\n" % (i, i) for i in range(20))
+    with ScriptedServer(serve_events(body)) as server:
+        source = EventSource(server.url(), loop=loop, reconnect=False)
+        calls: list[list[str]] = []
+        source.on_batch(lambda events: calls.append([e.data for e in events]))
+        drive(loop, source)
+    assert [data for call in calls for data in call] == [str(i) for i in range(20)]
+    assert len(calls) <= 2  # one chunk, one send: one read (two if TCP splits it)
+
+
+def test_batch_listener_with_other_listeners_gets_one_event_per_call_in_order(
+    loop: StreamSelectLoop,
+) -> None:
+    body = b"data: 1\n\ndata: 2\n\ndata: 3\n\n"
+    with ScriptedServer(serve_events(body)) as server:
+        source = EventSource(server.url(), loop=loop, reconnect=False)
+        log: list[str] = []
+
+        def batch(events: list[MessageEvent]) -> None:
+            log.append("batch:" + ",".join(e.data for e in events))
+
+        def gone(events: list[MessageEvent]) -> None:
+            log.append("removed batch listener called")
+
+        source.on("message", lambda e: log.append("message:" + e.data))
+        source.on_batch(batch)
+        source.on_batch(gone)
+        source.remove_batch_listener(gone)
+
+        def every(event: MessageEvent) -> None:
+            log.append("*:" + event.data)
+            if event.data == "2":
+                source.close()
+
+        source.on("*", every)
+        done: list[str] = []
+        source.add_done_callback(lambda: done.append(source.ready_state.name))
+        drive(loop, source)
+    # Typed first, then "*" and batch listeners in registration order; close() stops the rest.
+    assert log == ["message:1", "batch:1", "*:1", "message:2", "batch:2", "*:2"]
+    assert done == ["CLOSED"]  # unlike the "close" event, it runs after close() too
+
+
 # -- close() at every moment ---------------------------------------------------------------------
 
 
@@ -868,19 +963,24 @@ def test_close_during_the_tls_handshake(loop: StreamSelectLoop) -> None:
     assert rec.log == [] and elapsed < 2.0
 
 
-def test_close_while_waiting_to_reconnect(loop: StreamSelectLoop) -> None:
+def test_close_while_waiting_to_reconnect(vloop: VirtualTimeLoop) -> None:
+    loop = vloop
     with ScriptedServer(serve_events(b"data: x\n\n")) as server:
         source = EventSource(server.url(), loop=loop, retry=30.0)
         rec = Recorder(source)
 
+        times: dict[str, float] = {}
+
         def on_error(error: ReactSSEError) -> None:
             assert source.ready_state is ReadyState.CONNECTING  # the reconnect timer is armed
+            times["error"] = loop.now()
             loop.future_tick(source.close)
 
         source.on("error", on_error)
-        elapsed = drive(loop, source)
+        source.add_done_callback(lambda: times.setdefault("closed", loop.now()))
+        drive(loop, source, limit=60.0)
     assert rec.log == ["open", "event:message:x", "error:ConnectionClosed"]
-    assert elapsed < 2.0  # did not wait the 30 s
+    assert times["closed"] == times["error"]  # did not wait the 30 s, not even a tick
     assert server.connection_count == 1
 
 
@@ -1008,19 +1108,36 @@ def test_last_event_id_replaces_a_stale_user_header_on_reconnect(loop: StreamSel
     assert [r.header("last-event-id") for r in server.requests] == ["user", "new0"]
 
 
-def test_error_body_wait_is_bounded_by_the_read_timeout(loop: StreamSelectLoop) -> None:
+def test_error_body_wait_is_bounded_by_the_read_timeout(vloop: VirtualTimeLoop) -> None:
+    loop = vloop
+
     def handler(ex: Exchange) -> None:
         ex.send_head(403, [("Content-Type", "text/plain"), ("Transfer-Encoding", "chunked")])
         ex.send_chunk(b"forbidden")
         ex.stall()  # the body never ends
 
     with ScriptedServer(handler) as server:
-        source = EventSource(server.url(), loop=loop, read_timeout=0.2)
+        trace = HeadTimeTrace(loop)
+        source = EventSource(server.url(), loop=loop, read_timeout=0.2, trace=trace)
         rec = Recorder(source)
-        elapsed = drive(loop, source)
+        times: dict[str, float] = {}
+        source.on("error", lambda _error: times.setdefault("error", loop.now()))
+        drive(loop, source, limit=60.0)
     error = rec.errors[0]
     assert isinstance(error, HTTPStatusError) and error.body == "forbidden"
-    assert elapsed < 2.0
+    # Not the 5 s an error body may take at most: the read timeout, to the tick.
+    assert times["error"] - trace.last_read_at == pytest.approx(0.2, abs=1e-9)
+
+
+class HeadTimeTrace(Trace):
+    """Records the loop's time of the last socket read."""
+
+    def __init__(self, loop: StreamSelectLoop) -> None:
+        self.loop = loop
+        self.last_read_at = 0.0
+
+    def socket_read(self, data: bytes | memoryview) -> None:
+        self.last_read_at = self.loop.now()
 
 
 def test_close_inside_the_open_listener(loop: StreamSelectLoop) -> None:

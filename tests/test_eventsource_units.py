@@ -29,15 +29,9 @@ from reactsse.errors import (
     TLSError,
     TooManyRedirects,
 )
-from reactsse.eventsource.source import (
-    EventSource,
-    TextTrace,
-    _excerpt,
-    _is_retryable,
-    _parse_retry_after,
-    _reconnect_delay,
-    connect,
-)
+from reactsse.eventsource import EventSource, TextTrace, connect
+from reactsse.eventsource.policy import is_retryable, parse_retry_after, reconnect_delay
+from reactsse.eventsource.trace import excerpt
 from reactsse.loop import StreamSelectLoop
 from reactsse.sse import encode_event
 
@@ -45,7 +39,7 @@ from reactsse.sse import encode_event
 
 
 def test_first_reconnect_after_an_open_stream_waits_exactly_retry() -> None:
-    assert _reconnect_delay(3.0, 0, 30.0, random.Random(1)) == 3.0
+    assert reconnect_delay(3.0, 0, 30.0, random.Random(1)) == 3.0
 
 
 @given(
@@ -57,14 +51,14 @@ def test_first_reconnect_after_an_open_stream_waits_exactly_retry() -> None:
 def test_backoff_is_full_jitter_between_retry_and_the_capped_exponential(
     retry: float, failures: int, cap: float, seed: int
 ) -> None:
-    delay = _reconnect_delay(retry, failures, cap, random.Random(seed))
+    delay = reconnect_delay(retry, failures, cap, random.Random(seed))
     ceiling = max(retry, min(cap, retry * 2.0 ** min(failures, 60)))
     assert retry <= delay <= ceiling
 
 
 def test_backoff_grows_and_is_capped() -> None:
     rng = random.Random(7)
-    maxima = [max(_reconnect_delay(1.0, n, 10.0, rng) for _ in range(300)) for n in (1, 2, 3, 6)]
+    maxima = [max(reconnect_delay(1.0, n, 10.0, rng) for _ in range(300)) for n in (1, 2, 3, 6)]
     assert 1.8 < maxima[0] <= 2.0
     assert 3.5 < maxima[1] <= 4.0
     assert 7.0 < maxima[2] <= 8.0
@@ -72,7 +66,7 @@ def test_backoff_grows_and_is_capped() -> None:
 
 
 def test_server_retry_above_the_cap_is_still_the_floor() -> None:
-    assert _reconnect_delay(60.0, 5, 30.0, random.Random(0)) == 60.0
+    assert reconnect_delay(60.0, 5, 30.0, random.Random(0)) == 60.0
 
 
 # -- Retry-After -----------------------------------------------------------------------------
@@ -80,24 +74,24 @@ def test_server_retry_above_the_cap_is_still_the_floor() -> None:
 
 @given(st.integers(min_value=0, max_value=10**9))
 def test_retry_after_seconds(seconds: int) -> None:
-    assert _parse_retry_after(str(seconds)) == min(float(seconds), 86400.0)
+    assert parse_retry_after(str(seconds)) == min(float(seconds), 86400.0)
 
 
 def test_retry_after_http_date() -> None:
     future = datetime.now(timezone.utc) + timedelta(seconds=120)
-    delay = _parse_retry_after(format_datetime(future, usegmt=True))
+    delay = parse_retry_after(format_datetime(future, usegmt=True))
     assert delay is not None and 115 <= delay <= 121
-    assert _parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
 
 
 @pytest.mark.parametrize("value", [None, "", "soon", "-5", "1.5", "١٢", " +3"])
 def test_retry_after_invalid(value: str | None) -> None:
-    assert _parse_retry_after(value) is None
+    assert parse_retry_after(value) is None
 
 
 @given(st.text(max_size=40))
 def test_retry_after_never_crashes(value: str) -> None:
-    delay = _parse_retry_after(value)
+    delay = parse_retry_after(value)
     assert delay is None or 0.0 <= delay <= 86400.0
 
 
@@ -133,7 +127,7 @@ def _status(status: int) -> HTTPStatusError:
     ],
 )
 def test_retryable_errors(error: Exception, retryable: bool) -> None:
-    assert _is_retryable(error) is retryable  # type: ignore[arg-type]
+    assert is_retryable(error) is retryable
 
 
 # -- arguments -------------------------------------------------------------------------------
@@ -157,7 +151,7 @@ def test_bad_arguments_raise_at_once(loop: StreamSelectLoop) -> None:
         connect("not a url")
     for bad in ({"retry": -1.0}, {"read_timeout": 0.0}, {"event_timeout": float("nan")}):
         with pytest.raises(ValueError):
-            EventSource("http://127.0.0.1/", loop=loop, **bad)  # type: ignore[arg-type]
+            EventSource("http://127.0.0.1/", loop=loop, **bad)
     with pytest.raises(ValueError):
         EventSource("http://127.0.0.1/", loop=loop, max_redirects=-1)
     loop.close()
@@ -206,10 +200,10 @@ def test_text_trace_shows_each_layer_and_no_secret(loop: StreamSelectLoop) -> No
 
 def test_read_excerpts_redact_secret_headers() -> None:
     raw = b"HTTP/1.1 200 OK\r\nSet-Cookie: s=topsecret\r\nContent-Type: text/event-stream\r\n"
-    text = _excerpt(raw, limit=60)
+    text = excerpt(raw, limit=60)
     assert "topsecret" not in text
     assert "Set-Cookie: <redacted>" in text
-    assert _excerpt(b"data: x\n\n") == "b'data: x\\n\\n'"
+    assert excerpt(b"data: x\n\n") == "b'data: x\\n\\n'"
 
 
 def test_trace_reports_reconnect_scheduling(loop: StreamSelectLoop) -> None:

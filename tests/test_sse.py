@@ -1,8 +1,10 @@
 """The event-stream decoder and encoder (reactsse.sse) against WHATWG HTML §9.2.5–9.2.6.
 
-Every contract case runs under every chunking (house rule 10): whole, byte by byte, and every
-split in two. Hypothesis then checks chunking independence, encode/decode round trips, and the
-decoder against ``_reference_decode``, a slow implementation written line by line from the spec.
+Every contract case runs under every chunking: whole, byte by byte, one chunk per block, and
+every split in two. Hypothesis then checks chunking independence, encode/decode round trips,
+and the decoder against ``reference_decode`` (``tests/_sse_reference.py``), a slow
+implementation written line by line from the spec. ``tests/test_sse_fastpaths.py`` checks each
+fast path against the same reference.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from _sse_reference import Ev, Reference, reference_decode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,83 +30,7 @@ from reactsse.sse import (
     encode_comment,
     encode_event,
 )
-
-Ev = tuple[str, str, str]  # (type, data, last_event_id)
-
-
-# --------------------------------------------------------------------------------------------
-# The reference: §9.2.5 and §9.2.6 transcribed literally, one character and one line at a time.
-
-
-class _Reference:
-    def __init__(self, stream: bytes, last_event_id: str = "") -> None:
-        text = stream.decode("utf-8", "replace")  # "UTF-8 decode": replacement, BOM handled below
-        if text.startswith("\ufeff"):
-            text = text[1:]
-        self.events: list[Ev] = []
-        self.comments = 0
-        self.retry: int | None = None
-        self.last_event_id = last_event_id
-        self.id_buffer = last_event_id
-        self.data = ""
-        self.event_type = ""
-        line = ""
-        i = 0
-        while i < len(text):  # end-of-line = CRLF / LF / CR; nothing else; last line unterminated
-            char = text[i]
-            if char == "\r":
-                if i + 1 < len(text) and text[i + 1] == "\n":
-                    i += 1
-                self.line(line)
-                line = ""
-            elif char == "\n":
-                self.line(line)
-                line = ""
-            else:
-                line += char
-            i += 1
-
-    def line(self, line: str) -> None:
-        if line == "":
-            self.dispatch()
-        elif line.startswith(":"):
-            self.comments += 1
-        elif ":" in line:
-            name = line[: line.index(":")]
-            value = line[line.index(":") + 1 :]
-            if value.startswith(" "):
-                value = value[1:]
-            self.field(name, value)
-        else:
-            self.field(line, "")
-
-    def field(self, name: str, value: str) -> None:
-        if name == "event":
-            self.event_type = value
-        elif name == "data":
-            self.data += value + "\n"
-        elif name == "id":
-            if "\0" not in value:
-                self.id_buffer = value
-        elif name == "retry" and value and all(c in "0123456789" for c in value):
-            significant = value.lstrip("0") or "0"  # clamp without int() on 5000 digits
-            self.retry = 2**31 - 1 if len(significant) > 10 else min(int(significant), 2**31 - 1)
-
-    def dispatch(self) -> None:
-        self.last_event_id = self.id_buffer
-        if self.data == "":
-            self.event_type = ""
-            return
-        if self.data.endswith("\n"):
-            self.data = self.data[:-1]
-        self.events.append((self.event_type or "message", self.data, self.last_event_id))
-        self.data = ""
-        self.event_type = ""
-
-
-def _reference_decode(stream: bytes) -> list[Ev]:
-    return _Reference(stream).events
-
+from reactsse.sse.lines import split_lines
 
 # --------------------------------------------------------------------------------------------
 # Helpers
@@ -227,7 +154,7 @@ CONTRACT: dict[str, tuple[bytes, list[Ev]]] = {
 @pytest.mark.parametrize("name", sorted(CONTRACT))
 def test_contract_under_every_chunking(name: str) -> None:
     stream, expected = CONTRACT[name]
-    assert _reference_decode(stream) == expected, "the reference disagrees with the table"
+    assert reference_decode(stream) == expected, "the reference disagrees with the table"
     _check_all_chunkings(stream, expected)
 
 
@@ -256,7 +183,7 @@ RETRY_CASES: dict[str, tuple[bytes, int | None]] = {
 @pytest.mark.parametrize("name", sorted(RETRY_CASES))
 def test_retry_field(name: str) -> None:
     stream, expected = RETRY_CASES[name]
-    assert _Reference(stream).retry == expected
+    assert Reference(stream).retry == expected
     for chunking, chunks in _chunkings(stream):
         _, decoder = _decode(chunks)
         assert decoder.retry == expected, chunking
@@ -384,12 +311,27 @@ def test_large_event_over_many_lines_raises() -> None:
         decoder.feed(b"data: " + b"a" * 40 + b"\n")
 
 
-def test_events_before_the_offending_point_are_attached() -> None:
+def test_events_before_the_offending_point_are_returned_then_the_error() -> None:
     decoder = EventStreamDecoder(max_event_size=50)
     stream = b"data: a\n\ndata: b\n\ndata: " + b"x" * 100 + b"\n\ndata: c\n\n"
+    assert decoder.feed(stream) == [MessageEvent(data="a"), MessageEvent(data="b")]
+    error = decoder.error
+    assert isinstance(error, EventTooLarge) and error.limit == 50
     with pytest.raises(EventTooLarge) as info:
-        decoder.feed(stream)
-    assert info.value.events == [MessageEvent(data="a"), MessageEvent(data="b")]
+        decoder.feed(b"data: d\n\n")
+    assert info.value is error
+    with pytest.raises(LocalProtocolError):  # the decoder stays broken
+        decoder.feed(b"data: d\n\n")
+
+
+def test_close_raises_a_kept_error() -> None:
+    decoder = EventStreamDecoder(max_event_size=50)
+    assert decoder.feed(b"data: a\n\n:" + b"x" * 60) == [MessageEvent(data="a")]
+    with pytest.raises(EventTooLarge):
+        decoder.close()
+    assert decoder.close() == []
+    with pytest.raises(LocalProtocolError):
+        decoder.feed(b"data: d\n\n")
 
 
 def test_long_comment_line_raises_and_limit_exact_boundary() -> None:
@@ -468,7 +410,7 @@ def _split(stream: bytes, cuts: list[int]) -> list[bytes]:
 @given(streams, st.lists(st.integers(min_value=0, max_value=10_000), max_size=12))
 def test_property_any_chunking_matches_whole_and_reference(stream: bytes, cuts: list[int]) -> None:
     whole, whole_decoder = _decode([stream])
-    reference = _Reference(stream)
+    reference = Reference(stream)
     assert whole == reference.events
     assert whole_decoder.retry == reference.retry
     assert whole_decoder.last_event_id == reference.last_event_id
@@ -494,20 +436,64 @@ def test_property_any_chunking_matches_whole_and_reference(stream: bytes, cuts: 
     streams, st.lists(st.integers(min_value=0, max_value=10_000), max_size=8), st.integers(1, 40)
 )
 def test_property_limit_only_truncates(stream: bytes, cuts: list[int], limit: int) -> None:
-    # With a limit, the events seen (returned, or attached to the error) are a prefix of the
-    # unlimited events; a limit at least the stream's length never raises.
-    full = _reference_decode(stream)
+    # With a limit, the events seen (returned before the error) are a prefix of the unlimited
+    # events; a limit at least the stream's length never raises.
+    full = reference_decode(stream)
     decoder = EventStreamDecoder(max_event_size=limit)
     seen: list[MessageEvent] = []
     try:
         for chunk in _split(stream, cuts):
             seen.extend(decoder.feed(chunk))
-    except EventTooLarge as exc:
-        seen.extend(exc.events)
+        seen.extend(decoder.close())
+    except EventTooLarge:
         assert limit < len(stream)
     else:
         assert [tuple(e) for e in seen] == full
     assert [tuple(e) for e in seen] == full[: len(seen)]
+
+
+_small = st.text("ab é🙂", max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.lists(_small, min_size=1, max_size=3), st.none() | _small, st.none() | _small),
+        max_size=8,
+    ),
+    st.integers(0, 8),
+    st.sampled_from(
+        [b"data: " + b"x" * 150 + b"\n\n", (b"data: " + b"y" * 20 + b"\n") * 8 + b"\n"]
+    ),
+    st.lists(st.integers(min_value=0, max_value=10_000), max_size=10),
+)
+def test_property_events_before_a_too_large_event_then_the_error(
+    items: list[tuple[list[str], str | None, str | None]], n: int, big: bytes, cuts: list[int]
+) -> None:
+    # Any chunking of a stream whose nth event is too large (one long line, or data over many
+    # lines) yields exactly the events before it; the error comes from the feed that meets it
+    # if that feed completed no event, else from the next call; the decoder stays broken.
+    encoded = [encode_event("\n".join(d), event=e, id=i) for d, e, i in items]
+    before = b"".join(encoded[:n])
+    stream = before + big + b"".join(encoded[n:])
+    decoder = EventStreamDecoder(max_event_size=100)
+    seen: list[MessageEvent] = []
+    for chunk in _split(stream, cuts):
+        kept = decoder.error
+        try:
+            got = decoder.feed(chunk)
+        except EventTooLarge as exc:
+            assert exc is decoder.error
+            break
+        assert kept is None  # a kept error is raised by the very next call
+        assert got or decoder.error is None  # kept only when the feed returns events
+        seen.extend(got)
+    else:
+        with pytest.raises(EventTooLarge):
+            decoder.close()
+    assert [tuple(e) for e in seen] == reference_decode(before)
+    with pytest.raises(LocalProtocolError):
+        decoder.feed(b"data: z\n\n")
 
 
 _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
@@ -624,7 +610,7 @@ def test_whole_event_chunks(chunk: bytes, expected: MessageEvent | None) -> None
     decoder = EventStreamDecoder()
     assert decoder.feed(b"id: 3\ndata: first\n\n") == [MessageEvent("message", "first", "3")]
     got = decoder.feed(chunk)
-    reference = _reference_decode(b"data: first\n\n" + chunk)[1:]
+    reference = reference_decode(b"data: first\n\n" + chunk)[1:]
     assert [tuple(e) for e in got] == [(t, d, "3") for t, d, _ in reference]
     assert got == ([] if expected is None else [expected._replace(last_event_id="3")])
 
@@ -636,9 +622,9 @@ def test_data_size_restarts_after_a_dispatch_inside_a_chunk() -> None:
     assert first == [MessageEvent(data="a" * 30)]  # 41 bytes of the new block held
     assert decoder.feed(b"data: " + b"c" * 40 + b"\n") == []  # 82
     assert decoder.feed(b"data: " + b"d" * 10 + b"\n") == []  # 93
-    with pytest.raises(EventTooLarge) as info:
+    with pytest.raises(EventTooLarge):  # raised at once: no event came before the fault
         decoder.feed(b"data: " + b"e" * 7 + b"\n\n")  # 101
-    assert info.value.events == []
+    assert decoder.error is not None
 
 
 # A chunk of short events of many lines: after it, the decoder takes its region path (whole
@@ -678,7 +664,7 @@ _SHAPED = st.lists(
 def test_property_region_path_matches_reference(
     prime: bytes, stream: bytes, cuts: list[int], as_bytearray: bool
 ) -> None:
-    expected = _Reference(prime + stream)
+    expected = Reference(prime + stream)
     chunks = [prime, *_split(stream, cuts)]
     got, decoder = _decode([bytearray(c) for c in chunks] if as_bytearray else chunks)
     assert got == expected.events
@@ -709,10 +695,10 @@ def test_region_path_shapes(chunk: bytes) -> None:
 
 
 def _check_region_path(prime: bytes, chunk: bytes) -> None:
-    expected = _Reference(prime + chunk)
+    expected = Reference(prime + chunk)
     decoder = EventStreamDecoder()
     got = decoder.feed(prime)
-    assert decoder._dense  # the next chunk takes the region path
+    assert decoder._policy.dense  # the next chunk takes the region path
     got += decoder.feed(chunk)
     assert [tuple(e) for e in got] == expected.events
     assert (decoder.retry, decoder.last_event_id, decoder.comments_seen) == (
@@ -742,7 +728,7 @@ def test_whole_block_chunks_of_other_shapes(chunk: bytes) -> None:
     decoder = EventStreamDecoder()
     assert decoder.feed(b"id: 3\ndata: first\n\n") == [MessageEvent("message", "first", "3")]
     got = decoder.feed(chunk)
-    expected = _Reference(b"id: 3\ndata: first\n\n" + chunk)
+    expected = Reference(b"id: 3\ndata: first\n\n" + chunk)
     assert [tuple(e) for e in got] == expected.events[1:]
     assert decoder.last_event_id == expected.last_event_id
 
@@ -757,9 +743,9 @@ def test_region_path_pauses_after_blocks_of_other_shapes() -> None:
     dense: list[bool] = []
     for chunk in chunks:
         got += decoder.feed(chunk)
-        dense.append(decoder._dense)
+        dense.append(decoder._policy.dense)
     assert dense == [True, False] + [False] * 16 + [True]
-    assert [tuple(e) for e in got] == _reference_decode(b"".join(chunks))
+    assert [tuple(e) for e in got] == reference_decode(b"".join(chunks))
     assert decoder.comments_seen == 3
 
 
@@ -779,7 +765,7 @@ def test_region_path_pauses_after_blocks_of_other_shapes() -> None:
 def test_one_split_region_shapes(prime: bytes, chunk: bytes) -> None:
     # Regions of one-line "data: " events, or "event: " + "data: " events, go through one split
     # when every block has exactly that shape; any other block sends them to the line loop.
-    expected = _Reference(prime + chunk)
+    expected = Reference(prime + chunk)
     for kind in (bytes, bytearray):
         got, decoder = _decode([kind(prime), kind(chunk)])
         assert got == expected.events
@@ -798,9 +784,7 @@ def test_one_split_region_shapes(prime: bytes, chunk: bytes) -> None:
 )
 def test_split_lines_is_bytes_split(data: bytes) -> None:
     # The find-based splitter for long lines must give exactly bytes.split's lines.
-    from reactsse.sse import _split_lines
-
-    assert _split_lines(data) == data.split(b"\n")
+    assert split_lines(data) == data.split(b"\n")
 
 
 @pytest.mark.parametrize("cut", [1, 2047, 2048, 2049, 65536])

@@ -4,18 +4,15 @@ The shape is clue/reactphp-eventsource's, the behaviour WHATWG HTML §9.2's; doc
 describes both.
 """
 
-from reactsse.eventsource.source import (
-    EventIterator,
-    EventSource,
-    ReadyState,
-    TextTrace,
-    Trace,
-    connect,
-)
+from reactsse.eventsource.iterator import EventIterator, connect
+from reactsse.eventsource.options import EventSourceOptions
+from reactsse.eventsource.source import EventSource, ReadyState
+from reactsse.eventsource.trace import TextTrace, Trace
 
 __all__ = [
     "EventIterator",
     "EventSource",
+    "EventSourceOptions",
     "ReadyState",
     "TextTrace",
     "Trace",

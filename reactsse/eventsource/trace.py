@@ -1,0 +1,209 @@
+"""``Trace`` (what an ``EventSource`` does, as it happens), ``TextTrace``, and the redaction.
+
+Secrets never reach a trace: the helpers here redact header values, query parameters and header
+lines inside raw socket reads before a trace method sees them.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from typing import IO
+
+from reactsse.connector import TLSTransport, Transport
+from reactsse.errors import ReactSSEError
+from reactsse.http import ResponseHead
+from reactsse.sse import Comment, Dispatch, Field
+
+__all__ = ["TextTrace", "Trace"]
+
+# Request headers whose values the trace never shows.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
+)
+# A secret header inside the raw bytes of a socket read (a response head's Set-Cookie).
+_SECRET_LINE = re.compile(
+    rb"(?im)^((?:set-)?cookie|(?:proxy-)?authorization|[a-z-]*api-key)[ \t]*:[^\r\n]*"
+)
+# Query parameters whose values the trace never shows (``?key=``, ``?access_token=``, ...).
+_SECRET_QUERY = re.compile(r"([?&][^=&#]*(?:key|token|secret|password|auth)[^=&#]*=)[^&#\s]*", re.I)
+
+
+class Trace:
+    """Receives what an ``EventSource`` does, as it happens (the CLI's ``--trace`` teaching mode).
+
+    Subclass it and override what you need; every method here does nothing. Secrets never reach
+    a trace: ``Authorization``, ``Proxy-Authorization``, ``Cookie``, ``Set-Cookie`` and API-key
+    header values arrive as ``<redacted>``. When no trace is given, the source pays nothing but
+    an ``is None`` test per read.
+    """
+
+    def connecting(self, host: str, port: int, tls: bool) -> None:
+        """A connection attempt starts (resolution, TCP, then TLS when ``tls``)."""
+
+    def connected(self, peer: str, tls_version: str | None) -> None:
+        """The connection is up: ``peer`` as ``host:port``, ``tls_version`` (e.g. TLSv1.3)."""
+
+    def request_sent(
+        self, request_line: str, headers: Sequence[tuple[str, str]], body_size: int
+    ) -> None:
+        """The request went out: its request line, headers as sent (redacted), body size."""
+
+    def socket_read(self, data: bytes | memoryview) -> None:
+        """One read from the socket: ``data`` is what it returned (a view: do not keep it)."""
+
+    def response_head(self, head: ResponseHead) -> None:
+        """The response head arrived (headers redacted)."""
+
+    def body(self, size: int, decoded_size: int) -> None:
+        """A piece of response body: ``size`` bytes on the wire, ``decoded_size`` after gzip."""
+
+    def sse(self, record: Comment | Field | Dispatch) -> None:
+        """A line the SSE decoder interpreted: a comment, a field, or a dispatch (the event)."""
+
+    def redirect(self, status: int, location: str) -> None:
+        """A redirect is followed to ``location`` (absolute)."""
+
+    def reconnect_scheduled(self, delay: float, reason: ReactSSEError, last_event_id: str) -> None:
+        """The source will reconnect in ``delay`` seconds, because of ``reason``."""
+
+    def error(self, error: ReactSSEError, fatal: bool) -> None:
+        """An error happened; ``fatal`` when the source closes because of it."""
+
+    def closed(self) -> None:
+        """The source reached CLOSED (by ``close()`` or by itself)."""
+
+
+class TextTrace(Trace):
+    """A ready ``Trace`` that prints one line per happening to ``file`` (default ``sys.stderr``).
+
+    Lines start with ``*`` (the client), ``>`` (sent), ``<`` (received) or ``|`` (SSE decoder).
+    """
+
+    def __init__(self, file: IO[str] | None = None) -> None:
+        self._file = file
+
+    def _write(self, line: str) -> None:
+        file = self._file if self._file is not None else sys.stderr
+        file.write(line + "\n")
+        file.flush()
+
+    def connecting(self, host: str, port: int, tls: bool) -> None:
+        self._write(f"* connecting to {host}:{port} ({'TLS' if tls else 'TCP'})")
+
+    def connected(self, peer: str, tls_version: str | None) -> None:
+        self._write(f"* connected to {peer}" + (f" ({tls_version})" if tls_version else ""))
+
+    def request_sent(
+        self, request_line: str, headers: Sequence[tuple[str, str]], body_size: int
+    ) -> None:
+        self._write(f"> {request_line}")
+        for name, value in headers:
+            self._write(f"> {name}: {value}")
+        if body_size:
+            self._write(f"> ({body_size} bytes of body)")
+
+    def socket_read(self, data: bytes | memoryview) -> None:
+        self._write(f"< read {len(data)} bytes: {excerpt(data)}")
+
+    def response_head(self, head: ResponseHead) -> None:
+        self._write(f"< HTTP/{head.http_version} {head.status} {head.reason}")
+        for name, value in head.headers:
+            self._write(f"< {name}: {value}")
+
+    def body(self, size: int, decoded_size: int) -> None:
+        if size == decoded_size:
+            self._write(f"< body piece: {size} bytes")
+        else:
+            self._write(f"< body piece: {size} bytes, {decoded_size} decoded")
+
+    def sse(self, record: Comment | Field | Dispatch) -> None:
+        if isinstance(record, Comment):
+            self._write(f"| comment: {record.text!r}")
+        elif isinstance(record, Field):
+            self._write(f"| field {record.name!r}: {record.value!r}")
+        elif record.event is None:
+            self._write("| blank line: nothing to dispatch")
+        else:
+            event = record.event
+            self._write(
+                f"| dispatch {event.type!r} data={event.data!r}"
+                f" last_event_id={event.last_event_id!r}"
+            )
+
+    def redirect(self, status: int, location: str) -> None:
+        self._write(f"* redirect {status} to {location}")
+
+    def reconnect_scheduled(self, delay: float, reason: ReactSSEError, last_event_id: str) -> None:
+        resume = f", Last-Event-ID: {last_event_id!r}" if last_event_id else ""
+        self._write(f"* reconnecting in {delay:.3f} s ({type(reason).__name__}: {reason}){resume}")
+
+    def error(self, error: ReactSSEError, fatal: bool) -> None:
+        self._write(f"* {'fatal ' if fatal else ''}error: {type(error).__name__}: {error}")
+
+    def closed(self) -> None:
+        self._write("* closed")
+
+
+# -- redaction -------------------------------------------------------------------------------
+
+
+def excerpt(data: bytes | memoryview, limit: int = 48) -> str:
+    """The first ``limit`` bytes of a read, escaped, with secret header values redacted."""
+    head = _SECRET_LINE.sub(rb"\1: <redacted>", bytes(data[:limit]))
+    return repr(head) + ("..." if len(data) > limit else "")
+
+
+def is_secret(name: str) -> bool:
+    """Whether a header named ``name`` carries a secret (its value is never traced)."""
+    lowered = name.lower()
+    return (
+        lowered in SECRET_HEADERS
+        or "token" in lowered
+        or "secret" in lowered
+        or "api-key" in lowered
+    )
+
+
+def redact(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` with the value of every secret header replaced by ``<redacted>``."""
+    return [(name, "<redacted>" if is_secret(name) else value) for name, value in headers]
+
+
+def redact_target(request_line: str) -> str:
+    """A request line with the values of secret-looking query parameters redacted."""
+    return _SECRET_QUERY.sub(r"\1<redacted>", request_line)
+
+
+def redacted_head(head: ResponseHead) -> ResponseHead:
+    """``head`` itself, or a copy with its secret header values redacted."""
+    if not any(is_secret(name) for name, _ in head.headers):
+        return head
+    return ResponseHead(
+        status=head.status,
+        reason=head.reason,
+        headers=tuple(redact(head.headers)),
+        http_version=head.http_version,
+    )
+
+
+def trace_request(trace: Trace, wire: bytes) -> None:
+    """Report a request's bytes as sent: request line, headers (both redacted), body size."""
+    head, _, body = wire.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = []
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers.append((name, value.strip()))
+    trace.request_sent(redact_target(lines[0]), redact(headers), len(body))
+
+
+def trace_connected(trace: Trace, transport: Transport) -> None:
+    """Report a connection that is up: the peer as ``host:port``, and the TLS version if any."""
+    peer = transport.peer
+    host = f"[{peer[0]}]" if ":" in str(peer[0]) else str(peer[0])
+    version = None
+    if isinstance(transport, TLSTransport):
+        version = transport.ssl_object.version()
+    trace.connected(f"{host}:{peer[1]}", version)

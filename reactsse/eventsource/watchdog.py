@@ -1,0 +1,57 @@
+"""``Watchdog``: "nothing happened for ``timeout`` seconds", with one timer re-armed lazily.
+
+A happening costs one clock read stored in ``last`` (no timer cancelled and added per read or per
+event: timers are cheap to add, but not free). When the timer fires it compares ``last`` with
+the clock and either re-arms itself for the time left or reports the timeout. ``EventSource``
+uses one for the read timeout and one for the event timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from reactsse.loop import LoopInterface, TimerInterface
+
+__all__ = ["Watchdog"]
+
+# A timer may fire a little early; within this margin the timeout counts as reached.
+_SLACK = 0.0005
+
+
+class Watchdog:
+    """Calls ``on_timeout()`` once nothing touched ``last`` for ``timeout`` seconds."""
+
+    __slots__ = ("_loop", "_on_timeout", "_timer", "last", "timeout")
+
+    def __init__(self, loop: LoopInterface, timeout: float, on_timeout: Callable[[], None]) -> None:
+        self._loop = loop
+        self.timeout = timeout
+        self._on_timeout = on_timeout
+        self._timer: TimerInterface | None = None
+        self.last = 0.0
+        """The loop's clock (``loop.now()``) at the last happening: set it on each one."""
+
+    @property
+    def running(self) -> bool:
+        """Whether the watchdog is armed (between ``start()`` and ``stop()`` or the timeout)."""
+        return self._timer is not None
+
+    def start(self) -> None:
+        """Arm it from now; a running watchdog is restarted."""
+        self.stop()
+        self.last = self._loop.now()
+        self._timer = self._loop.add_timer(self.timeout, self._check)
+
+    def stop(self) -> None:
+        """Disarm it; idempotent."""
+        if self._timer is not None:
+            self._loop.cancel_timer(self._timer)
+            self._timer = None
+
+    def _check(self, _timer: TimerInterface) -> None:
+        self._timer = None
+        idle = self._loop.now() - self.last
+        if idle + _SLACK < self.timeout:
+            self._timer = self._loop.add_timer(self.timeout - idle, self._check)
+            return
+        self._on_timeout()
