@@ -36,13 +36,14 @@ def build_report(
     stats, elapsed = result.stats, result.elapsed
     per_s = stats.events / elapsed if elapsed > 0 else 0.0
     mb_per_s = stats.bytes / 1e6 / elapsed if elapsed > 0 else 0.0
-    connections = options.connections
+    # Per connection means something in a closed loop only (an open loop's cap is no count).
+    connections = options.connections if options.mode == "closed" else None
     report: dict[str, Any] = {
         "schema": SCHEMA,
         "target": {"url": options.url, "method": options.method.upper(), "openai": options.openai},
         "load": {
             "mode": options.mode,
-            "connections": connections,
+            "connections": options.connections,
             "duration_s": options.duration,
             "streams": options.streams,
             "rate_per_s": options.rate,
