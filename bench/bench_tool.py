@@ -197,6 +197,23 @@ def _run_aiohttp(
     return result
 
 
+def _print_table(server_name: str, url: str, results: dict[str, list[dict]]) -> None:
+    medians = {n: statistics.median(r["per_s"] for r in rs) for n, rs in results.items()}
+    best_aiohttp = max(
+        v for n, v in medians.items() if n.startswith("aiohttp") and "keep-alive" not in n
+    )
+    print(f"\n## {server_name}: {url}\n")
+    print("| client | events/s | × best aiohttp | client CPU % | errors |")
+    print("|---|---:|---:|---|---:|")
+    for name, rs in results.items():
+        cpu = " / ".join(f"{c:.0f}" for c in rs[len(rs) // 2]["cpu"])
+        errors = sum(r["errors"] for r in rs)
+        print(
+            f"| {name} | {medians[name]:,.0f} | {medians[name] / best_aiohttp:.2f} "
+            f"| {cpu} | {errors} |"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=1000)
@@ -250,20 +267,7 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(10)
-        medians = {n: statistics.median(r["per_s"] for r in rs) for n, rs in results.items()}
-        best_aiohttp = max(
-            v for n, v in medians.items() if n.startswith("aiohttp") and "keep-alive" not in n
-        )
-        print(f"\n## {server_name}: {url}\n")
-        print("| client | events/s | × best aiohttp | client CPU % | errors |")
-        print("|---|---:|---:|---|---:|")
-        for name, rs in results.items():
-            cpu = " / ".join(f"{c:.0f}" for c in rs[len(rs) // 2]["cpu"])
-            errors = sum(r["errors"] for r in rs)
-            print(
-                f"| {name} | {medians[name]:,.0f} | {medians[name] / best_aiohttp:.2f} "
-                f"| {cpu} | {errors} |"
-            )
+        _print_table(server_name, url, results)
     return 0
 
 

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -337,3 +338,25 @@ def test_cli_text_report_and_usage_errors(mock_url: str) -> None:
     bad = _bench(f"{mock_url}/", "--processes", "0")
     assert bad.returncode == 2
     assert _bench("ftp://example.invalid/", "-n", "1").returncode == 2
+
+
+@pytest.mark.usefixtures("sigint_default")
+def test_ctrl_c_ends_the_run_and_still_reports(mock_url: str) -> None:
+    url = f"{mock_url}/events?interval=0.05"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reactsse", "bench", url, "-c", "3", "--duration", "60", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    try:
+        process.stderr.readline()  # the first progress line: the run is under way
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    report = json.loads(out)
+    assert report["interrupted"] is True and report["events"]["total"] > 0
+    assert report["streams"]["cut_at_end"] == 3

@@ -189,8 +189,6 @@ def positive_int(text: str) -> int:
 
 
 def _add_bench(commands: _Commands) -> None:
-    from reactsse.loadgen.runner import LOOPS
-
     bench = commands.add_parser(
         "bench",
         help="load an SSE or LLM streaming server and measure it (like wrk, for streams)",
@@ -226,6 +224,11 @@ def _add_bench(commands: _Commands) -> None:
     bench.add_argument(
         "--warmup", type=positive_float, default=0.0, metavar="S", help="unmeasured seconds first"
     )
+    _add_bench_request(bench)
+    _add_bench_output(bench)
+
+
+def _add_bench_request(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("-X", "--request", dest="method", metavar="METHOD", help="HTTP method")
     bench.add_argument(
         "-H",
@@ -247,6 +250,11 @@ def _add_bench(commands: _Commands) -> None:
     bench.add_argument("--model", "-m", default=DEFAULT_MODEL, help="model name for --openai")
     bench.add_argument("--prompt", default=DEMO_PROMPT, help="user message for --openai")
     bench.add_argument("--max-tokens", type=int, metavar="N", help="max_tokens for --openai")
+
+
+def _add_bench_output(bench: argparse.ArgumentParser) -> None:
+    from reactsse.loadgen.runner import LOOPS
+
     bench.add_argument(
         "--loop", choices=LOOPS, default="select", help="event loop of the client (default select)"
     )
