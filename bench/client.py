@@ -54,8 +54,9 @@ _WORKER = _HERE / "_contestants.py"
 _SERVER = _HERE / "_prerendered_server.py"
 _WORKER_TIMEOUT = 300.0
 
-# The project's targets for the client: events/s as a multiple of the fastest peer on these corpora,
-# MB/s at least the fastest peer's on the large one, first event before aiohttp's.
+# The project's speed targets (docs/bench-client.md): events/s as a multiple of the fastest peer
+# on these corpora, MB/s at least the fastest peer's on the large one, first event before
+# aiohttp's.
 _EVENTS_TARGET = {"openai": 1.2, "tiny": 1.2, "multiline": 1.2}
 _MBPS_TARGET = {"large": 1.0}
 
@@ -206,7 +207,7 @@ def _table(
 def _targets(
     all_medians: dict[str, dict[str, dict[str, float]]], kinds: dict[str, str]
 ) -> list[str]:
-    """The targets, one row per reactsse contestant and corpus: ratios and met or not.
+    """The speed targets, one row per reactsse contestant and corpus: ratios and met or not.
 
     Throughput: events/s ≥ 1.2× the fastest peer on openai, tiny and multiline; MB/s ≥ 1.0× the
     fastest peer on large. First event: before the best aiohttp variant's. The openai-specific

@@ -35,6 +35,7 @@ from reactsse.errors import (
 from reactsse.eventsource import (
     EventIterator,
     EventSource,
+    EventSourceOptions,
     ReadyState,
     TextTrace,
     Trace,
@@ -52,6 +53,7 @@ __all__ = [
     "ContentTypeError",
     "EventIterator",
     "EventSource",
+    "EventSourceOptions",
     "EventStreamDecoder",
     "EventTimeout",
     "EventTooLarge",

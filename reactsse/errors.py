@@ -1,8 +1,9 @@
 """The project's exceptions: one base, and every foreign exception translated once.
 
 This module imports nothing from the package (it is the bottom layer, which any module imports).
-Foreign exceptions are translated exactly once, with ``raise ... from``: h11's in ``http.py``,
-``OSError``/``ssl.SSLError`` in ``connector/oserrors.py`` (after httpcore/_exceptions.py).
+Foreign exceptions are translated exactly once, with ``raise ... from``: h11's in
+``http/connection.py``, ``OSError``/``ssl.SSLError`` in ``connector/oserrors.py`` (after
+httpcore's ``httpcore/_exceptions.py``).
 
 Hierarchy::
 
@@ -33,7 +34,6 @@ Warnings (not exceptions; ``warnings.warn`` them, pytest turns them into errors)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 __all__ = [
     "APIError",
@@ -61,16 +61,9 @@ __all__ = [
 class ReactSSEError(Exception):
     """Base class of every exception reactsse raises on purpose.
 
-    ``events`` holds what the failing call had decoded before the error (for
-    ``reactsse.http.ClientConnection.receive_data``: response events), so that nothing already
-    received is lost. Empty when nothing was.
+    An error carries no data: a sans-IO call that meets a fault returns what it decoded before
+    it, and the next call raises (h11's convention), so nothing received is lost.
     """
-
-    events: list[Any]
-
-    def __init__(self, *args: object) -> None:
-        super().__init__(*args)
-        self.events = []
 
 
 class LocalProtocolError(ReactSSEError):

@@ -1083,15 +1083,23 @@ def test_default_loop_is_the_facade_loop() -> None:
     # The facade's loop is process-wide and Loop.get() registers an autorun at exit: start from
     # none, and leave none behind (nor an autorun that would run a loop when pytest exits).
     Loop._reset()
-    source = EventSource("http://127.0.0.1:9/", connect_timeout=0.1)
-    default = Loop.get()
-    try:
-        assert source._loop is default
-        assert isinstance(default, StreamSelectLoop)  # created by get(): ours to close
-    finally:
-        source.close()
-        Loop._reset()
-        default.close()
+    errors: list[ReactSSEError] = []
+    with refusing_port() as port:
+        source = EventSource(f"http://127.0.0.1:{port}/", connect_timeout=1.0, reconnect=False)
+        source.on("error", errors.append)
+        default = Loop.get()
+        try:
+            assert isinstance(default, StreamSelectLoop)  # created by get(): ours to close
+            # The source connects on that loop: running it (and nothing else) brings the failure.
+            guard = default.add_timer(10.0, lambda _timer: default.stop())
+            source.add_done_callback(lambda: default.cancel_timer(guard))
+            default.run()
+            assert source.ready_state is ReadyState.CLOSED
+            assert len(errors) == 1 and isinstance(errors[0], (ConnectError, ConnectTimeout))
+        finally:
+            source.close()
+            Loop._reset()
+            default.close()
     gc.collect()
 
 

@@ -8,7 +8,8 @@ import pytest
 from _sse_test_servers import Exchange, ScriptedServer, chunk, sse_head
 
 from reactsse.errors import ConnectError, HTTPStatusError, RemoteProtocolError
-from reactsse.eventsource import ReadyState, connect
+from reactsse.eventsource import EventIterator, EventSource, ReadyState, connect
+from reactsse.loop import StreamSelectLoop
 from reactsse.sse import MessageEvent
 
 
@@ -151,22 +152,25 @@ def test_refused_connection_raises_with_reconnect_off() -> None:
 def test_events_of_one_read_are_queued_in_one_call_and_loop_stops_once_per_read() -> None:
     # The iterator's own listener takes a whole read's events at once (one call, one
     # loop.stop()); the events, their order and their ids are the same as one call per event.
-    body = b"".join(b"id: %d\ndata: %d\n\n" % (i, i) for i in range(50))
-    with ScriptedServer(_events(body)) as server, connect(server.url(), reconnect=False) as events:
+    # connect() is an EventSource and an EventIterator on a private loop: the same pair on a
+    # loop of our own counts the runs.
+    class CountingLoop(StreamSelectLoop):
         runs = 0
-        run = events._loop.run
 
-        def counting_run() -> None:
-            nonlocal runs
-            runs += 1
-            run()
+        def run(self) -> None:
+            self.runs += 1
+            super().run()
 
-        events._loop.run = counting_run  # type: ignore[method-assign]
-        got = [(e.data, e.last_event_id) for e in events]
+    body = b"".join(b"id: %d\ndata: %d\n\n" % (i, i) for i in range(50))
+    loop = CountingLoop()
+    with ScriptedServer(_events(body)) as server:
+        source = EventSource(server.url(), loop=loop, reconnect=False)
+        with EventIterator(source, loop) as events:
+            got = [(e.data, e.last_event_id) for e in events]
     assert got == [(str(i), str(i)) for i in range(50)]
     # One chunk, one read (4 KiB holds it): the head may come in a read of its own, and the end
     # of the stream needs one more run; never one run per event.
-    assert runs <= 4
+    assert loop.runs <= 4
 
 
 def test_a_listener_added_to_the_source_sees_each_event_and_may_close_it() -> None:

@@ -313,6 +313,10 @@ def test_dechunker_direct_never_loses_bytes_before_an_error(data: bytes) -> None
 
 
 def test_size_cache_is_bounded_and_only_holds_validated_sizes() -> None:
+    # The cache of parsed chunk sizes is shared by every connection of the process, so its bound
+    # is a memory guarantee that no public call can observe (short of measuring the heap): this
+    # test reads the module's private cache for that reason alone. What it may not change, the
+    # sizes accepted, is checked through the public API below.
     from reactsse.http import chunked as _dechunk
 
     dechunker = BatchDechunker(max_line_size=64)
@@ -322,6 +326,10 @@ def test_size_cache_is_bounded_and_only_holds_validated_sizes() -> None:
     assert b"".join(out) == b"".join(b"x" * n for n in range(1, 5000))
     assert len(_dechunk._SIZE_CACHE) <= _dechunk._SIZE_CACHE_ENTRIES
     assert all(not key.strip(b"0123456789abcdefABCDEF") for key in _dechunk._SIZE_CACHE)
+    # A warm cache accepts nothing the parser refuses: int() would take "+5" and "0x5".
+    for bad in (b"+5", b"0x5", b"-5"):
+        with pytest.raises(RemoteProtocolError):
+            BatchDechunker(max_line_size=64).feed(bad + b"\r\nhello\r\n", [])
 
 
 @settings(max_examples=60, deadline=None)

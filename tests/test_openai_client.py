@@ -25,7 +25,7 @@ from reactsse.errors import (
     InvalidURL,
     ReadTimeout,
 )
-from reactsse.eventsource import TextTrace
+from reactsse.eventsource import EventSourceOptions, TextTrace
 from reactsse.loop import StreamSelectLoop
 from reactsse.mock import MockApp, MockOptions
 from reactsse.openai import (
@@ -196,9 +196,12 @@ def test_default_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
     assert repr(client) == "<OpenAIClient base_url='https://api.openai.com/v1' api_key=none>"
 
 
-def test_trace_shows_the_layers_but_not_the_key(client: OpenAIClient) -> None:
+def test_trace_shows_the_layers_but_not_the_key(server: BackgroundServer) -> None:
     out = io.StringIO()
-    client.trace = TextTrace(out)
+    client = OpenAIClient(
+        base_url=server.url + "/v1", api_key=KEY, read_timeout=20.0, trace=TextTrace(out)
+    )
+    assert client.trace is client.options.trace
     with client.iter_chat("hi", model="m") as stream:
         list(stream)
     text = out.getvalue()
@@ -459,3 +462,50 @@ def test_read_timeout_when_the_server_stalls(server: BackgroundServer) -> None:
     assert received >= 1  # the deltas before the stall were delivered
     assert info.value.timeout == 0.3
     assert KEY not in str(info.value)
+
+
+def test_options_are_eventsource_options_with_the_client_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    plain = OpenAIClient(base_url="http://127.0.0.1:9/v1")
+    assert plain.options == EventSourceOptions(read_timeout=600.0, reconnect=False)
+    assert plain.read_timeout == 600.0
+    assert plain.connect_timeout == EventSourceOptions().connect_timeout
+    assert plain.headers == {}
+    assert KEY not in repr(plain.options)  # the key is added per request, never stored there
+
+    trace = TextTrace(io.StringIO())
+    given = EventSourceOptions(trace=trace, event_timeout=5.0, headers={"X-A": "1"}, retry=1.0)
+    client = OpenAIClient(base_url="http://127.0.0.1:9/v1", options=given, connect_timeout=2.0)
+    # The client's default where the object keeps EventSource's; the keywords win; one-shot.
+    assert client.options == EventSourceOptions(
+        trace=trace,
+        event_timeout=5.0,
+        headers={"X-A": "1"},
+        retry=1.0,
+        read_timeout=600.0,
+        connect_timeout=2.0,
+        reconnect=False,
+    )
+    assert (client.trace, client.connect_timeout, client.headers) == (trace, 2.0, {"X-A": "1"})
+    explicit = EventSourceOptions(read_timeout=7.0)
+    assert OpenAIClient(base_url="http://127.0.0.1:9/v1", options=explicit).read_timeout == 7.0
+    assert OpenAIClient(base_url="http://127.0.0.1:9/v1", read_timeout=None).read_timeout is None
+    assert not OpenAIClient(base_url="http://127.0.0.1:9/v1", reconnect=True).options.reconnect
+    with pytest.raises(TypeError, match="no_such_option"):
+        OpenAIClient(base_url="http://127.0.0.1:9/v1", no_such_option=1)
+    with pytest.raises(AttributeError):
+        client.read_timeout = 1.0  # type: ignore[misc]
+
+
+def test_stream_options_reach_the_request(server: BackgroundServer) -> None:
+    client = OpenAIClient(
+        base_url=server.url + "/v1",
+        api_key=KEY,
+        options=EventSourceOptions(headers={"X-Reactsse-Fault": "status=503"}),
+        read_timeout=20.0,
+    )
+    with pytest.raises(HTTPStatusError) as info, client.iter_chat("hi", model="m") as stream:
+        list(stream)
+    assert info.value.status == 503

@@ -24,6 +24,11 @@ DEFAULT_MODEL = "gpt-4o-mini"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.browser:
+        from reactsse.cli.serve import serve_relay
+
+        serve_relay(host="127.0.0.1", port=args.port, rate=args.rate or None, open_browser=True)
+        return EXIT_OK
     from reactsse.loop import StreamSelectLoop
     from reactsse.mock import MODEL_ID, MockApp, MockOptions
     from reactsse.server import ServerOptions, SSEServer

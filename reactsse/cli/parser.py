@@ -85,6 +85,15 @@ def _add_demo(commands: _Commands) -> None:
         help="server speed in tokens per second (0: as fast as possible; default 40)",
     )
     demo.add_argument("--responses", action="store_true", help="use the Responses API")
+    demo.add_argument(
+        "--browser",
+        action="store_true",
+        help="serve the page that shows the stream in a browser (and open it where one is "
+        "available) instead of streaming in this terminal; Ctrl-C ends it",
+    )
+    demo.add_argument(
+        "--port", type=int, default=0, help="with --browser: the port (default: a free one)"
+    )
     demo.add_argument("--tools", metavar="JSON|@FILE", help="tool definitions (JSON array)")
     demo.add_argument(
         "--trace", action="store_true", help="show every layer of the client on stderr"
@@ -163,7 +172,8 @@ def _add_get(commands: _Commands) -> None:
 def _add_serve(commands: _Commands) -> None:
     serve = commands.add_parser(
         "serve",
-        help="run the built-in server (OpenAI-compatible /v1 and a demo /events stream)",
+        help="run the built-in server: the browser page and relay, OpenAI-compatible /v1, "
+        "a demo /events stream",
         description="Run the built-in SSE server until Ctrl-C.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -178,6 +188,15 @@ def _add_serve(commands: _Commands) -> None:
     serve.add_argument("--api-key", metavar="KEY", help="require this bearer key (401 otherwise)")
     serve.add_argument(
         "--fault", metavar="SPEC", help="inject faults: error-after=N, disconnect-after=N, status=N"
+    )
+    serve.add_argument(
+        "--upstream",
+        metavar="URL",
+        help="relay this OpenAI-compatible API on /chat (its key from OPENAI_API_KEY; "
+        "default: the built-in mock)",
+    )
+    serve.add_argument(
+        "--model", help="model the relay asks for (default: OPENAI_MODEL, or the mock's)"
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from reactsse.loop import LoopInterface, TimerInterface
 
-__all__ = ["Watchdog"]
+__all__ = ["Watchdog", "optional_watchdog"]
 
 # A timer may fire a little early; within this margin the timeout counts as reached.
 _SLACK = 0.0005
@@ -55,3 +55,10 @@ class Watchdog:
             self._timer = self._loop.add_timer(self.timeout - idle, self._check)
             return
         self._on_timeout()
+
+
+def optional_watchdog(
+    loop: LoopInterface, timeout: float | None, on_timeout: Callable[[], None]
+) -> Watchdog | None:
+    """A ``Watchdog`` for ``timeout`` seconds, or ``None`` when there is no timeout."""
+    return None if timeout is None else Watchdog(loop, timeout, on_timeout)

@@ -8,13 +8,15 @@ or a ``StreamIterator`` (blocking) with the matching accumulator.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from reactsse.errors import ReactSSEError
-from reactsse.eventsource import EventSource, Trace
+from reactsse.eventsource import EventSource, EventSourceOptions, Trace
+from reactsse.eventsource.request import normalise_headers
 from reactsse.http import parse_url
 from reactsse.loop import Loop, LoopInterface
 from reactsse.openai.chat import ChatAccumulator
@@ -33,28 +35,34 @@ from reactsse.openai.types import (
 __all__ = ["OpenAIClient"]
 
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
-# Reasoning models may think for minutes before the first byte; the openai SDK waits 600 s too.
-_DEFAULT_READ_TIMEOUT = 600.0
+# The client's own defaults, where they differ from EventSourceOptions': reasoning models may
+# think for minutes before the first byte (the openai SDK waits 600 s too).
+_CLIENT_DEFAULTS: dict[str, object] = {"read_timeout": 600.0}
 
 
 class OpenAIClient:
     """A client for OpenAI-compatible streaming endpoints (OpenAI, Ollama, vLLM, llama.cpp ...).
 
-    ``OpenAIClient(*, api_key=None, base_url=None, loop=None, headers=None,
-    connect_timeout=30.0, read_timeout=600.0, ssl_context=None, trace=None)``:
+    ``OpenAIClient(*, api_key=None, base_url=None, loop=None, options=None, **overrides)``:
 
     * ``api_key``: sent as ``Authorization: Bearer <key>``; ``None`` reads ``OPENAI_API_KEY``
       from the environment; no key at all (or ``""``) sends no Authorization header (local
-      servers need none). The key never appears in a repr, an error message or a trace.
+      servers need none). The key never appears in a repr, an error message, a trace or
+      ``options``.
     * ``base_url``: ``None`` reads ``OPENAI_BASE_URL``, else ``https://api.openai.com/v1``;
       endpoint paths (``/chat/completions``, ``/responses``) are appended to it.
     * ``loop``: the loop of the callback style (``None``: ``Loop.get()`` when a stream starts);
       the blocking iterators always run a private loop.
-    * ``headers``: extra request headers (e.g. ``OpenAI-Organization``).
-    * ``connect_timeout``/``read_timeout``: seconds (``None`` for none), as in ``EventSource``.
-    * ``trace``: a ``reactsse.eventsource.Trace`` (e.g. ``TextTrace()``) shown every layer.
+    * ``options``/``overrides``: the ``reactsse.eventsource.EventSourceOptions`` of every stream
+      (see it for each one), as an object, as keywords, or both (the keywords win), exactly as
+      for ``EventSource``: e.g. ``headers`` (extra request headers), ``connect_timeout``,
+      ``read_timeout``, ``ssl_context``, ``trace``. The client's own default ``read_timeout``
+      is 600 s; it applies where ``options`` keeps ``EventSourceOptions``' default. Streams
+      never reconnect (``reconnect=False``): a POST that generated tokens must not be
+      replayed, nor billed twice. Method and body are the client's (a JSON POST).
 
-    Raises ``InvalidURL`` for a base URL that cannot be requested.
+    Raises ``InvalidURL`` for a base URL that cannot be requested, and what
+    ``EventSourceOptions`` raises for a bad option.
     """
 
     def __init__(
@@ -63,11 +71,8 @@ class OpenAIClient:
         api_key: str | None = None,
         base_url: str | None = None,
         loop: LoopInterface | None = None,
-        headers: Mapping[str, str] | None = None,
-        connect_timeout: float | None = 30.0,
-        read_timeout: float | None = _DEFAULT_READ_TIMEOUT,
-        ssl_context: ssl.SSLContext | None = None,
-        trace: Trace | None = None,
+        options: EventSourceOptions | None = None,
+        **overrides: object,
     ) -> None:
         if api_key is None:
             api_key = os.environ.get("OPENAI_API_KEY")
@@ -81,12 +86,33 @@ class OpenAIClient:
         self.base_url = base_url
         """The base URL, without a trailing slash."""
         self._loop = loop
-        self.headers = dict(headers or {})
-        """Extra request headers."""
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.ssl_context = ssl_context
-        self.trace = trace
+        self.options = _client_options(options, overrides)
+        """The ``EventSourceOptions`` every stream of this client is opened with."""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The extra request headers (a copy of ``options.headers``)."""
+        return dict(normalise_headers(self.options.headers))
+
+    @property
+    def connect_timeout(self) -> float | None:
+        """``options.connect_timeout``."""
+        return self.options.connect_timeout
+
+    @property
+    def read_timeout(self) -> float | None:
+        """``options.read_timeout``."""
+        return self.options.read_timeout
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """``options.ssl_context``."""
+        return self.options.ssl_context
+
+    @property
+    def trace(self) -> Trace | None:
+        """``options.trace``."""
+        return self.options.trace
 
     @property
     def loop(self) -> LoopInterface:
@@ -110,22 +136,17 @@ class OpenAIClient:
         return EventSource(
             self.base_url + path,
             loop=loop,
+            options=self.options,
             method="POST",
             headers=self._request_headers(),
             json=payload,
-            # One-shot: a POST that generated tokens is never replayed (and never re-billed).
-            reconnect=False,
-            connect_timeout=self.connect_timeout,
-            read_timeout=self.read_timeout,
-            ssl_context=self.ssl_context,
-            trace=self.trace,
         )
 
     def _opener(self, path: str, payload: dict[str, Any]) -> Callable[[LoopInterface], EventSource]:
         return lambda loop: self._open(path, payload, loop)
 
     def _request_headers(self) -> list[tuple[str, str]]:
-        headers = list(self.headers.items())
+        headers = normalise_headers(self.options.headers)
         if self.__api_key is not None:
             headers.append(("Authorization", f"Bearer {self.__api_key}"))
         return headers
@@ -249,3 +270,21 @@ class OpenAIClient:
         return StreamIterator(
             self._opener("/responses", payload), ResponsesAccumulator(), self._translate
         )
+
+
+def _client_options(
+    options: EventSourceOptions | None, overrides: Mapping[str, object]
+) -> EventSourceOptions:
+    """``options`` with the client's defaults where it keeps EventSourceOptions' own, then
+    ``overrides``; one-shot (``reconnect=False``) whatever was asked."""
+    base = EventSourceOptions() if options is None else options
+    stock = EventSourceOptions()
+    defaults = {
+        name: value
+        for name, value in _CLIENT_DEFAULTS.items()
+        if getattr(base, name) == getattr(stock, name)
+    }
+    if defaults:
+        base = dataclasses.replace(base, **defaults)  # type: ignore[arg-type]
+    # One-shot: a POST that generated tokens is never replayed (and never re-billed).
+    return EventSourceOptions.merge(base, {**overrides, "reconnect": False})

@@ -1,0 +1,239 @@
+"""``Attempt``: one connection of an ``EventSource``, from connecting to the end of its response.
+
+An attempt connects (``reactsse.connector``), sends one request over a fresh
+``reactsse.http.ClientConnection``, and feeds every socket read through it: the response head
+goes to ``on_head``; the body pieces and the end go to the sinks ``on_body`` and ``on_end``,
+which the source sets for what it does with the body (decode it as an event stream, or keep
+its start for an error); a fault goes to ``on_error``. The attempt knows nothing of phases, SSE,
+redirects or reconnects: a redirect or a reconnect is a new attempt.
+
+The read path: the transport calls ``_on_data`` once per socket read with a view of its read
+buffer; ``receive_data`` returns all of that read (head, the decoded body bytes in one piece,
+the end) in one call, and each item goes to its sink. A fault found by the HTTP layer is raised
+by the call after the data it returned (h11's convention), so everything received before it is
+delivered first.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable, Sequence
+
+from reactsse.connector import PendingConnect, Transport
+from reactsse.connector import connect as connect_transport
+from reactsse.errors import ConnectionClosed, ReactSSEError
+from reactsse.eventsource.options import EventSourceOptions
+from reactsse.eventsource.request import Request
+from reactsse.eventsource.trace import trace_connected, trace_request
+from reactsse.eventsource.watchdog import Watchdog
+from reactsse.http import ClientConnection, ConnectionState, ResponseEnd, ResponseHead
+from reactsse.loop import LoopInterface
+
+__all__ = ["Attempt"]
+
+_HTTP_FAILED = ConnectionState.ERROR
+
+ErrorCallback = Callable[[ReactSSEError], object]
+
+
+class Attempt:
+    """One connection for ``request``: ``start()`` it, ``close()`` it (idempotent, at any moment).
+
+    Callbacks: ``on_connected()`` once connected (before the request is sent), ``on_head(head)``
+    per response head, ``on_fail(error)`` when connecting, sending or the connection fails.
+    The sinks, set by the owner as it learns what the response is: ``on_body(data)``,
+    ``on_end()`` (``None``: dropped), and ``on_error(error)`` for a fault of the response
+    (``on_fail`` until set). After ``close()`` nothing is called any more.
+    """
+
+    __slots__ = (
+        "_body_reader",
+        "_connect_timeout",
+        "_loop",
+        "_on_connected",
+        "_on_fail",
+        "_on_head",
+        "_pending",
+        "_read_watchdog",
+        "_ssl_context",
+        "_trace",
+        "closed",
+        "http",
+        "on_body",
+        "on_end",
+        "on_error",
+        "request",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        loop: LoopInterface,
+        request: Request,
+        options: EventSourceOptions,
+        ssl_context: ssl.SSLContext | None,
+        read_watchdog: Watchdog | None,
+        *,
+        on_connected: Callable[[], object],
+        on_head: Callable[[ResponseHead], object],
+        on_fail: ErrorCallback,
+    ) -> None:
+        self._loop = loop
+        self.request = request
+        """The request of this attempt."""
+        self._ssl_context = ssl_context
+        self._connect_timeout = options.connect_timeout
+        self._body_reader = options.body_reader
+        self._trace = options.trace
+        # Shared by the attempts of one source: started when connected, stopped by close().
+        self._read_watchdog = read_watchdog
+        self._on_connected = on_connected
+        self._on_head = on_head
+        self._on_fail = on_fail
+        self.on_body: Callable[[bytes], object] | None = None
+        self.on_end: Callable[[], object] | None = None
+        self.on_error: ErrorCallback = on_fail
+        self._pending: PendingConnect | None = None
+        self.transport: Transport | None = None
+        """The connection, once connected and until ``close()``."""
+        self.http: ClientConnection | None = None
+        """The HTTP state machine of the connection, once connected and until ``close()``."""
+        self.closed = False
+
+    def start(self) -> None:
+        """Start connecting (the callbacks come later, from the loop)."""
+        url = self.request.url
+        ssl_context = self._ssl_context
+        if self._trace is not None:
+            self._trace.connecting(url.host, url.port, url.is_tls)
+        self._pending = connect_transport(
+            self._loop,
+            url.host,
+            url.port,
+            ssl_context=ssl_context,
+            server_hostname=url.host if ssl_context is not None else None,
+            timeout=self._connect_timeout,
+            on_connected=self._connected,
+            on_error=self._connect_failed,
+        )
+
+    def close(self) -> None:
+        """Release the connection (or the connect in progress) and stop the read watchdog."""
+        self.closed = True
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.cancel()
+        if self.transport is not None:
+            transport, self.transport = self.transport, None
+            transport.close()
+        self.http = None
+        if self._read_watchdog is not None:
+            self._read_watchdog.stop()
+
+    # -- connecting and sending ----------------------------------------------------------------
+
+    def _connect_failed(self, error: Exception) -> None:
+        self._pending = None
+        if not self.closed:
+            self._on_fail(as_reactsse_error(error))
+
+    def _connected(self, transport: Transport) -> None:
+        self._pending = None
+        if self.closed:
+            transport.close()
+            return
+        self._on_connected()
+        self.transport = transport
+        body_reader = self._body_reader
+        http = (
+            ClientConnection() if body_reader is None else ClientConnection(body_reader=body_reader)
+        )
+        self.http = http
+        request = self.request
+        try:
+            wire = http.send_request(request.method, request.url, request.headers, request.body)
+        except ReactSSEError as error:
+            self._on_fail(error)
+            return
+        trace = self._trace
+        if trace is not None:
+            trace_connected(trace, transport)
+            trace_request(trace, wire)
+        transport.start(self._on_data, self._on_close)
+        transport.write(wire)
+        if self._read_watchdog is not None and self.transport is transport:
+            self._read_watchdog.start()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _on_data(self, data: memoryview) -> None:
+        """The read listener's work: one socket read, all of it, through HTTP to the sinks.
+
+        ``data`` is a view of the transport's reused read buffer: ``receive_data`` copies the
+        body out of it (once), and nothing here keeps it."""
+        if self._read_watchdog is not None:
+            self._read_watchdog.last = self._loop.now()
+        if self._trace is not None:
+            self._trace.socket_read(data)
+        http = self.http
+        assert http is not None
+        try:
+            items = http.receive_data(data)
+        except ReactSSEError as error:
+            self.on_error(error)
+            return
+        self._feed(items)
+        if http.state is _HTTP_FAILED and not self.closed:
+            self._raise_fault(http)
+
+    def _on_close(self, error: Exception | None) -> None:
+        if error is not None:
+            self.on_error(as_reactsse_error(error))
+            return
+        http = self.http
+        assert http is not None
+        try:
+            items = http.receive_data(b"")  # EOF: ends a close-delimited body, or fails
+        except ReactSSEError as exc:
+            self.on_error(exc)
+            return
+        self._feed(items)
+        if http.state is _HTTP_FAILED and not self.closed:
+            self._raise_fault(http)
+            return
+        if not self.closed and self.transport is not None:
+            # EOF that h11 did not turn into an end (should not happen): a broken connection.
+            self._on_fail(ConnectionClosed("the server closed the connection"))
+
+    def _feed(self, items: Sequence[ResponseHead | bytes | ResponseEnd]) -> None:
+        for item in items:
+            if isinstance(item, bytes):
+                on_body = self.on_body
+                if on_body is not None:
+                    on_body(item)
+            elif isinstance(item, ResponseHead):
+                self._on_head(item)
+            else:
+                on_end = self.on_end
+                if on_end is not None:
+                    on_end()
+            if self.closed:
+                return
+
+    def _raise_fault(self, http: ClientConnection) -> None:
+        # receive_data returned (and _feed delivered) what it decoded before a fault, so
+        # nothing received is lost; the fault itself is raised by the next call.
+        try:
+            http.raise_error()
+        except ReactSSEError as error:
+            self.on_error(error)
+
+
+def as_reactsse_error(error: Exception) -> ReactSSEError:
+    """``error`` itself if it is a ``ReactSSEError``, else wrapped in ``ConnectionClosed``."""
+    if isinstance(error, ReactSSEError):
+        return error
+    # The connector translates OSError/SSLError into ReactSSEError itself; this is a safety net.
+    wrapped = ConnectionClosed(f"{type(error).__name__}: {error}")
+    wrapped.__cause__ = error
+    return wrapped
