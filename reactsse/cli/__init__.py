@@ -1,4 +1,4 @@
-"""The ``reactsse`` command line (also ``python -m reactsse``): demo, chat, get, serve.
+"""The ``reactsse`` command line (also ``python -m reactsse``): demo, chat, get, serve, bench.
 
 The console script ``reactsse`` runs ``reactsse.cli:main``; docs/cli.md documents every command
 and the exit codes.

@@ -1,9 +1,10 @@
-"""The ``reactsse`` command line (also ``python -m reactsse``): demo, chat, get, serve.
+"""The ``reactsse`` command line (also ``python -m reactsse``): demo, chat, get, serve, bench.
 
 ``reactsse demo`` starts the built-in OpenAI-compatible server and streams a chat completion
 from it through the whole stack, on one event loop. ``reactsse chat`` talks to a real OpenAI or
 compatible server; ``reactsse get`` reads any SSE endpoint, like ``curl -N``; ``reactsse serve``
-runs the built-in server. ``--trace`` on the client commands shows every layer on stderr.
+runs the built-in server; ``reactsse bench`` loads a streaming server and measures it.
+``--trace`` on the client commands shows every layer on stderr.
 
 Exit codes and the one-line failure messages: ``reactsse.cli.exits`` (and docs/cli.md).
 """
@@ -17,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 
+from reactsse.cli.bench import cmd_bench
 from reactsse.cli.chat import cmd_chat, cmd_demo
 from reactsse.cli.exits import (
     EXIT_API,
@@ -40,6 +42,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "chat": cmd_chat,
     "get": cmd_get,
     "serve": cmd_serve,
+    "bench": cmd_bench,
 }
 
 

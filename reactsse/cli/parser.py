@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chat(commands)
     _add_get(commands)
     _add_serve(commands)
+    _add_bench(commands)
     return parser
 
 
@@ -190,4 +191,108 @@ def _add_serve(commands: _Commands) -> None:
     )
     serve.add_argument(
         "--model", help="model the relay asks for (default: OPENAI_MODEL, or the mock's)"
+    )
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text!r}")
+    return value
+
+
+def _add_bench(commands: _Commands) -> None:
+    bench = commands.add_parser(
+        "bench",
+        help="load an SSE or LLM streaming server and measure it (like wrk, for streams)",
+        description="Open many concurrent streams against URL and report events/s, MB/s, time "
+        "to first byte/event/token, the gaps between events, stream durations and errors by "
+        "kind. Closed loop by default (--connections streams, each replaced when it ends); "
+        "--rate makes it an open loop. See docs/bench-tool.md.",
+    )
+    bench.add_argument("url", metavar="URL")
+    bench.add_argument(
+        "-c",
+        "--connections",
+        type=positive_int,
+        metavar="N",
+        help="concurrent streams (default 10; with --rate: the most at once, default no cap)",
+    )
+    bench.add_argument(
+        "--duration",
+        type=positive_float,
+        metavar="S",
+        help="measured seconds, after the warm-up (default 10 unless --streams)",
+    )
+    bench.add_argument(
+        "-n", "--streams", type=positive_int, metavar="N", help="stop after N measured streams"
+    )
+    bench.add_argument(
+        "-r",
+        "--rate",
+        type=positive_float,
+        metavar="PER_S",
+        help="start this many streams per second (an open loop)",
+    )
+    bench.add_argument(
+        "--warmup", type=positive_float, default=0.0, metavar="S", help="unmeasured seconds first"
+    )
+    _add_bench_request(bench)
+    _add_bench_output(bench)
+
+
+def _add_bench_request(bench: argparse.ArgumentParser) -> None:
+    bench.add_argument("-X", "--request", dest="method", metavar="METHOD", help="HTTP method")
+    bench.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'Name: value'",
+        help="request header (repeatable)",
+    )
+    bench.add_argument(
+        "-d", "--data", metavar="DATA|@FILE", help="request body (implies POST unless -X)"
+    )
+    bench.add_argument(
+        "--openai",
+        action="store_true",
+        help="POST a streaming chat completion (from --model and --prompt unless -d) and count "
+        "tokens; a URL ending in /v1 gets /chat/completions; OPENAI_API_KEY is sent if set",
+    )
+    bench.add_argument("--model", "-m", default=DEFAULT_MODEL, help="model name for --openai")
+    bench.add_argument("--prompt", default=DEMO_PROMPT, help="user message for --openai")
+    bench.add_argument("--max-tokens", type=int, metavar="N", help="max_tokens for --openai")
+
+
+def _add_bench_output(bench: argparse.ArgumentParser) -> None:
+    from reactsse.loadgen.runner import LOOPS
+
+    bench.add_argument(
+        "--loop", choices=LOOPS, default="select", help="event loop of the client (default select)"
+    )
+    bench.add_argument(
+        "-p",
+        "--processes",
+        type=positive_int,
+        default=1,
+        metavar="P",
+        help="client processes, each with its share of the load; results merged (default 1)",
+    )
+    bench.add_argument("--json", action="store_true", help="print the report as JSON")
+    bench.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
+    bench.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    bench.add_argument(
+        "--connect-timeout",
+        type=timeout_option,
+        default=10.0,
+        metavar="S",
+        help="seconds to connect before a stream fails as a timeout (0: none; default 10)",
+    )
+    bench.add_argument(
+        "--read-timeout",
+        type=timeout_option,
+        default=30.0,
+        metavar="S",
+        help="seconds without a byte before a stream fails as a timeout (0: none; default 30)",
     )

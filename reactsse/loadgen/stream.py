@@ -1,0 +1,251 @@
+"""``StreamRun``: one measured stream, from the TCP connect to the end of its response.
+
+It drives the layers directly rather than through ``EventSource``: the connector's transport
+hands each read to ``ClientConnection.receive_data`` and the body to
+``EventStreamDecoder.feed``, and the run records, once per read (never once per event unless
+``--openai`` asks to read the tokens), what a load test needs that a reconnecting client hides:
+the time of the first byte, the bytes and events of each read, and the exact kind of a failure.
+All times are ``loop.now()`` values, so a run on ``VirtualTimeLoop`` is measured in virtual time.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from reactsse.connector import PendingConnect, Transport, connect, default_ssl_context
+from reactsse.errors import (
+    ConnectError,
+    ConnectionClosed,
+    HTTPStatusError,
+    ReactSSEError,
+    RemoteProtocolError,
+    Timeout,
+    TLSError,
+    TransportError,
+)
+from reactsse.http import URL, ClientConnection, ConnectionState, ResponseEnd, ResponseHead
+from reactsse.loop import LoopInterface
+from reactsse.sse import EventStreamDecoder, MessageEvent
+
+__all__ = ["StreamRun", "Target", "error_kind"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What every stream of a run requests."""
+
+    url: URL
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    openai: bool = False
+    connect_timeout: float | None = 10.0
+    ssl_context: ssl.SSLContext | None = None
+
+
+def error_kind(error: BaseException) -> str:
+    """The kind a failure is counted under in the report (see docs/bench-tool.md)."""
+    cause = error.__cause__
+    if isinstance(error, ConnectError):
+        return "refused" if isinstance(cause, ConnectionRefusedError) else "connect"
+    if isinstance(error, TLSError):
+        return "tls"
+    if isinstance(error, Timeout):
+        return "timeout"
+    if isinstance(error, ConnectionClosed) and cause is None:
+        return "closed"  # a clean EOF before the response was complete
+    if isinstance(error, TransportError):
+        return "reset"
+    if isinstance(error, HTTPStatusError):
+        return f"http_{error.status}" if error.status != 200 else "content_type"
+    if isinstance(error, RemoteProtocolError):
+        return "protocol"
+    return "other"
+
+
+class StreamRun:
+    """One stream: connect, send the request, read and measure the response, report the end.
+
+    ``record(run, now, events, size, tokens)`` is the engine's sink for each read of the body,
+    ``first_byte(run, now)`` is called at the first read; ``done(run, error)`` exactly once,
+    with ``None`` when the response ended normally. ``close()`` cuts the stream (no ``done``).
+    """
+
+    def __init__(
+        self,
+        loop: LoopInterface,
+        target: Target,
+        scheduled: float,
+        record: Callable[[StreamRun, float, int, int, int], object],
+        done: Callable[[StreamRun, ReactSSEError | None], object],
+        first_byte: Callable[[StreamRun, float], object],
+    ) -> None:
+        self.loop = loop
+        self.target = target
+        self.scheduled = scheduled  # the time it was due: latencies count from here
+        self.first_byte: float | None = None
+        self.first_event: float | None = None
+        self.first_token: float | None = None
+        self.last_event = 0.0
+        self.last_read = scheduled
+        self.events = 0
+        self.tokens = 0
+        self._record = record
+        self._done = done
+        self._first_byte = first_byte
+        self._http = ClientConnection()
+        self._decoder = EventStreamDecoder()
+        self._pending: PendingConnect | None = None
+        self._transport: Transport | None = None
+        self._open = False
+        self._finished = False
+
+    def start(self) -> None:
+        url = self.target.url
+        context = None
+        if url.is_tls:
+            context = self.target.ssl_context or default_ssl_context()
+        self._pending = connect(
+            self.loop,
+            url.host,
+            url.port,
+            ssl_context=context,
+            timeout=self.target.connect_timeout,
+            on_connected=self._on_connected,
+            on_error=self._on_connect_error,
+        )
+
+    def close(self) -> None:
+        """Cut the stream now: no callback afterwards."""
+        self._finished = True
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    def fail(self, error: ReactSSEError) -> None:
+        """End the stream with ``error`` (the engine's read timeout uses it)."""
+        if not self._finished:
+            self.close()
+            self._done(self, error)
+
+    # -- the connection --------------------------------------------------------------------
+
+    def _on_connect_error(self, error: Exception) -> None:
+        self._pending = None
+        self.fail(error if isinstance(error, ReactSSEError) else ReactSSEError(str(error)))
+
+    def _on_connected(self, transport: Transport) -> None:
+        self._pending = None
+        self._transport = transport
+        target = self.target
+        try:
+            wire = self._http.send_request(target.method, target.url, target.headers, target.body)
+        except ReactSSEError as error:
+            self.fail(error)
+            return
+        transport.start(self._on_data, self._on_close)
+        transport.write(wire)
+
+    def _on_close(self, error: Exception | None) -> None:
+        self._transport = None
+        if self._finished:
+            return
+        if error is not None:
+            self.fail(error if isinstance(error, ReactSSEError) else ReactSSEError(str(error)))
+            return
+        http = self._http
+        try:
+            self._process(http.receive_data(b""), self.loop.now())
+            if http.state is ConnectionState.ERROR:
+                http.raise_error()
+        except ReactSSEError as exc:
+            self.fail(exc)
+            return
+        if not self._finished:  # EOF that ended no response: the connection broke
+            self.fail(ConnectionClosed("the server closed the connection mid-response"))
+
+    def _on_data(self, data: memoryview) -> None:
+        now = self.loop.now()
+        self.last_read = now
+        if self.first_byte is None:
+            self.first_byte = now
+            self._first_byte(self, now)
+        http = self._http
+        try:
+            self._process(http.receive_data(data), now)
+            # A fault comes after the data decoded before it; the next call would raise it.
+            if http.state is ConnectionState.ERROR:
+                http.raise_error()
+        except ReactSSEError as exc:
+            self.fail(exc)
+
+    # -- the response ----------------------------------------------------------------------
+
+    def _process(self, items: list[ResponseHead | bytes | ResponseEnd], now: float) -> None:
+        for item in items:
+            if type(item) is bytes:
+                if self._open:
+                    self._body(item, now)
+            elif isinstance(item, ResponseHead):
+                self._head(item)
+            elif isinstance(item, ResponseEnd) and not self._finished:
+                self._end()
+
+    def _head(self, head: ResponseHead) -> None:
+        if head.status != 200 or head.content_type != "text/event-stream":
+            raise HTTPStatusError(
+                f"{self.target.url}: HTTP {head.status} {head.reason} "
+                f"({head.content_type or 'no Content-Type'})",
+                url=str(self.target.url),
+                status=head.status,
+                reason=head.reason,
+                headers=head.headers,
+            )
+        self._open = True
+
+    def _body(self, data: bytes, now: float) -> None:
+        events = self._decoder.feed(data)
+        count = len(events)
+        tokens = 0
+        if count:
+            if self.first_event is None:
+                self.first_event = now
+            if self.target.openai:
+                tokens = self._tokens(events, now)
+            self.events += count
+        self._record(self, now, count, len(data), tokens)
+        if count:
+            self.last_event = now
+
+    def _tokens(self, events: list[MessageEvent], now: float) -> int:
+        """Count the events that carry a token (a non-empty delta); return how many."""
+        before = self.tokens
+        for event in events:
+            if event.data == "[DONE]":
+                continue
+            try:
+                chunk = json.loads(event.data)
+                delta = chunk["choices"][0]["delta"]
+            except (ValueError, LookupError, TypeError):
+                continue
+            if delta.get("content") or delta.get("tool_calls") or delta.get("reasoning_content"):
+                self.tokens += 1
+                if self.first_token is None:
+                    self.first_token = now
+        return self.tokens - before
+
+    def _end(self) -> None:
+        self._finished = True
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
+        if not self._open:
+            self._done(self, RemoteProtocolError("the response ended before its head"))
+            return
+        self._done(self, None)
