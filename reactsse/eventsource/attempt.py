@@ -56,7 +56,6 @@ class Attempt:
         "_on_head",
         "_pending",
         "_read_watchdog",
-        "_scrubber",
         "_ssl_context",
         "_trace",
         "closed",
@@ -65,6 +64,7 @@ class Attempt:
         "on_end",
         "on_error",
         "request",
+        "scrubber",
         "transport",
     )
 
@@ -88,7 +88,7 @@ class Attempt:
         self._body_reader = options.body_reader
         self._trace = options.trace
         # A server may echo the credentials it was sent: the trace never sees them.
-        self._scrubber = (
+        self.scrubber: Scrubber | None = (
             None
             if self._trace is None
             else Scrubber.for_request(request.url.target, request.headers)
@@ -182,7 +182,7 @@ class Attempt:
         if self._read_watchdog is not None:
             self._read_watchdog.last = self._loop.now()
         if self._trace is not None:
-            scrubber = self._scrubber
+            scrubber = self.scrubber
             self._trace.socket_read(scrubber.data(data) if scrubber else data)
         http = self.http
         assert http is not None

@@ -256,7 +256,7 @@ class EventSource(Emitter):
 
     def _on_head(self, head: ResponseHead) -> None:
         if self._trace is not None:
-            self._trace.response_head(redacted_head(head))
+            self._trace.response_head(redacted_head(head, self._attempt.scrubber))
         status = head.status
         if status in REDIRECT_STATUSES and head.get("location") is not None:
             self._follow_redirect(head)

@@ -14,7 +14,13 @@ from typing import IO
 from reactsse.connector import TLSTransport, Transport
 from reactsse.errors import ReactSSEError
 from reactsse.http import ResponseHead
-from reactsse.http.redact import ReadRedactor, is_secret_header, redact_headers, redact_url
+from reactsse.http.redact import (
+    ReadRedactor,
+    Scrubber,
+    is_secret_header,
+    redact_headers,
+    redact_url,
+)
 from reactsse.sse import Comment, Dispatch, Field
 
 __all__ = ["TextTrace", "Trace"]
@@ -163,14 +169,19 @@ def redact_target(request_line: str) -> str:
     return redact_url(request_line)
 
 
-def redacted_head(head: ResponseHead) -> ResponseHead:
-    """``head`` itself, or a copy with its secret header values (and URLs) redacted."""
+def redacted_head(head: ResponseHead, scrubber: Scrubber | None = None) -> ResponseHead:
+    """``head`` itself, or a copy with its secret header values (and URLs) redacted, and the
+    request's credentials (``scrubber``) removed from what the server echoes."""
     headers = tuple(redact_headers(head.headers))
-    if headers == head.headers:
+    reason = head.reason
+    if scrubber:
+        headers = tuple((name, scrubber.text(value)) for name, value in headers)
+        reason = scrubber.text(reason)
+    if headers == head.headers and reason == head.reason:
         return head
     return ResponseHead(
         status=head.status,
-        reason=head.reason,
+        reason=reason,
         headers=headers,
         http_version=head.http_version,
     )
