@@ -65,7 +65,13 @@ class URL:
 
         Returns the new URL; raises InvalidURL if the result is not a valid http(s) URL.
         """
-        return parse_url(urllib.parse.urljoin(str(self), location.strip()))
+        try:
+            joined = urllib.parse.urljoin(str(self), location.strip())
+        except ValueError:
+            # urljoin splits the location first (e.g. "Invalid IPv6 URL"): a foreign error
+            # for an invalid URL, which parse_url then reports in its own words.
+            joined = location.strip()
+        return parse_url(joined)
 
 
 # RFC 3986 §3.2.2 reg-name after IDNA encoding: letters, digits, "-", ".", "_", "~".
