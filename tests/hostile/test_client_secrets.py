@@ -22,6 +22,8 @@ from collections.abc import Iterator
 
 import pytest
 from _sse_test_servers import Exchange, ScriptedServer, sse_head
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reactsse import OpenAIClient
 from reactsse.errors import (
@@ -32,6 +34,8 @@ from reactsse.errors import (
     RemoteProtocolError,
 )
 from reactsse.eventsource import EventSource, ReadyState, TextTrace
+from reactsse.http import parse_url
+from reactsse.http.redact import ReadRedactor, Scrubber, redact_url
 from reactsse.loop import StreamSelectLoop
 
 SECRET = "pl4nted-S3CRET-7f3a9c1e"
@@ -290,3 +294,60 @@ def test_echoed_api_key_through_chat_trace() -> None:
         )  # fmt: skip
     assert "> Authorization: <redacted>" in result.stderr
     assert_cli_failed(result, 4, "Incorrect API key provided: <redacted>")
+
+
+# -- the redaction itself (sans-IO) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://h/p?api_key=S&q=1", "http://h/p?api_key=<redacted>&q=1"),
+        ("http://h/?key=S", "http://h/?key=<redacted>"),
+        ("http://h/?access_token=S#id_token=S", "http://h/?access_token=<redacted>#id_token=<redacted>"),
+        ("http://h/?client_secret=S&password=S", "http://h/?client_secret=<redacted>&password=<redacted>"),
+        ("http://h/?Api%5FKey=S", "http://h/?Api%5FKey=<redacted>"),
+        ("https://u:S@h/x", "https://<redacted>@h/x"),
+        ("u:S@h/x", "<redacted>@h/x"),
+        ("http://h/?page=2&q=keys", "http://h/?page=2&q=keys"),
+    ],
+)  # fmt: skip
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+    if url.startswith("http://h"):
+        # URL keeps no fragment (it is never sent).
+        assert parse_url(url).redacted() == shown.split("#")[0]
+
+
+@given(st.text(max_size=40), st.sampled_from(["api_key", "token", "Secret", "passwd", "sig"]))
+def test_redact_url_never_raises_and_hides_secret_values(noise: str, name: str) -> None:
+    text = f"http://h/{noise}?{name}={SECRET}&x={noise}"
+    if any(c in noise for c in "&#;= \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0"):
+        redact_url(text)  # still must not raise
+        return
+    assert SECRET not in redact_url(text)
+
+
+@pytest.mark.parametrize(
+    "name", [b"X-Auth-Token", b"Set-Cookie", b"Authorization", b"X-Api-Key", b"X-Client-Secret"]
+)
+@given(cut=st.integers(0, 60))
+def test_read_excerpts_redact_a_secret_header_split_anywhere(name: bytes, cut: int) -> None:
+    head = b"HTTP/1.1 200 OK\r\n" + name + b": " + SECRET.encode() + b"\r\nX-Other: 1\r\n\r\n"
+    cut = min(cut + 17, len(head))  # from the start of the header line to past its end
+    reads = ReadRedactor()
+    shown = reads.excerpt(head[:cut], limit=200) + reads.excerpt(head[cut:], limit=200)
+    assert SECRET not in shown
+    # What is left of the secret in each excerpt is never more than the part before the cut.
+    for piece in (SECRET[i : i + 6] for i in range(len(SECRET) - 5)):
+        assert piece not in shown
+
+
+def test_scrubber_takes_the_bearer_token_and_query_secrets() -> None:
+    scrubber = Scrubber.for_request(
+        f"/x?api_key={SECRET}&q=1", [("Authorization", f"Bearer {SECRET}2"), ("Accept", "a/b")]
+    )
+    text = f"bad {SECRET}2 and {SECRET} and a/b"
+    assert scrubber.text(text) == "bad <redacted> and <redacted> and a/b"
+    assert scrubber.data(text.encode()) == b"bad <redacted> and <redacted> and a/b"
+    assert not Scrubber.for_request("/x?q=1", [("Accept", "text/event-stream")])
