@@ -21,6 +21,7 @@ __all__ = [
     "ReadRedactor",
     "Scrubber",
     "is_secret_header",
+    "redact_header_lines",
     "redact_headers",
     "redact_url",
 ]
@@ -100,6 +101,11 @@ def _redact_line(match: re.Match[bytes]) -> bytes:
     return match.group(0)
 
 
+def redact_header_lines(data: bytes) -> bytes:
+    """``data`` (raw HTTP bytes) with the value of every secret header line redacted."""
+    return _HEADER_LINE.sub(_redact_line, data)
+
+
 class ReadRedactor:
     """Excerpts of consecutive socket reads, with the values of secret header lines redacted.
 
@@ -127,7 +133,7 @@ class ReadRedactor:
             secret = match is not None and is_secret_header(match.group(1).decode("latin-1"))
             first = (REDACTED.encode() if end else b"") if secret else shown[:end]
             shown = shown[end:]
-        shown = first + _HEADER_LINE.sub(_redact_line, shown)
+        shown = first + redact_header_lines(shown)
         self._remember(raw)
         return repr(shown) + ("..." if len(raw) > limit else "")
 

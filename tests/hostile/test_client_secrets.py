@@ -351,3 +351,18 @@ def test_scrubber_takes_the_bearer_token_and_query_secrets() -> None:
     assert scrubber.text(text) == "bad <redacted> and <redacted> and a/b"
     assert scrubber.data(text.encode()) == b"bad <redacted> and <redacted> and a/b"
     assert not Scrubber.for_request("/x?q=1", [("Accept", "text/event-stream")])
+
+
+def test_malformed_head_excerpt_in_the_error_redacts_secret_headers() -> None:
+    def handler(exchange: Exchange) -> None:
+        exchange.send(
+            f"HTTP/1.1 200 OK\r\nSet-Cookie: s={SECRET}\r\nno colon here\r\n\r\n".encode()
+        )
+
+    with ScriptedServer(handler) as server:
+        error, trace, _source = run_source(server.url("/"))
+        result = run_cli("get", server.url("/"), "--trace")
+    assert type(error) is RemoteProtocolError
+    assert "Set-Cookie: <redacted>" in str(error)
+    assert_no_secret(trace, *error_texts(error))
+    assert_cli_failed(result, 1, "RemoteProtocolError")
