@@ -8,7 +8,7 @@ before a trace method sees them.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import IO
 
 from reactsse.connector import TLSTransport, Transport
@@ -17,7 +17,6 @@ from reactsse.http import ResponseHead
 from reactsse.http.redact import (
     ReadRedactor,
     Scrubber,
-    is_secret_header,
     redact_headers,
     redact_url,
 )
@@ -154,21 +153,6 @@ def excerpt(data: bytes | memoryview, limit: int = 48) -> str:
     return ReadRedactor().excerpt(data, limit)
 
 
-def is_secret(name: str) -> bool:
-    """Whether a header named ``name`` carries a secret (its value is never traced)."""
-    return is_secret_header(name)
-
-
-def redact(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``headers`` with the value of every secret header replaced by ``<redacted>``."""
-    return redact_headers(headers)
-
-
-def redact_target(request_line: str) -> str:
-    """A request line with the values of secret-looking query parameters redacted."""
-    return redact_url(request_line)
-
-
 def redacted_head(head: ResponseHead, scrubber: Scrubber | None = None) -> ResponseHead:
     """``head`` itself, or a copy with its secret header values (and URLs) redacted, and the
     request's credentials (``scrubber``) removed from what the server echoes."""
@@ -195,7 +179,7 @@ def trace_request(trace: Trace, wire: bytes) -> None:
     for line in lines[1:]:
         name, _, value = line.partition(":")
         headers.append((name, value.strip()))
-    trace.request_sent(redact_target(lines[0]), redact(headers), len(body))
+    trace.request_sent(redact_url(lines[0]), redact_headers(headers), len(body))
 
 
 def trace_connected(trace: Trace, transport: Transport) -> None:
