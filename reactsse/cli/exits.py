@@ -4,8 +4,9 @@ Stable (docs/cli.md):
 
 ==== =====================================================================================
 0    success (also a stream that ended without its ``[DONE]``: a warning is printed)
-1    the peer broke the protocol (malformed HTTP or SSE, a limit exceeded), or another error
-2    bad usage: unknown option, bad header syntax, a URL that cannot be requested
+1    the peer broke the protocol (malformed HTTP or SSE, a limit exceeded, a redirect to a URL
+     that cannot be requested), or another error
+2    bad usage: unknown option, bad header syntax, a URL given that cannot be requested
 3    the network failed: connection refused, name not resolved, TLS failure, timeout, reset
 4    the server answered with an HTTP error status (401, 404, 429, 500 ...) or not a stream
 5    the server reported an error inside the stream (an OpenAI ``error`` payload or event)

@@ -55,7 +55,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 def looks_like_json(text: str) -> bool:
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True
 

@@ -27,6 +27,7 @@ from reactsse.eventsource.request import Request
 from reactsse.eventsource.trace import trace_connected, trace_request
 from reactsse.eventsource.watchdog import Watchdog
 from reactsse.http import ClientConnection, ConnectionState, ResponseEnd, ResponseHead
+from reactsse.http.redact import Scrubber
 from reactsse.loop import LoopInterface
 
 __all__ = ["Attempt"]
@@ -63,6 +64,7 @@ class Attempt:
         "on_end",
         "on_error",
         "request",
+        "scrubber",
         "transport",
     )
 
@@ -85,6 +87,12 @@ class Attempt:
         self._connect_timeout = options.connect_timeout
         self._body_reader = options.body_reader
         self._trace = options.trace
+        # A server may echo the credentials it was sent: the trace never sees them.
+        self.scrubber: Scrubber | None = (
+            None
+            if self._trace is None
+            else Scrubber.for_request(request.url.target, request.headers)
+        )
         # Shared by the attempts of one source: started when connected, stopped by close().
         self._read_watchdog = read_watchdog
         self._on_connected = on_connected
@@ -174,7 +182,8 @@ class Attempt:
         if self._read_watchdog is not None:
             self._read_watchdog.last = self._loop.now()
         if self._trace is not None:
-            self._trace.socket_read(data)
+            scrubber = self.scrubber
+            self._trace.socket_read(scrubber.data(data) if scrubber else data)
         http = self.http
         assert http is not None
         try:

@@ -8,12 +8,13 @@ for at most ``ERROR_BODY_WAIT`` seconds, then fails with the ``HTTPStatusError``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from reactsse.errors import ContentTypeError, HTTPStatusError, ReactSSEError
 from reactsse.eventsource.attempt import Attempt
 from reactsse.eventsource.policy import is_retryable, parse_retry_after
 from reactsse.http import ResponseHead
+from reactsse.http.redact import Scrubber
 from reactsse.loop import LoopInterface, TimerInterface
 
 __all__ = ["ERROR_BODY_LIMIT", "ERROR_BODY_WAIT", "ErrorBody", "status_error"]
@@ -38,7 +39,7 @@ class ErrorBody:
     on a read timeout too, and ``cancel`` when it lets the response go.
     """
 
-    __slots__ = ("_body", "_loop", "_on_done", "_timer", "head", "url")
+    __slots__ = ("_body", "_loop", "_on_done", "_scrubber", "_timer", "head", "url")
 
     def __init__(
         self,
@@ -50,7 +51,10 @@ class ErrorBody:
     ) -> None:
         self._loop = loop
         self.head = head
-        self.url = str(attempt.request.url)
+        request = attempt.request
+        self.url = request.url.redacted()
+        # A server may echo the credentials it rejected: the error never carries them.
+        self._scrubber = Scrubber.for_request(request.url.target, request.headers)
         self._on_done = on_done
         self._body = bytearray()
         self._timer: TimerInterface | None = loop.add_timer(wait, self._on_timeout)
@@ -68,7 +72,7 @@ class ErrorBody:
         """Call ``on_done`` with the error built from the head and the body kept so far."""
         head = self.head
         body = bytes(self._body[:ERROR_BODY_LIMIT]).decode("utf-8", errors="replace")
-        error = status_error(head, self.url, body)
+        error = status_error(head, self.url, body, self._scrubber)
         retry_after = parse_retry_after(head.get("retry-after")) if is_retryable(error) else None
         self._on_done(error, retry_after)
 
@@ -86,23 +90,36 @@ class ErrorBody:
         self.finish()
 
 
-def status_error(head: ResponseHead, url: str, body: str) -> HTTPStatusError:
-    """The error for a response that is not an event stream (``body``: its start, decoded)."""
+def status_error(
+    head: ResponseHead, url: str, body: str, scrubber: Scrubber | None = None
+) -> HTTPStatusError:
+    """The error for a response that is not an event stream (``body``: its start, decoded).
+
+    ``url`` is shown as given (pass it redacted); ``scrubber`` removes the request's own
+    credentials from the body, the headers and the message.
+    """
+    headers: Sequence[tuple[str, str]] = head.headers
+    reason = head.reason
+    content_type = head.content_type or "none"
+    if scrubber:
+        body = scrubber.text(body)
+        headers = [(name, scrubber.text(value)) for name, value in headers]
+        reason = scrubber.text(reason)
+        content_type = scrubber.text(content_type)
     if head.status == 200:
         return ContentTypeError(
-            f"expected Content-Type text/event-stream, got {head.content_type or 'none'!r}"
-            f" from {url}",
+            f"expected Content-Type text/event-stream, got {content_type!r} from {url}",
             url=url,
             status=head.status,
-            reason=head.reason,
-            headers=head.headers,
+            reason=reason,
+            headers=headers,
             body=body,
         )
     return HTTPStatusError(
-        f"HTTP {head.status} {head.reason} from {url}" + (f": {body[:200]}" if body else ""),
+        f"HTTP {head.status} {reason} from {url}" + (f": {body[:200]}" if body else ""),
         url=url,
         status=head.status,
-        reason=head.reason,
-        headers=head.headers,
+        reason=reason,
+        headers=headers,
         body=body,
     )

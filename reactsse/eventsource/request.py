@@ -7,8 +7,9 @@ import json as _json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from reactsse.errors import LocalProtocolError, TooManyRedirects
+from reactsse.errors import InvalidURL, LocalProtocolError, RemoteProtocolError, TooManyRedirects
 from reactsse.http import URL
+from reactsse.http.redact import redact_url
 
 __all__ = [
     "REDIRECT_STATUSES",
@@ -116,13 +117,25 @@ class RedirectChain:
 
     def follow(self, request: Request, status: int, location: str) -> Request:
         """``redirect(request, status, location)``, or ``TooManyRedirects`` (over the limit, or
-        a loop back to a request already made), or ``InvalidURL``."""
+        a loop back to a request already made), or ``RemoteProtocolError`` for a ``Location``
+        that cannot be requested (another scheme such as ``file://``, no host)."""
         self._count += 1
         if self._count > self._limit:
-            raise TooManyRedirects(f"more than {self._limit} redirects, last to {location!r}")
-        target = redirect(request, status, location)
+            raise TooManyRedirects(
+                f"more than {self._limit} redirects, last to {redact_url(location)!r}"
+            )
+        try:
+            target = redirect(request, status, location)
+        except InvalidURL as exc:
+            # The user's request was fine; the server's answer is one we cannot follow (its
+            # message shows the URL redacted).
+            raise RemoteProtocolError(
+                f"redirect {status} to a URL that cannot be requested: {exc}"
+            ) from exc
         key = (target.method, str(target.url))
         if key in self._visited:
-            raise TooManyRedirects(f"redirect loop: {key[0]} {key[1]} was already requested")
+            raise TooManyRedirects(
+                f"redirect loop: {key[0]} {target.url.redacted()} was already requested"
+            )
         self._visited.add(key)
         return target

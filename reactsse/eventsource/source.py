@@ -181,7 +181,11 @@ class EventSource(Emitter):
 
     @property
     def url(self) -> str:
-        """The URL given to the constructor (redirects do not change it, as in WHATWG)."""
+        """The URL given to the constructor (redirects do not change it, as in WHATWG).
+
+        It is the real URL, credentials included; what the source shows (its repr, its errors,
+        its trace) is redacted.
+        """
         return self._url_text
 
     @property
@@ -213,7 +217,9 @@ class EventSource(Emitter):
         self._run_done_callbacks()
 
     def __repr__(self) -> str:
-        return f"<EventSource {self._request.method} {self._url} {self.ready_state.name}>"
+        return (
+            f"<EventSource {self._request.method} {self._url.redacted()} {self.ready_state.name}>"
+        )
 
     # -- attempts ----------------------------------------------------------------------------
 
@@ -250,7 +256,7 @@ class EventSource(Emitter):
 
     def _on_head(self, head: ResponseHead) -> None:
         if self._trace is not None:
-            self._trace.response_head(redacted_head(head))
+            self._trace.response_head(redacted_head(head, self._attempt.scrubber))
         status = head.status
         if status in REDIRECT_STATUSES and head.get("location") is not None:
             self._follow_redirect(head)
@@ -333,7 +339,7 @@ class EventSource(Emitter):
             self._fail(error)
             return
         if self._trace is not None:
-            self._trace.redirect(head.status, str(request.url))
+            self._trace.redirect(head.status, request.url.redacted())
         self._attempt.close()
         self._connect(request)
 
@@ -350,7 +356,7 @@ class EventSource(Emitter):
             return
         timeout = self.options.read_timeout
         assert timeout is not None
-        url = self._attempt.request.url
+        url = self._attempt.request.url.redacted()
         self._fail(ReadTimeout(f"no data for {timeout:g} s from {url}", timeout=timeout))
 
     def _on_event_timeout(self) -> None:
@@ -358,7 +364,7 @@ class EventSource(Emitter):
             return
         timeout = self.options.event_timeout
         assert timeout is not None
-        url = self._attempt.request.url
+        url = self._attempt.request.url.redacted()
         self._fail(EventTimeout(f"no event for {timeout:g} s from {url}", timeout=timeout))
 
     # -- failing, reconnecting, finishing -----------------------------------------------------

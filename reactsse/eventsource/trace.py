@@ -1,42 +1,39 @@
 """``Trace`` (what an ``EventSource`` does, as it happens), ``TextTrace``, and the redaction.
 
-Secrets never reach a trace: the helpers here redact header values, query parameters and header
-lines inside raw socket reads before a trace method sees them.
+Secrets never reach a trace: the helpers here (on ``reactsse.http.redact``) redact header values,
+URLs (userinfo, credential-looking query parameters) and header lines inside raw socket reads
+before a trace method sees them.
 """
 
 from __future__ import annotations
 
-import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import IO
 
 from reactsse.connector import TLSTransport, Transport
 from reactsse.errors import ReactSSEError
 from reactsse.http import ResponseHead
+from reactsse.http.redact import (
+    ReadRedactor,
+    Scrubber,
+    redact_headers,
+    redact_url,
+)
 from reactsse.sse import Comment, Dispatch, Field
 
 __all__ = ["TextTrace", "Trace"]
-
-# Request headers whose values the trace never shows.
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
-)
-# A secret header inside the raw bytes of a socket read (a response head's Set-Cookie).
-_SECRET_LINE = re.compile(
-    rb"(?im)^((?:set-)?cookie|(?:proxy-)?authorization|[a-z-]*api-key)[ \t]*:[^\r\n]*"
-)
-# Query parameters whose values the trace never shows (``?key=``, ``?access_token=``, ...).
-_SECRET_QUERY = re.compile(r"([?&][^=&#]*(?:key|token|secret|password|auth)[^=&#]*=)[^&#\s]*", re.I)
 
 
 class Trace:
     """Receives what an ``EventSource`` does, as it happens (the CLI's ``--trace`` teaching mode).
 
     Subclass it and override what you need; every method here does nothing. Secrets never reach
-    a trace: ``Authorization``, ``Proxy-Authorization``, ``Cookie``, ``Set-Cookie`` and API-key
-    header values arrive as ``<redacted>``. When no trace is given, the source pays nothing but
-    an ``is None`` test per read.
+    a trace: the value of every header whose name contains ``authorization``, ``cookie``,
+    ``token``, ``secret``, ``password`` or an API key arrives as ``<redacted>``, URLs arrive
+    with userinfo and credential-looking query values redacted, and the credentials the request
+    sends are scrubbed from what the server echoes (``socket_read`` data, error messages).
+    When no trace is given, the source pays nothing but an ``is None`` test per read.
     """
 
     def connecting(self, host: str, port: int, tls: bool) -> None:
@@ -83,6 +80,8 @@ class TextTrace(Trace):
 
     def __init__(self, file: IO[str] | None = None) -> None:
         self._file = file
+        # Remembers a header line that a read boundary splits, to redact its second half too.
+        self._reads = ReadRedactor()
 
     def _write(self, line: str) -> None:
         file = self._file if self._file is not None else sys.stderr
@@ -105,7 +104,7 @@ class TextTrace(Trace):
             self._write(f"> ({body_size} bytes of body)")
 
     def socket_read(self, data: bytes | memoryview) -> None:
-        self._write(f"< read {len(data)} bytes: {excerpt(data)}")
+        self._write(f"< read {len(data)} bytes: {self._reads.excerpt(data)}")
 
     def response_head(self, head: ResponseHead) -> None:
         self._write(f"< HTTP/{head.http_version} {head.status} {head.reason}")
@@ -150,40 +149,24 @@ class TextTrace(Trace):
 
 
 def excerpt(data: bytes | memoryview, limit: int = 48) -> str:
-    """The first ``limit`` bytes of a read, escaped, with secret header values redacted."""
-    head = _SECRET_LINE.sub(rb"\1: <redacted>", bytes(data[:limit]))
-    return repr(head) + ("..." if len(data) > limit else "")
+    """The first ``limit`` bytes of one read on its own, escaped, secret header values redacted."""
+    return ReadRedactor().excerpt(data, limit)
 
 
-def is_secret(name: str) -> bool:
-    """Whether a header named ``name`` carries a secret (its value is never traced)."""
-    lowered = name.lower()
-    return (
-        lowered in SECRET_HEADERS
-        or "token" in lowered
-        or "secret" in lowered
-        or "api-key" in lowered
-    )
-
-
-def redact(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``headers`` with the value of every secret header replaced by ``<redacted>``."""
-    return [(name, "<redacted>" if is_secret(name) else value) for name, value in headers]
-
-
-def redact_target(request_line: str) -> str:
-    """A request line with the values of secret-looking query parameters redacted."""
-    return _SECRET_QUERY.sub(r"\1<redacted>", request_line)
-
-
-def redacted_head(head: ResponseHead) -> ResponseHead:
-    """``head`` itself, or a copy with its secret header values redacted."""
-    if not any(is_secret(name) for name, _ in head.headers):
+def redacted_head(head: ResponseHead, scrubber: Scrubber | None = None) -> ResponseHead:
+    """``head`` itself, or a copy with its secret header values (and URLs) redacted, and the
+    request's credentials (``scrubber``) removed from what the server echoes."""
+    headers = tuple(redact_headers(head.headers))
+    reason = head.reason
+    if scrubber:
+        headers = tuple((name, scrubber.text(value)) for name, value in headers)
+        reason = scrubber.text(reason)
+    if headers == head.headers and reason == head.reason:
         return head
     return ResponseHead(
         status=head.status,
-        reason=head.reason,
-        headers=tuple(redact(head.headers)),
+        reason=reason,
+        headers=headers,
         http_version=head.http_version,
     )
 
@@ -196,7 +179,7 @@ def trace_request(trace: Trace, wire: bytes) -> None:
     for line in lines[1:]:
         name, _, value = line.partition(":")
         headers.append((name, value.strip()))
-    trace.request_sent(redact_target(lines[0]), redact(headers), len(body))
+    trace.request_sent(redact_url(lines[0]), redact_headers(headers), len(body))
 
 
 def trace_connected(trace: Trace, transport: Transport) -> None:

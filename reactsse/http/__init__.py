@@ -1,8 +1,8 @@
 """The sans-IO HTTP/1.1 client layer on h11: request bytes out, response head / body / end in.
 
-``url`` (URLs), ``connection`` (``ClientConnection``: who reads which bytes, its states and
-faults), ``chunked`` (the batch de-chunker), ``content`` (gzip/deflate), ``events`` (what
-``receive_data`` returns). See docs/http.md.
+``url`` (URLs), ``redact`` (what is safe to show), ``connection`` (``ClientConnection``: who
+reads which bytes, its states and faults), ``chunked`` (the batch de-chunker), ``content``
+(gzip/deflate), ``events`` (what ``receive_data`` returns). See docs/http.md.
 """
 
 from reactsse.http.connection import (

@@ -32,6 +32,7 @@ import re
 import h11
 
 from reactsse.errors import LimitExceeded, RemoteProtocolError
+from reactsse.http.redact import redact_header_lines
 
 __all__ = ["BatchDechunker", "excerpt", "parse_trailers"]
 
@@ -56,8 +57,9 @@ _COPY_BELOW = 2048
 
 
 def excerpt(data: bytes | bytearray | memoryview, limit: int = 60) -> str:
-    """Return a bounded, escaped excerpt of ``data`` for an error message."""
-    head = bytes(data[:limit])
+    """Return a bounded, escaped excerpt of ``data`` for an error message (secret header
+    values redacted: the excerpt may be of a response head)."""
+    head = redact_header_lines(bytes(data[:limit]))
     text = repr(head)[1:]  # b'...' -> '...'
     return text + (" (truncated)" if len(data) > limit else "")
 

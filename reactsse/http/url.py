@@ -1,4 +1,9 @@
-"""Absolute http(s) URLs, split for a request (RFC 3986, RFC 9112 §3.2): ``URL``, ``parse_url``."""
+"""Absolute http(s) URLs, split for a request (RFC 3986, RFC 9112 §3.2): ``URL``, ``parse_url``.
+
+Credentials travel in URLs more often than they should (``?api_key=``, ``?access_token=``,
+``user:password@``). The real URL goes only into the request; every message and repr shows
+``URL.redacted()`` (``reactsse.http.redact.redact_url``), including ``parse_url``'s errors.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from reactsse.errors import InvalidURL
+from reactsse.http.redact import redact_url
 
 __all__ = ["URL", "parse_url"]
 
@@ -50,12 +56,22 @@ class URL:
     def __str__(self) -> str:
         return f"{self.scheme}://{self.host_header}{self.target}"
 
+    def redacted(self) -> str:
+        """``str(self)`` safe to show: secret-looking query parameters redacted (``redact_url``)."""
+        return redact_url(str(self))
+
     def join(self, location: str) -> URL:
         """Resolve a redirect's ``Location`` (absolute or relative, RFC 3986 §5) against this URL.
 
         Returns the new URL; raises InvalidURL if the result is not a valid http(s) URL.
         """
-        return parse_url(urllib.parse.urljoin(str(self), location.strip()))
+        try:
+            joined = urllib.parse.urljoin(str(self), location.strip())
+        except ValueError:
+            # urljoin splits the location first (e.g. "Invalid IPv6 URL"): a foreign error
+            # for an invalid URL, which parse_url then reports in its own words.
+            joined = location.strip()
+        return parse_url(joined)
 
 
 # RFC 3986 §3.2.2 reg-name after IDNA encoding: letters, digits, "-", ".", "_", "~".
@@ -77,43 +93,53 @@ def parse_url(url: str) -> URL:
     """
     if not isinstance(url, str):
         raise InvalidURL(f"URL must be a str, not {type(url).__name__}")
+    # Every message below shows the URL redacted: the rejected URL may carry credentials.
+    shown_url = redact_url(url)
     try:
         parts = urllib.parse.urlsplit(url.strip())
     except ValueError as exc:
-        raise InvalidURL(f"invalid URL {url!r}: {exc}") from exc
+        # Its text may quote the netloc (userinfo included): raised outside this block, so that
+        # neither __cause__ nor __context__ keeps it.
+        problem: str | None = redact_url(str(exc))
+    else:
+        problem = None
+    if problem is not None:
+        raise InvalidURL(f"invalid URL {shown_url!r}: {problem}")
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         shown = f"{parts.scheme!r}" if parts.scheme else "no scheme"
-        raise InvalidURL(f"invalid URL {url!r}: {shown}; only http:// and https:// are supported")
+        raise InvalidURL(
+            f"invalid URL {shown_url!r}: {shown}; only http:// and https:// are supported"
+        )
     if "@" in parts.netloc:
         raise InvalidURL(
-            f"invalid URL {url!r}: credentials in the URL are not supported; "
+            f"invalid URL {shown_url!r}: credentials in the URL are not supported; "
             "send an Authorization header instead"
         )
     hostname = parts.hostname
     if not hostname:
-        raise InvalidURL(f"invalid URL {url!r}: no host")
+        raise InvalidURL(f"invalid URL {shown_url!r}: no host")
     if "[" in parts.netloc:
         try:
             ipaddress.IPv6Address(hostname)
         except ValueError as exc:
-            raise InvalidURL(f"invalid URL {url!r}: bad IPv6 address {hostname!r}") from exc
+            raise InvalidURL(f"invalid URL {shown_url!r}: bad IPv6 address {hostname!r}") from exc
         host = hostname
     else:
         try:
             host = hostname.encode("idna").decode("ascii") if not hostname.isascii() else hostname
         except UnicodeError as exc:
-            raise InvalidURL(f"invalid URL {url!r}: bad host name {hostname!r}") from exc
+            raise InvalidURL(f"invalid URL {shown_url!r}: bad host name {hostname!r}") from exc
         if not _REG_NAME.fullmatch(host):
-            raise InvalidURL(f"invalid URL {url!r}: bad host name {hostname!r}")
+            raise InvalidURL(f"invalid URL {shown_url!r}: bad host name {hostname!r}")
     try:
         port = parts.port
     except ValueError as exc:
-        raise InvalidURL(f"invalid URL {url!r}: bad port ({exc})") from exc
+        raise InvalidURL(f"invalid URL {shown_url!r}: bad port ({exc})") from exc
     if port is None:
         port = _DEFAULT_PORTS[scheme]
     elif port == 0:
-        raise InvalidURL(f"invalid URL {url!r}: port 0")
+        raise InvalidURL(f"invalid URL {shown_url!r}: port 0")
     target = urllib.parse.quote(parts.path or "/", safe=_TARGET_SAFE)
     if parts.query:
         target += "?" + urllib.parse.quote(parts.query, safe=_TARGET_SAFE)

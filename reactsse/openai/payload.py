@@ -41,15 +41,25 @@ __all__ = [
 DONE = "[DONE]"
 """The data of the event that ends a Chat Completions stream."""
 
+# json.loads recurses once per nesting level: a hostile document nested deeper than the
+# interpreter's recursion limit raises RecursionError, which is not a ValueError. Both mean
+# "not a JSON document we can read".
+_JSON_ERRORS = (ValueError, RecursionError)
+
 
 def decode_json(event: MessageEvent) -> dict[str, Any]:
     """The event's data as a JSON object; ``RemoteProtocolError`` if it is anything else."""
     try:
         value = json.loads(event.data)
-    except ValueError as exc:
+    except _JSON_ERRORS as exc:
+        # Raised outside this block: a RecursionError's traceback is thousands of frames long.
+        problem: str | None = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+    else:
+        problem = None
+    if problem is not None:
         raise RemoteProtocolError(
-            f"event {event.type!r} carries data that is not JSON: {event.data[:200]!r}"
-        ) from exc
+            f"event {event.type!r} carries data that is not JSON ({problem}): {event.data[:200]!r}"
+        )
     if not isinstance(value, dict):
         raise RemoteProtocolError(
             f"event {event.type!r} carries JSON that is not an object: {event.data[:200]!r}"
@@ -111,8 +121,8 @@ def error_json(data: str) -> dict[str, Any]:
     message must still surface."""
     try:
         value = json.loads(data)
-    except ValueError:
-        return {"message": data.strip() or None}
+    except _JSON_ERRORS:
+        return {"message": data.strip()[:1000] or None}
     if isinstance(value, dict):
         return value
     return {"message": str(value)}
@@ -131,7 +141,7 @@ def error_message_from_body(body: str) -> str | None:
     """The ``message`` of an OpenAI error body (``{"error": {"message": ...}}``), if any."""
     try:
         value = json.loads(body)
-    except ValueError:
+    except _JSON_ERRORS:
         return None
     if not isinstance(value, dict):
         return None
@@ -164,11 +174,16 @@ def translate_error(error: ReactSSEError, scrub: Callable[[str], str]) -> ReactS
             scrub(message),
             url=error.url,
             status=error.status,
-            reason=error.reason,
-            headers=error.headers,
+            reason=scrub(error.reason),
+            headers=[(name, scrub(value)) for name, value in error.headers],
             body=body,
         )
-        translated.__cause__ = error
+        # The original carries the server's text as it came: chained only when it holds no
+        # key (a printed traceback shows the whole chain).
+        if scrub(str(error)) == str(error) and scrub(error.body) == error.body:
+            translated.__cause__ = error
+        else:
+            translated.__suppress_context__ = True
         return translated
     if isinstance(error, APIError) and scrub(error.message) != error.message:
         return APIError(

@@ -15,6 +15,7 @@ from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from reactsse.errors import ReactSSEError
 from reactsse.eventsource import EventSource
+from reactsse.http.redact import redact_url
 from reactsse.loop import BlockingIterator, Deferred, LoopInterface, StreamSelectLoop
 from reactsse.openai.types import ChatCompletion, ChatDelta, ResponseResult, ResponseStreamEvent
 from reactsse.sse import MessageEvent
@@ -90,7 +91,7 @@ class StreamHandle(Generic[_D, _R]):
 
     def __repr__(self) -> str:
         state = "done" if self._outcome.settled else "streaming"
-        return f"<StreamHandle {self._source.url} {state}>"
+        return f"<StreamHandle {redact_url(self._source.url)} {state}>"
 
     def _on_event(self, event: MessageEvent) -> None:
         if self._outcome.settled:
