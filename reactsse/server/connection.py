@@ -147,7 +147,11 @@ class Connection:
         try:
             event = self.h11.next_event()
         except h11.RemoteProtocolError as error:
-            self._reject(error.error_status_hint, f"Bad request: {error}")
+            # h11 hints 400, 431 (head too large) or 501 (a transfer coding other than
+            # chunked, which RFC 9112 §6.1 says to answer with 501).
+            status = error.error_status_hint
+            what = "Not implemented" if status == 501 else "Bad request"
+            self._reject(status, f"{what}: {error}")
             return False
         if event is h11.NEED_DATA or event is h11.PAUSED:
             return False
