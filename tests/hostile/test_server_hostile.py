@@ -398,3 +398,66 @@ def test_random_request_bytes_get_a_4xx_or_an_answer_never_a_500(
             sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
             assert Responses(sock).next("/v1/models")[0] == 200
     assert records.at(logging.ERROR) == []
+
+
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+FIELDS = [
+    "model",
+    "messages",
+    "input",
+    "stream",
+    "stream_options",
+    "max_tokens",
+    "max_completion_tokens",
+    "max_output_tokens",
+    "tools",
+    "tool_choice",
+    "n",
+]
+api_body = st.one_of(
+    json_value,
+    st.dictionaries(st.sampled_from(FIELDS), json_value, max_size=6),
+    st.fixed_dictionaries(
+        {
+            "model": st.text(max_size=8),
+            "messages": st.lists(
+                st.fixed_dictionaries({"role": st.text(max_size=6), "content": json_value}),
+                max_size=2,
+            ),
+        },
+        optional={name: json_value for name in FIELDS[3:]},
+    ),
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.sampled_from(["/v1/chat/completions", "/v1/responses"]),
+    body=api_body,
+)
+def test_random_json_bodies_get_a_4xx_or_an_answer_never_a_500(
+    fuzz_server: BackgroundServer, path: str, body: object
+) -> None:
+    """Random JSON values, and objects made of the API's own field names with random values,
+    posted to the OpenAI-compatible endpoints: a 2xx or a 4xx, never a 5xx, nothing logged as
+    an error; the connection then serves the next request."""
+    data = json.dumps(body).encode()
+    with server_records() as records, connect(fuzz_server.port) as sock:
+        sock.sendall(
+            b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n"
+            % (path.encode(), len(data))
+            + data
+            + b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        responses = Responses(sock)
+        status, answer = responses.next(path)
+        assert 200 <= status < 500, answer[:300]
+        assert responses.next("/v1/models")[0] == 200
+    assert records.at(logging.ERROR) == []
