@@ -271,12 +271,16 @@ def test_accept_without_descriptors_backs_off_and_recovers(path_server: Backgrou
     """Clients connect while the server has no file descriptor left (accept() fails with EMFILE):
     the server neither spins (its loop thread uses little CPU; one WARNING, no ERROR) nor dies,
     and once descriptors are free it answers the waiting clients and new ones."""
-    clients = [connect(path_server.port) for _ in range(3)]
+    # The client sockets exist before the table is full, and connect once it is: the server's
+    # thread accepts at once, and must find no descriptor left.
+    clients = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(3)]
     with server_records() as records, contextlib.ExitStack() as stack:
         for sock in clients:
             stack.enter_context(sock)
+            sock.settimeout(TIMEOUT)
         with descriptors_exhausted() as fillers:
             for n, sock in enumerate(clients):
+                sock.connect(("127.0.0.1", path_server.port))
                 sock.sendall(b"GET /waiting%d HTTP/1.1\r\nHost: x\r\n\r\n" % n)
             cpu_before = path_server.call(lambda _server: time.thread_time())
             time.sleep(1.2)
