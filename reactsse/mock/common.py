@@ -70,6 +70,14 @@ def json_body(request: Request) -> JSONObject | BodyReply:
             "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)",
             "invalid_request_error",
         )
+    except RecursionError:
+        # json.loads recurses once per nesting level (CPython's scanner), so a body nested
+        # deeper than the interpreter's recursion limit cannot be read: a client error.
+        return error_reply(
+            400,
+            "The JSON body of your request is nested too deeply to be parsed.",
+            "invalid_request_error",
+        )
     if not isinstance(body, dict):
         return error_reply(400, "The request body must be a JSON object.", "invalid_request_error")
     return body

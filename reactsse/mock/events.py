@@ -17,6 +17,14 @@ from reactsse.server.app import BodyReply, Event, Reply, Request, error_reply
 
 __all__ = ["events_reply", "numbered_events"]
 
+#: Longest ``Last-Event-ID`` taken as one of our ids. Ours count events from 1, so they never
+#: get this long; a longer one was not sent by us (and ``int()`` of thousands of digits is
+#: slow, and refused past CPython's ``sys.get_int_max_str_digits()``).
+MAX_ID_DIGITS = 18
+
+#: Longest whole-number query value read: ``count`` and friends are counts and milliseconds.
+MAX_QUERY_DIGITS = 18
+
 
 def numbered_events(
     first: int, count: int | None, interval: float, retry_ms: int
@@ -48,9 +56,11 @@ def query_number(
     if raw is None:
         return default
     try:
+        if integer and len(raw.strip()) > MAX_QUERY_DIGITS:
+            raise ValueError(raw)  # bounded before int(): see MAX_QUERY_DIGITS
         value = float(int(raw)) if integer else float(raw)
     except ValueError:
-        kind = "a whole number" if integer else "a number"
+        kind = f"a whole number of at most {MAX_QUERY_DIGITS} digits" if integer else "a number"
         return error_reply(400, f"?{name}= needs {kind}", "invalid_request_error", param=name)
     if not math.isfinite(value) or value < 0:
         return error_reply(400, f"?{name}= must be >= 0", "invalid_request_error", param=name)
@@ -71,8 +81,10 @@ def events_reply(request: Request, options: MockOptions, fault: Fault) -> Reply:
     assert not isinstance(drop_every, BodyReply) and not isinstance(retry, BodyReply)
     last = request.headers.get("last-event-id", "").strip()
     # WHATWG §9.2: the client sends the last id it saw; ids here are 1, 2, 3 ... so resume
-    # after it. Anything that is not our id starts again at 1.
-    first = int(last) + 1 if last.isdigit() else 1
+    # after it. Anything that is not our id starts again at 1: only ASCII digits (str.isdigit
+    # also takes "²", which int() refuses), and no more of them than our ids can have.
+    ours = last.isascii() and last.isdigit() and len(last) <= MAX_ID_DIGITS
+    first = int(last) + 1 if ours else 1
     if count is not None and first > count:
         # WHATWG §9.2.3: a 204 tells an EventSource to stop reconnecting: nothing is left.
         return BodyReply(204, None)

@@ -1,9 +1,13 @@
 """``Connection``: one accepted client, h11 in the server role over a ``SocketTransport``.
 
 * One connection serves one request at a time (h11 pauses pipelined requests); keep-alive
-  connections go on to the next request once both sides are ``DONE``. The idle timer runs
-  only in ``AWAITING_REQUEST``; a ``CLOSED`` connection holds nothing and has told its server
-  to forget it.
+  connections go on to the next request once both sides are ``DONE``. Pipelined requests are
+  taken by one loop in :meth:`Connection._process`, never by recursion (a response that ends
+  at once must not start the next request from inside itself: thousands of pipelined requests
+  would exhaust the stack), and only while the client reads its answers (below
+  ``high_water`` bytes waiting; else after the transport's drain). The idle timer runs only
+  in ``AWAITING_REQUEST``; a ``CLOSED`` connection holds nothing and has told its server to
+  forget it.
 * Listener code runs under :meth:`Connection.safely`: a bug closes that connection, never the
   loop.
 * Bytes held for a client never exceed ``max_client_buffer`` plus one batch: past it the
@@ -60,6 +64,7 @@ class Connection:
         self._body = bytearray()
         self.phase = Phase.AWAITING_REQUEST
         self._pipelined = 0
+        self._processing = False  # _process's loop is on the stack
         self._idle_timer = OneShotTimer(loop, self._on_idle)
         peer = transport.peer
         self.peer = f"{peer[0]}:{peer[1]}" if len(peer) >= 2 else "?"
@@ -115,31 +120,66 @@ class Connection:
         self._release()
 
     def _process(self) -> None:
-        while self.phase is Phase.AWAITING_REQUEST:
-            try:
-                event = self.h11.next_event()
-            except h11.RemoteProtocolError as error:
-                self._reject(error.error_status_hint, f"Bad request: {error}")
-                return
-            if event is h11.NEED_DATA or event is h11.PAUSED:
-                return
-            if isinstance(event, h11.Request):
-                self._request = event
-                self._body = bytearray()
-                if self._content_length(event) > self.options.max_request_body:
-                    self._reject(413, "Request body too large.")
+        """Take the requests h11 holds, one after the other, while the connection awaits one."""
+        if self._processing:
+            return  # called from a response that ended inside the loop below: it goes on
+        self._processing = True
+        try:
+            while self.phase is Phase.AWAITING_REQUEST:
+                if self.transport.buffered_size > self.options.high_water:
+                    # A pipelining client that does not read its answers: take its next
+                    # request once the answers so far have been sent (memory stays bounded).
+                    self.transport.pause_reading()
+                    self.transport.on_drain = self._on_drained
                     return
-                if self.h11.client_is_waiting_for_100_continue:
-                    self.send(h11.InformationalResponse(status_code=100, headers=[]))
-            elif isinstance(event, h11.Data):
-                self._body += event.data
-                if len(self._body) > self.options.max_request_body:
-                    self._reject(413, "Request body too large.")
+                if not self._next_event():
                     return
-            elif isinstance(event, h11.EndOfMessage):
-                self._idle_timer.cancel()
-                self._dispatch()
-            # h11.ConnectionClosed cannot come: the transport reports EOF through on_close.
+        finally:
+            self._processing = False
+
+    def _on_drained(self) -> None:
+        self.transport.on_drain = None
+        self.transport.resume_reading()
+        self.safely(self._process)
+
+    def _next_event(self) -> bool:
+        """Handle one h11 event; False when there is nothing more to do for now."""
+        try:
+            event = self.h11.next_event()
+        except h11.RemoteProtocolError as error:
+            # h11 hints 400, 431 (head too large) or 501 (a transfer coding other than
+            # chunked, which RFC 9112 §6.1 says to answer with 501).
+            status = error.error_status_hint
+            what = "Not implemented" if status == 501 else "Bad request"
+            self._reject(status, f"{what}: {error}")
+            return False
+        if event is h11.NEED_DATA or event is h11.PAUSED:
+            return False
+        if isinstance(event, h11.Request):
+            self._request = event
+            self._body = bytearray()
+            names = {name for name, _value in event.headers}
+            if b"transfer-encoding" in names and b"content-length" in names:
+                # RFC 9112 §6.1: such a message may be framed differently by a proxy in front
+                # of us (request smuggling), so the server MUST close after responding. We
+                # answer 400 and close without reading its body or anything after it.
+                self._reject(400, "Bad request: both Transfer-Encoding and Content-Length.")
+                return False
+            if self._content_length(event) > self.options.max_request_body:
+                self._reject(413, "Request body too large.")
+                return False
+            if self.h11.client_is_waiting_for_100_continue:
+                self.send(h11.InformationalResponse(status_code=100, headers=[]))
+        elif isinstance(event, h11.Data):
+            self._body += event.data
+            if len(self._body) > self.options.max_request_body:
+                self._reject(413, "Request body too large.")
+                return False
+        elif isinstance(event, h11.EndOfMessage):
+            self._idle_timer.cancel()
+            self._dispatch()
+        # h11.ConnectionClosed cannot come: the transport reports EOF through on_close.
+        return True
 
     @staticmethod
     def _content_length(request: h11.Request) -> int:
@@ -251,7 +291,9 @@ class Connection:
         self._arm_idle()
         self._pipelined = 0
         self.transport.resume_reading()
-        self._process()  # a pipelined request may already be waiting in h11's buffer
+        # A pipelined request may already be waiting in h11's buffer. When this response ended
+        # inside _process (a body reply), its loop takes it; after a stream, this call does.
+        self._process()
 
     def disconnect_after_flush(self) -> None:
         """The app's cut: send what is buffered, then close without ending the response."""

@@ -18,7 +18,7 @@ class ServerOptions:
     * ``max_client_buffer``: bytes the server may hold for one client that does not read fast
       enough; beyond it the client is dropped (and logged).
     * ``high_water``: bytes buffered for a client above which an as-fast-as-possible stream
-      waits for the client to drain.
+      waits for the client to drain (and so does the next pipelined request).
     * ``max_request_body``: largest request body accepted (413 beyond).
     * ``send_buffer_size``: if set, ``SO_SNDBUF`` of accepted sockets (tests use it to make a
       slow client visible quickly).

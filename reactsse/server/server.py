@@ -14,6 +14,7 @@ modules import nothing of it.
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import sys
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from reactsse.connector import SocketTransport
-from reactsse.loop import Loop, LoopInterface, Stream
+from reactsse.loop import Loop, LoopInterface, Stream, TimerInterface
 from reactsse.server.app import App
 from reactsse.server.connection import Connection
 from reactsse.server.options import ServerOptions
@@ -29,6 +30,16 @@ from reactsse.server.options import ServerOptions
 __all__ = ["SSEServer", "default_app", "serve"]
 
 logger = logging.getLogger("reactsse.server")
+
+#: Seconds the server stops accepting after ``accept()`` failed for want of a resource.
+#: CPython's asyncio does the same (``ACCEPT_RETRY_DELAY = 1`` in ``Lib/asyncio/constants.py``,
+#: used by ``selector_events.BaseSelectorEventLoop._accept_connection``): the listening socket
+#: stays readable while the backlog holds clients, so retrying at once would spin.
+ACCEPT_RETRY_DELAY = 1.0
+
+#: ``accept()`` errors that say "no resource now" (descriptors, buffers, memory): the ones
+#: asyncio's ``_accept_connection`` backs off on.
+_RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 def default_app() -> App:
@@ -76,6 +87,8 @@ class SSEServer:
         self._port: int = self._sock.getsockname()[1]
         self._connections: set[Connection] = set()
         self._closed = False
+        self._accept_retry: TimerInterface | None = None  # set while accepting is paused
+        self._accept_failing = False  # logged once per run of failures, until one succeeds
         loop.add_read_stream(self._sock, self._on_acceptable)
 
     # -- public ----------------------------------------------------------------------------------
@@ -129,6 +142,9 @@ class SSEServer:
         if self._closed:
             return
         self._closed = True
+        if self._accept_retry is not None:
+            self._loop.cancel_timer(self._accept_retry)
+            self._accept_retry = None
         self._loop.remove_read_stream(self._sock)
         self._sock.close()
         for connection in list(self._connections):
@@ -155,15 +171,48 @@ class SSEServer:
                 sock, _address = self._sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
+            except ConnectionAbortedError:
+                continue  # the client left before we took it (ECONNABORTED): take the next
             except OSError as error:  # EMFILE, ENFILE, ENOBUFS ...: keep the server up
-                logger.warning("accept() failed: %s", error)
+                self._pause_accepting(error)
                 return
+            if self._accept_failing:
+                self._accept_failing = False
+                logger.info("accept() works again; accepting clients")
             if options.send_buffer_size is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, options.send_buffer_size)
             transport = SocketTransport(self._loop, sock)
             connection = Connection(self._loop, options, self.app, transport, self._forget)
             self._connections.add(connection)
             connection.start()
+
+    def _pause_accepting(self, error: OSError) -> None:
+        """Stop watching the listening socket for ``ACCEPT_RETRY_DELAY`` s (loop clock).
+
+        The clients waiting in the backlog keep it readable, so without the pause the loop
+        would call accept() again at once, and fail again, at full CPU. The failure is logged
+        once; further ones while it lasts are logged at DEBUG; the first success after it says
+        so. Connections already open carry on, and may free descriptors meanwhile.
+        """
+        if not self._accept_failing:
+            self._accept_failing = True
+            what = "out of resources" if error.errno in _RESOURCE_ERRORS else "failed"
+            logger.warning(
+                "accept() %s (%s); not accepting clients for %g s, and retrying every %g s",
+                what,
+                error,
+                ACCEPT_RETRY_DELAY,
+                ACCEPT_RETRY_DELAY,
+            )
+        else:
+            logger.debug("accept() still fails: %s", error)
+        self._loop.remove_read_stream(self._sock)
+        self._accept_retry = self._loop.add_timer(ACCEPT_RETRY_DELAY, self._resume_accepting)
+
+    def _resume_accepting(self, _timer: TimerInterface) -> None:
+        self._accept_retry = None
+        if not self._closed:
+            self._loop.add_read_stream(self._sock, self._on_acceptable)
 
     def _forget(self, connection: Connection) -> None:
         self._connections.discard(connection)
