@@ -280,6 +280,19 @@ def test_a_reconnect_that_comes_too_late_gets_an_expired_event() -> None:
         unknown = Browser(background.port, target(), [("last-event-id", "nonsense")])
         assert [e.type for e in unknown.events()] == ["expired"]
         unknown.close()
+        # A live key with a number we never sent: expired too, never a 500.
+        live = Browser(background.port, target(cut_after="2"))
+        key = next(iter(live.events())).last_event_id.split(":")[0]
+        live.close()
+        for number in ("\u00b2".encode(), b"9" * 5000, b"-1"):  # bytes: h11 sends them as given
+            odd = Browser(
+                background.port,
+                target(),
+                [("last-event-id", f"{key}:".encode() + number)],  # type: ignore[list-item]
+            )
+            assert odd.response.status_code == 200
+            assert [e.type for e in odd.events()] == ["expired"]
+            odd.close()
     finally:
         background.stop()
 

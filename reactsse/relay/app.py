@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["RelayApp"]
 
+# The longest event number a Last-Event-ID may carry (ours count events of one answer).
+_MAX_ID_DIGITS = 18
+
 
 class RelayApp:
     """The relay and its page: ``app(request) -> Reply``, for one :class:`SSEServer`.
@@ -136,7 +139,10 @@ class RelayApp:
     def _resume(self, last_id: str, cut_after: int | None) -> Reply:
         key, _, number = last_id.rpartition(":")
         session = self._sessions.get(key)
-        if session is None or not number.isdigit():
+        # Only ids we could have sent: ASCII digits (str.isdigit also takes "²", which int()
+        # refuses), and not thousands of them (int() refuses past sys.get_int_max_str_digits).
+        ours = number.isascii() and number.isdigit() and len(number) <= _MAX_ID_DIGITS
+        if session is None or not ours:
             # Expired (or never ours): the browser must ask again; the page says so.
             message = f"the stream of {last_id!r} is no longer kept; ask again"
             return EventStream(iter([too_late(message)]))
