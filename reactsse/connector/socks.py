@@ -10,6 +10,7 @@ sent to the proxy (remote DNS, ``socks5h`` and ``socks4a``), as httpcore's SOCKS
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from reactsse.errors import ProxyError
@@ -19,6 +20,14 @@ __all__ = ["SocksHandshake"]
 
 # SOCKS5 reply codes (RFC 1928 section 6) that another attempt may get past.
 _TRANSIENT_SOCKS5 = {1, 3, 4, 5, 6}
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _import_socksio() -> Any:
@@ -64,8 +73,11 @@ class SocksHandshake:
         if self._version == 4:
             socks4 = self._socksio.socks4
             self._conn = socks4.SOCKS4Connection(user_id=self._username.encode())
+            # An IPv4 literal goes as plain SOCKS4 (every SOCKS4 server knows it); a name as
+            # SOCKS4a, resolved by the proxy.
+            request = socks4.SOCKS4Request if _is_ipv4(self._host) else socks4.SOCKS4ARequest
             self._conn.send(
-                socks4.SOCKS4ARequest.from_address(
+                request.from_address(
                     socks4.SOCKS4Command.CONNECT,
                     (self._host, self._port),
                     user_id=self._username.encode(),
