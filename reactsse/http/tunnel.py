@@ -42,7 +42,13 @@ class ConnectHandshake:
         return (conn.send(self._request) or b"") + (conn.send(h11.EndOfMessage()) or b"")
 
     def receive(self, data: bytes) -> HandshakeStep:
+        """The proxy's next bytes (``b""``: it closed the connection)."""
         conn = self._conn
+        if not data and conn.their_state is h11.SEND_RESPONSE:
+            raise ProxyError(
+                f"proxy {self._proxy} closed the connection before answering "
+                f"CONNECT {self.authority}"
+            )
         conn.receive_data(data)
         try:
             event = conn.next_event()
@@ -51,11 +57,6 @@ class ConnectHandshake:
                 f"proxy {self._proxy} sent a bad answer to CONNECT {self.authority}: {exc}"
             ) from None
         if event is h11.NEED_DATA:
-            if conn.their_state is h11.CLOSED or data == b"":
-                raise ProxyError(
-                    f"proxy {self._proxy} closed the connection before answering "
-                    f"CONNECT {self.authority}"
-                )
             return b"", False, b""
         if isinstance(event, h11.Response):
             if 200 <= event.status_code <= 299:
