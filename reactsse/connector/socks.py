@@ -112,6 +112,9 @@ class SocksHandshake:
         )
 
     def receive(self, data: bytes) -> HandshakeStep:
+        if not data and self._stage == "password":
+            # RFC 1929 says a failure status comes first; some servers only close.
+            raise self._fail("authentication failed (the proxy closed the connection)", None, False)
         if not data:
             raise ProxyError(
                 f"SOCKS proxy {self._proxy} closed the connection during the handshake "
