@@ -36,6 +36,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "client": ([], ["--scale", "0.02", "--rounds", "1"]),
     "alignment": ([], ["--scale", "0.05", "--rounds", "1"]),
     "server": ([], ["--rounds", "1", "--tokens", "500"]),
+    "proxy": ([], ["--events", "2000", "--rounds", "1"]),
 }
 
 
