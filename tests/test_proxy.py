@@ -453,3 +453,24 @@ def test_system_trust_store_context_verifies_against_the_system() -> None:
     ):
         next(events)
     assert "certificate verify failed" in str(info.value)
+
+
+def test_an_https_proxy_is_refused_clearly_and_not_retried() -> None:
+    with (
+        connect("http://127.0.0.1:9/", proxy=f"https://u:{SECRET}@127.0.0.1:9") as events,
+        pytest.raises(ProxyError) as info,
+    ):
+        next(events)
+    # Refused before any byte is sent: no TLS-in-TLS yet (docs/connector.md, Known limits).
+    assert "https:// proxies are not supported yet" in str(info.value)
+    assert info.value.retryable is False
+    assert SECRET not in str(info.value)
+
+
+def test_the_openai_client_takes_the_proxy_option() -> None:
+    from reactsse.openai import OpenAIClient
+
+    url = f"socks5h://u:{SECRET}@127.0.0.1:1080"
+    client = OpenAIClient(api_key="k", base_url="http://127.0.0.1:1/v1", proxy=url)
+    assert client.options.proxy == parse_proxy_url(url)
+    assert SECRET not in repr(client.options)

@@ -117,6 +117,16 @@ class PendingConnect:
             return
         if self._deadline is not None:
             self._timer.arm(max(0.0, self._deadline - self._loop.now()))
+        if self._proxy is not None and self._proxy.is_tls:
+            # TLS to the proxy, then TLS in TLS to the target, is not written yet.
+            self._fail(
+                ProxyError(
+                    f"https:// proxies are not supported yet ({self._proxy.display}); use an "
+                    "http:// or socks5h:// proxy URL",
+                    retryable=False,
+                )
+            )
+            return
         host, port = self._dial
         literal = ip_literal(host)
         if literal is not None:
@@ -165,10 +175,6 @@ class PendingConnect:
         proxy = self._proxy
         if proxy is None:
             self._target_reached(sock)
-            return
-        if proxy.is_tls:
-            sock.close()
-            self._fail(ProxyError("https:// proxies are not supported yet", retryable=False))
             return
         self._phase = _Phase.TUNNELLING
         handshake: Handshake
