@@ -37,6 +37,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "alignment": ([], ["--scale", "0.05", "--rounds", "1"]),
     "server": ([], ["--rounds", "1", "--tokens", "500"]),
     "bench_tool": ([], ["--quick"]),
+    "proxy": ([], ["--events", "2000", "--rounds", "1"]),
 }
 
 

@@ -15,6 +15,7 @@ Hierarchy::
     ├── InvalidURL (also ValueError)
     ├── TransportError (also OSError)
     │   ├── ConnectError            name resolution or TCP connect failed
+    │   │   └── ProxyError          the proxy refused the tunnel (its status, not the target's)
     │   ├── TLSError                handshake or certificate verification failed
     │   └── ConnectionClosed        the peer closed or reset the connection mid-message
     ├── Timeout (also TimeoutError)
@@ -48,6 +49,7 @@ __all__ = [
     "InvalidURL",
     "LimitExceeded",
     "LocalProtocolError",
+    "ProxyError",
     "ReactSSEError",
     "ReadTimeout",
     "RemoteProtocolError",
@@ -109,6 +111,31 @@ class TransportError(ReactSSEError, OSError):
 
 class ConnectError(TransportError):
     """Name resolution or the TCP connect failed."""
+
+
+class ProxyError(ConnectError):
+    """The proxy refused or failed the tunnel: ``status`` is the proxy's own answer (an HTTP
+    status such as 407, 403 or 502 to ``CONNECT``, or a SOCKS reply code), not the target's."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool | None = None,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        super().__init__(message, host=host, port=port)
+        self.status = status
+        self._retryable = retryable
+
+    @property
+    def retryable(self) -> bool:
+        """False for a refusal that will not fix itself (bad credentials, a forbidden target)."""
+        if self._retryable is not None:
+            return self._retryable
+        return self.status is None or self.status in (408, 429) or self.status >= 500
 
 
 class TLSError(TransportError):

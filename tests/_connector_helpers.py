@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import socket
 import ssl
 import threading
@@ -392,3 +393,32 @@ class LoopEchoServer:
     def close(self) -> None:
         for transport in self.transports:
             transport.close()
+
+
+class FullBacklog:
+    """A listener whose accept queue is full, so a new SYN is dropped and connect hangs.
+
+    Linux drops a SYN when the accept queue is full (tcp_conn_request). ``listen(0)`` admits
+    one connection; this fills it with a blocking connect, so the next one cannot complete.
+    Loopback only.
+    """
+
+    def __enter__(self) -> FullBacklog:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(0)
+        self.port: int = self.server.getsockname()[1]
+        self.filler = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        # Check the premise once: a probe must not complete (a bounded wait, not a sleep).
+        with socket.socket() as probe:
+            probe.setblocking(False)
+            probe.connect_ex(("127.0.0.1", self.port))
+            _r, writable, _x = select.select([], [probe], [], 0.2)
+            if writable and probe.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                self.__exit__()
+                pytest.skip("this kernel completes connects to a full backlog")
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.filler.close()
+        self.server.close()

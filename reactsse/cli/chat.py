@@ -10,6 +10,7 @@ from reactsse.cli.common import (
     client_trace,
     load_tools,
     parse_headers,
+    reach_options,
     say,
     warnings_as_lines,
 )
@@ -89,6 +90,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         headers=dict(parse_headers(args.header)),
         read_timeout=args.read_timeout,
         connect_timeout=args.connect_timeout,
+        **reach_options(args),
         trace=client_trace(args),
     )
     model = args.model or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL

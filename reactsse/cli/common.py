@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from reactsse.cli.exits import UsageError
+from reactsse.connector import system_trust_context
 from reactsse.errors import IncompleteStreamWarning
 from reactsse.eventsource import TextTrace, Trace
 
@@ -20,6 +21,7 @@ __all__ = [
     "client_trace",
     "load_tools",
     "parse_headers",
+    "reach_options",
     "read_data",
     "say",
     "trace_line",
@@ -75,6 +77,21 @@ def warnings_as_lines() -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------- option values
+
+
+def reach_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--proxy``, ``--no-proxy-env`` and ``--truststore`` as ``EventSourceOptions`` values."""
+    options: dict[str, Any] = {}
+    if args.proxy:
+        options["proxy"] = args.proxy
+    elif args.no_proxy_env:
+        options["proxy"] = False
+    if args.truststore:
+        try:
+            options["ssl_context"] = system_trust_context()
+        except ImportError as exc:
+            raise UsageError(str(exc)) from None
+    return options
 
 
 def client_trace(args: argparse.Namespace) -> Trace | None:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from reactsse.cli.common import client_trace, parse_headers, read_data, write
+from reactsse.cli.common import client_trace, parse_headers, reach_options, read_data, write
 from reactsse.cli.exits import EXIT_OK
 from reactsse.cli.raw_trace import RawTrace
 from reactsse.eventsource import connect as _connect
@@ -39,6 +39,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         last_event_id=args.last_event_id or "",
         connect_timeout=args.connect_timeout,
         read_timeout=args.read_timeout,
+        **reach_options(args),
         trace=trace,
     ) as events:
         for event in events:

@@ -50,6 +50,22 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds without a byte before giving up (0: none; default 600)",
     )
+    parser.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="connect through this proxy: http://[user:pass@]host:port, https://, socks5h://, "
+        "socks4a:// (default: HTTPS_PROXY/HTTP_PROXY/ALL_PROXY, minus NO_PROXY)",
+    )
+    parser.add_argument(
+        "--no-proxy-env",
+        action="store_true",
+        help="ignore the proxy environment variables (connect directly unless --proxy)",
+    )
+    parser.add_argument(
+        "--truststore",
+        action="store_true",
+        help="verify TLS against the operating system's trust store (needs reactsse[truststore])",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,13 +4,14 @@ The I/O layer under the HTTP client and the SSE server, in the part of reactphp/
 ``Connector``/``Connection`` and reactphp/stream's ``DuplexResourceStream``. Modules:
 ``transport`` (the ``Transport`` contract, ``SocketTransport``), ``tls`` (``TLSTransport``),
 ``connect`` (``connect``, ``PendingConnect``), ``resolve`` (``getaddrinfo`` in a thread),
-``attempts`` (one address after another), ``writer`` (the write buffer), ``buffers`` (the
+``attempts`` (Happy Eyeballs: the addresses raced), ``tunnel`` (a proxy's handshake on the
+socket), ``socks`` (SOCKS5/4a on ``socksio``), ``writer`` (the write buffer), ``buffers`` (the
 shared read buffers) and ``oserrors`` (``OSError``/``ssl.SSLError`` to ``reactsse.errors``).
 """
 
 from reactsse.connector.buffers import FIRST_READ_SIZE, READ_BUFFER_SIZE, READ_SIZE
 from reactsse.connector.connect import PendingConnect, connect
-from reactsse.connector.tls import TLSTransport, default_ssl_context
+from reactsse.connector.tls import TLSTransport, default_ssl_context, system_trust_context
 from reactsse.connector.transport import SocketTransport, Transport
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "Transport",
     "connect",
     "default_ssl_context",
+    "system_trust_context",
 ]

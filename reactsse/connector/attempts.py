@@ -1,17 +1,25 @@
-"""TCP connects to a host's addresses in order, one at a time, each with a share of the time.
+"""Happy Eyeballs (RFC 8305): TCP connects to a host's addresses, racing, first socket wins.
 
-A non-blocking ``connect`` per address (connect(2), ``EINPROGRESS``: wait for writability, then
-read ``SO_ERROR``). Each of the n addresses left gets 1/n of the time left and the last one all
-of it, so that one address that hangs cannot use up the whole timeout (the idea of RFC 8305's
-connection attempts, made sequential).
+As react/socket's ``HappyEyeballsConnector`` does it: the addresses are interleaved by family
+(RFC 8305 section 4: the family of the first address, then the other, alternating), the first
+attempt starts at once, and each next one starts when the one before it fails or after the
+connection-attempt delay, whichever comes first (section 5), while the earlier ones go on. The
+first socket that connects wins; every other attempt is closed at once. A non-blocking
+``connect`` per address (connect(2), ``EINPROGRESS``: wait for writability, then read
+``SO_ERROR``).
+
+The delay defaults to RFC 8305's recommended 250 ms rather than ReactPHP's 100 ms: an event
+stream is long-lived, so 150 ms more before a second attempt on a dead first address costs
+little, while a shorter delay doubles the SYNs a server sees from every client whose first
+round trip is slower than 100 ms (mobile and intercontinental paths). CPython's asyncio
+recommends the same 0.25 s for ``happy_eyeballs_delay``.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from reactsse.connector.oserrors import CONNECT_PENDING
@@ -19,41 +27,85 @@ from reactsse.connector.resolve import Address
 from reactsse.loop.interface import LoopInterface, Stream
 from reactsse.loop.oneshot import OneShotTimer
 
-__all__ = ["AddressAttempts", "Failure"]
+__all__ = ["DEFAULT_ATTEMPT_DELAY", "AddressAttempts", "Failure", "interleave"]
 
 #: An address that could not be connected, and why.
 Failure = tuple[tuple[Any, ...], OSError]
+#: Seconds between the starts of two connection attempts (RFC 8305 section 5's recommendation).
+DEFAULT_ATTEMPT_DELAY = 0.25
+
+
+def interleave(addresses: Sequence[Address]) -> list[Address]:
+    """``addresses`` in RFC 8305 section 4's order: the first one's family, then alternating.
+
+    Within a family the resolver's order is kept (it sorted them by RFC 6724 already).
+    """
+    if not addresses:
+        return []
+    first_family = addresses[0][0]
+    first = [address for address in addresses if address[0] == first_family]
+    other = [address for address in addresses if address[0] != first_family]
+    ordered: list[Address] = []
+    for index in range(max(len(first), len(other))):
+        ordered.extend(family[index] for family in (first, other) if index < len(family))
+    return ordered
 
 
 class AddressAttempts:
-    """Connect to the first of ``addresses`` that accepts; ``on_connected(sock)`` or
-    ``on_failed(failures)``, once, from ``start()`` or a loop callback; none after ``cancel()``.
+    """Race connects to ``addresses``; ``on_connected(sock)`` or ``on_failed(failures)``, once.
 
-    ``deadline`` (on the loop's clock, or ``None``) is the caller's: it ends the last attempt
-    itself with its own timer; this class only ends the attempts before the last one early.
+    Called from ``start()`` or a loop callback; none after ``cancel()``. There is no deadline
+    here: the caller's own timer ends the race by calling ``cancel()`` (``pending`` then names
+    the addresses still under way, for its error message).
     """
 
     def __init__(
         self,
         loop: LoopInterface,
-        addresses: list[Address],
-        deadline: float | None,
+        addresses: Sequence[Address],
         on_connected: Callable[[socket.socket], object],
         on_failed: Callable[[list[Failure]], object],
+        *,
+        attempt_delay: float = DEFAULT_ATTEMPT_DELAY,
     ) -> None:
         self._loop = loop
-        self._addresses = list(addresses)
-        self._deadline = deadline
+        self._addresses = interleave(addresses)
         self._on_connected = on_connected
         self._on_failed = on_failed
-        self._sock: socket.socket | None = None
-        self._sockaddr: tuple[Any, ...] = ()
-        self._timer = OneShotTimer(loop, self._on_timer)
+        self._delay = attempt_delay
+        self._racing: dict[socket.socket, tuple[Any, ...]] = {}
+        self._timer = OneShotTimer(loop, self._next)
+        self._done = False
         self.failures: list[Failure] = []
 
+    @property
+    def pending(self) -> list[tuple[Any, ...]]:
+        """The sockaddrs of the attempts under way."""
+        return list(self._racing.values())
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        """The sockets of the attempts under way (for tests that check they are closed)."""
+        return list(self._racing)
+
     def start(self) -> None:
-        """Try the addresses in order until one connects or one is under way."""
-        while self._addresses:
+        """Start the first attempt (and any that fail at once after it)."""
+        self._next()
+
+    def cancel(self) -> None:
+        """Close every socket under way and stop the timer; no callback after."""
+        self._done = True
+        self._timer.cancel()
+        self._addresses = []
+        racing, self._racing = self._racing, {}
+        for sock in racing:
+            self._loop.remove_write_stream(sock)
+            sock.close()
+
+    def _next(self) -> None:
+        """Start the next address; on a failure at once, the one after it, and so on."""
+        self._timer.cancel()
+        while self._addresses and not self._done:
             family, sockaddr = self._addresses.pop(0)
             try:
                 sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -68,64 +120,44 @@ class AddressAttempts:
                 sock.close()
                 self.failures.append((sockaddr, exc))
                 continue
-            self._sock = sock
-            self._sockaddr = sockaddr
             if code == 0:
-                self._connected()
+                self._racing[sock] = sockaddr
+                self._won(sock)
                 return
             if code not in CONNECT_PENDING:
-                self._attempt_failed(OSError(code, os.strerror(code)))
-                return
+                sock.close()
+                self.failures.append((sockaddr, OSError(code, os.strerror(code))))
+                continue
             # Wait for writability, then read SO_ERROR (connect(2), "EINPROGRESS").
+            self._racing[sock] = sockaddr
             self._loop.add_write_stream(sock, self._on_writable)
-            self._arm_attempt_timer()
+            if self._addresses:
+                self._timer.arm(self._delay)
             return
-        self._on_failed(self.failures)
+        self._maybe_failed()
 
-    def cancel(self) -> None:
-        """Close the socket of the attempt under way and stop its timer; no callback after."""
-        self._timer.cancel()
-        if self._sock is not None:
-            self._loop.remove_write_stream(self._sock)
-            self._sock.close()
-            self._sock = None
-        self._addresses = []
-
-    def _arm_attempt_timer(self) -> None:
-        """Share the remaining time: each of the n addresses left gets 1/n of it."""
-        if self._deadline is None or not self._addresses:
-            return  # the last address has the caller's deadline
-        now = self._loop.now()
-        share = max(0.0, self._deadline - now) / (len(self._addresses) + 1)
-        self._timer.arm(share)
-
-    def _on_timer(self) -> None:
-        self._attempt_failed(TimeoutError(errno.ETIMEDOUT, "connect timed out"))
-
-    def _on_writable(self, _stream: Stream) -> None:
-        sock = self._sock
-        if sock is None:
+    def _on_writable(self, stream: Stream) -> None:
+        sock = stream if isinstance(stream, socket.socket) else None
+        if sock is None or sock not in self._racing:
             return
         self._loop.remove_write_stream(sock)
         code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if code != 0:
-            self._attempt_failed(OSError(code, os.strerror(code)))
+        if code == 0:
+            self._won(sock)
             return
-        self._connected()
+        sockaddr = self._racing.pop(sock)
+        sock.close()
+        self.failures.append((sockaddr, OSError(code, os.strerror(code))))
+        # RFC 8305 section 5: a failed attempt starts the next one at once.
+        self._next()
 
-    def _attempt_failed(self, exc: OSError) -> None:
-        self._timer.cancel()
-        sock = self._sock
-        self._sock = None
-        if sock is not None:
-            self._loop.remove_write_stream(sock)
-            sock.close()
-        self.failures.append((self._sockaddr, exc))
-        self.start()
+    def _maybe_failed(self) -> None:
+        if not self._racing and not self._addresses and not self._done:
+            self._done = True
+            self._timer.cancel()
+            self._on_failed(self.failures)
 
-    def _connected(self) -> None:
-        self._timer.cancel()
-        sock = self._sock
-        assert sock is not None
-        self._sock = None
+    def _won(self, sock: socket.socket) -> None:
+        del self._racing[sock]
+        self.cancel()  # close the others at once
         self._on_connected(sock)

@@ -1,9 +1,11 @@
-"""``connect``: resolve (in a thread), TCP connect (non-blocking), TLS handshake, one timeout.
+"""``connect``: resolve (in a thread), race TCP connects, a proxy's tunnel, TLS, one timeout.
 
-It plays the part of reactphp/socket's ``Connector`` (``DnsConnector``, ``TcpConnector``,
-``SecureConnector`` and ``TimeoutConnector`` in one), with callbacks where ReactPHP returns a
-promise. Invariants: ``connect`` calls exactly one of ``on_connected``/``on_error``, always
-from a loop callback (never synchronously inside ``connect()``), and none after ``cancel()``;
+It plays the part of reactphp/socket's ``Connector`` (``DnsConnector``,
+``HappyEyeballsConnector``, ``SecureConnector`` and ``TimeoutConnector`` in one) and of
+clue/reactphp-http-proxy's and clue/reactphp-socks's ``Client`` for proxies, with callbacks
+where ReactPHP returns a promise. Invariants: ``connect`` calls exactly one of
+``on_connected``/``on_error``, always from a loop callback (never synchronously inside
+``connect()``), and none after ``cancel()``;
 ``PendingConnect.cancel()`` removes every loop registration, cancels every timer and closes
 every socket before it returns.
 """
@@ -15,12 +17,23 @@ import socket
 import ssl
 from collections.abc import Callable
 
-from reactsse.connector.attempts import AddressAttempts, Failure
+from reactsse.connector.attempts import DEFAULT_ATTEMPT_DELAY, AddressAttempts, Failure
 from reactsse.connector.oserrors import connect_failed, format_address, resolve_failed
-from reactsse.connector.resolve import Resolution, ResolveResult, ip_literal, resolve_literal
+from reactsse.connector.resolve import (
+    Resolution,
+    Resolver,
+    ResolveResult,
+    getaddrinfo_addresses,
+    ip_literal,
+    resolve_literal,
+)
+from reactsse.connector.socks import SocksHandshake
 from reactsse.connector.tls import TLSTransport
 from reactsse.connector.transport import SocketTransport, Transport
-from reactsse.errors import ConnectTimeout, TLSError, TransportError
+from reactsse.connector.tunnel import Handshake, SocketHandshake
+from reactsse.errors import ConnectError, ConnectTimeout, ProxyError, TLSError, TransportError
+from reactsse.http.proxy import ProxyURL
+from reactsse.http.tunnel import ConnectHandshake
 from reactsse.loop.deferred import Deferred
 from reactsse.loop.interface import LoopInterface
 from reactsse.loop.oneshot import OneShotTimer
@@ -33,7 +46,8 @@ class _Phase(enum.Enum):
 
     STARTING = "starting"  # connect() returned; the first step runs on the next tick
     RESOLVING = "resolving"  # getaddrinfo in a thread
-    CONNECTING = "connecting"  # a non-blocking TCP connect, one address at a time
+    CONNECTING = "connecting"  # non-blocking TCP connects, raced (Happy Eyeballs)
+    TUNNELLING = "tunnelling"  # the proxy's handshake (HTTP CONNECT or SOCKS)
     HANDSHAKING = "handshaking"  # TLS handshake
     DONE = "done"  # connected, failed or cancelled: no callback any more
 
@@ -52,10 +66,21 @@ class PendingConnect:
         timeout: float | None,
         on_connected: Callable[[Transport], object],
         on_error: Callable[[Exception], object],
+        proxy: ProxyURL | None = None,
+        resolver: Resolver = getaddrinfo_addresses,
+        attempt_delay: float = DEFAULT_ATTEMPT_DELAY,
     ) -> None:
         self._loop = loop
         self._host = host
         self._port = port
+        self._proxy = proxy
+        self._resolver = resolver
+        self._attempt_delay = attempt_delay
+        # Whom the TCP connect goes to: the proxy, else the target itself.
+        self._dial = (
+            (host, port) if proxy is None else (ip_literal(proxy.host) or proxy.host, proxy.port)
+        )
+        self._tunnel: SocketHandshake | None = None
         self._ssl_context = ssl_context
         self._server_hostname = server_hostname
         self._timeout = timeout
@@ -72,7 +97,8 @@ class PendingConnect:
 
     @property
     def phase(self) -> str:
-        """``"starting"``, ``"resolving"``, ``"connecting"``, ``"handshaking"`` or ``"done"``."""
+        """``"starting"``, ``"resolving"``, ``"connecting"``, ``"tunnelling"``, ``"handshaking"``
+        or ``"done"``."""
         return self._phase.value
 
     def cancel(self) -> None:
@@ -91,33 +117,94 @@ class PendingConnect:
             return
         if self._deadline is not None:
             self._timer.arm(max(0.0, self._deadline - self._loop.now()))
-        literal = ip_literal(self._host)
+        if self._proxy is not None and self._proxy.is_tls:
+            # TLS to the proxy, then TLS in TLS to the target, is not written yet.
+            self._fail(
+                ProxyError(
+                    f"https:// proxies are not supported yet ({self._proxy.display}); use an "
+                    "http:// or socks5h:// proxy URL",
+                    retryable=False,
+                )
+            )
+            return
+        host, port = self._dial
+        literal = ip_literal(host)
         if literal is not None:
-            self._resolved(resolve_literal(literal, self._port))
+            self._resolved(resolve_literal(literal, port))
             return
         self._phase = _Phase.RESOLVING
-        self._resolution = Resolution(self._loop, self._host, self._port, self._resolved)
+        self._resolution = Resolution(self._loop, host, port, self._resolved, self._resolver)
+
+    def _dial_error(self, error: ConnectError) -> ConnectError:
+        """Say so when the address that failed was the proxy's, not the target's."""
+        if self._proxy is None:
+            return error
+        proxy_error = ProxyError(
+            f"{error} (the proxy, on the way to {format_address(self._host, self._port)})",
+            host=self._dial[0],
+            port=self._dial[1],
+        )
+        proxy_error.__cause__ = error.__cause__
+        return proxy_error
 
     def _resolved(self, result: ResolveResult) -> None:
         self._resolution = None
+        host, port = self._dial
         if isinstance(result, (OSError, UnicodeError)):
-            self._fail(resolve_failed(self._host, self._port, result))
+            self._fail(self._dial_error(resolve_failed(host, port, result)))
             return
         if not result:
-            self._fail(resolve_failed(self._host, self._port, None))
+            self._fail(self._dial_error(resolve_failed(host, port, None)))
             return
         self._phase = _Phase.CONNECTING
         self._attempts = AddressAttempts(
-            self._loop, result, self._deadline, self._tcp_connected, self._all_failed
+            self._loop,
+            result,
+            self._tcp_connected,
+            self._all_failed,
+            attempt_delay=self._attempt_delay,
         )
         self._attempts.start()
 
     def _all_failed(self, failures: list[Failure]) -> None:
         self._attempts = None
-        self._fail(connect_failed(self._host, self._port, failures))
+        self._fail(self._dial_error(connect_failed(*self._dial, failures)))
 
     def _tcp_connected(self, sock: socket.socket) -> None:
         self._attempts = None
+        proxy = self._proxy
+        if proxy is None:
+            self._target_reached(sock)
+            return
+        self._phase = _Phase.TUNNELLING
+        handshake: Handshake
+        if proxy.is_socks:
+            try:
+                handshake = SocksHandshake(
+                    proxy.display,
+                    self._host,
+                    self._port,
+                    version=4 if proxy.scheme.startswith("socks4") else 5,
+                    username=proxy.username,
+                    password=proxy.password,
+                )
+            except ProxyError as error:
+                sock.close()
+                self._fail(error)
+                return
+        else:
+            handshake = ConnectHandshake(proxy.display, self._host, self._port, proxy.basic_auth())
+        self._tunnel = SocketHandshake(
+            self._loop, sock, handshake, proxy.display, self._tunnel_open, self._fail
+        )
+        self._tunnel.start()
+
+    def _tunnel_open(self, sock: socket.socket) -> None:
+        self._tunnel = None
+        self._target_reached(sock)
+
+    def _target_reached(self, sock: socket.socket) -> None:
+        """A byte pipe to the target (direct, or a tunnel): plain, or TLS on top."""
         if self._ssl_context is None:
             self._succeed(SocketTransport(self._loop, sock))
             return
@@ -145,10 +232,26 @@ class PendingConnect:
 
     def _on_timeout(self) -> None:
         timeout = self._timeout if self._timeout is not None else 0.0
+        where = self._phase.value
+        if self._proxy is not None and self._phase in (_Phase.RESOLVING, _Phase.CONNECTING):
+            where += f" to the proxy {self._proxy.display}"
+        elif self._proxy is not None and self._phase is _Phase.TUNNELLING:
+            where += f" through the proxy {self._proxy.display}"
+        attempts = self._attempts
+        if attempts is not None:
+            # Name every address tried: those that failed, and those that never answered.
+            tried = [
+                f"{format_address(str(addr[0]), int(addr[1]))}: {reason}"
+                for addr, reason in [(a, str(e.strerror or e)) for a, e in attempts.failures]
+                + [(a, "no answer") for a in attempts.pending]
+                if len(addr) >= 2
+            ]
+            if tried:
+                where += "; " + "; ".join(tried)
         self._fail(
             ConnectTimeout(
                 f"connecting to {format_address(self._host, self._port)} timed out after "
-                f"{timeout:g} s (while {self._phase.value})",
+                f"{timeout:g} s (while {where})",
                 timeout=timeout,
             )
         )
@@ -165,6 +268,9 @@ class PendingConnect:
         if self._attempts is not None:
             self._attempts.cancel()
             self._attempts = None
+        if self._tunnel is not None:
+            self._tunnel.cancel()
+            self._tunnel = None
         if self._tls is not None:
             self._tls.close()
             self._tls = None
@@ -191,16 +297,29 @@ def connect(
     timeout: float | None = 30.0,
     on_connected: Callable[[Transport], object],
     on_error: Callable[[Exception], object],
+    proxy: ProxyURL | None = None,
+    resolve: Resolver | None = None,
+    attempt_delay: float = DEFAULT_ATTEMPT_DELAY,
 ) -> PendingConnect:
     """Open a TCP (``ssl_context=None``) or TLS connection to ``host:port`` without blocking.
 
     ``host`` is a name (resolved by ``getaddrinfo`` in a thread that wakes the loop) or an
-    IPv4/IPv6 literal (``"127.0.0.1"``, ``"::1"``, ``"[::1]"``: no thread). The addresses are
-    tried in order; each gets an equal share of the time left, the last one all of it.
+    IPv4/IPv6 literal (``"127.0.0.1"``, ``"::1"``, ``"[::1]"``: no thread). ``resolve``
+    replaces the lookup (``(host, port)`` to ``(family, sockaddr)`` pairs; it runs in the
+    thread, so it may block). The addresses are raced as RFC 8305 (Happy Eyeballs) says: the
+    families alternate, and the next attempt starts when one fails or ``attempt_delay``
+    seconds (default 0.25) after the one before; the first to connect wins, the rest are
+    closed at once.
+
+    ``proxy`` (a ``reactsse.http.ProxyURL``): connect to the proxy instead, then open a tunnel
+    to ``host:port`` (HTTP ``CONNECT`` for ``http://``, SOCKS5 or SOCKS4a with the name
+    resolved by the proxy for ``socks5://``, ``socks5h://``, ``socks4a://``); TLS to the target
+    runs inside the tunnel. A refusal is a ``ProxyError`` with the proxy's status.
     For TLS, the certificate is checked against ``server_hostname`` or else ``host`` (SNI is
     sent for names only, not IP literals).
 
-    ``timeout`` (seconds, ``None`` for none) covers resolution, TCP connect and TLS handshake.
+    ``timeout`` (seconds, ``None`` for none) covers resolution, TCP connect, the proxy's
+    handshake and the TLS handshake.
     Later, from the loop, exactly one of: ``on_connected(transport)`` (a ``SocketTransport`` or
     ``TLSTransport``, not started: call its ``start``), or ``on_error(exc)`` with a
     ``ConnectError`` (resolution failed, refused, unreachable), a ``TLSError`` (handshake or
@@ -212,6 +331,8 @@ def connect(
         raise ValueError(f"port must be in 0..65535, not {port!r}")
     if timeout is not None and not timeout >= 0:
         raise ValueError(f"timeout must be >= 0 or None, not {timeout!r}")
+    if not attempt_delay >= 0:
+        raise ValueError(f"attempt_delay must be >= 0, not {attempt_delay!r}")
     bare_host = ip_literal(host) or host
     pending = PendingConnect(
         loop,
@@ -222,6 +343,9 @@ def connect(
         timeout=timeout,
         on_connected=on_connected,
         on_error=on_error,
+        proxy=proxy,
+        resolver=getaddrinfo_addresses if resolve is None else resolve,
+        attempt_delay=attempt_delay,
     )
     # Never call back from inside connect() (ReactPHP's promises settle asynchronously too).
     loop.future_tick(pending._begin)

@@ -11,18 +11,34 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from reactsse.loop.interface import LoopInterface
 from reactsse.loop.waker import ThreadWaker
 
-__all__ = ["Address", "Resolution", "ResolveResult", "ip_literal", "resolve_literal"]
+__all__ = [
+    "Address",
+    "Resolution",
+    "ResolveResult",
+    "Resolver",
+    "getaddrinfo_addresses",
+    "ip_literal",
+    "resolve_literal",
+]
 
 #: A socket family and a sockaddr for ``connect``.
 Address = tuple[socket.AddressFamily, tuple[Any, ...]]
 #: What a resolution ends in: the addresses in ``getaddrinfo``'s order, or its error.
 ResolveResult = list[Address] | OSError | UnicodeError
+#: A name lookup: ``(host, port)`` to addresses; it may block (it runs in a thread).
+Resolver = Callable[[str, int], Sequence[Address]]
+
+
+def getaddrinfo_addresses(host: str, port: int) -> list[Address]:
+    """The default ``Resolver``: ``getaddrinfo`` for TCP, A and AAAA in the system's order."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    return [(info[0], tuple(info[4])) for info in infos]
 
 
 def ip_literal(host: str) -> str | None:
@@ -59,9 +75,15 @@ class Resolution:
     """
 
     def __init__(
-        self, loop: LoopInterface, host: str, port: int, on_done: Callable[[ResolveResult], None]
+        self,
+        loop: LoopInterface,
+        host: str,
+        port: int,
+        on_done: Callable[[ResolveResult], None],
+        resolver: Resolver = getaddrinfo_addresses,
     ) -> None:
         self._on_done = on_done
+        self._resolver = resolver
         self._waker = ThreadWaker(loop)
         thread = threading.Thread(
             target=self._run, args=(host, port), name=f"reactsse-resolve-{host}", daemon=True
@@ -71,10 +93,7 @@ class Resolution:
     def _run(self, host: str, port: int) -> None:
         result: ResolveResult
         try:
-            infos = socket.getaddrinfo(
-                host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-            )
-            result = [(info[0], tuple(info[4])) for info in infos]
+            result = list(self._resolver(host, port))
         except (OSError, UnicodeError) as exc:  # gaierror; an IDNA label that cannot be encoded
             result = exc
         self._waker.call_soon_threadsafe(lambda: self._done(result))

@@ -19,7 +19,7 @@ from reactsse.errors import TLSError, TransportError
 from reactsse.loop.deferred import Deferred
 from reactsse.loop.interface import LoopInterface
 
-__all__ = ["TLSTransport", "default_ssl_context"]
+__all__ = ["TLSTransport", "default_ssl_context", "system_trust_context"]
 
 
 def default_ssl_context() -> ssl.SSLContext:
@@ -28,6 +28,24 @@ def default_ssl_context() -> ssl.SSLContext:
     Pass it (or your own context) as ``connect(..., ssl_context=...)`` for ``https`` URLs.
     """
     return ssl.create_default_context()
+
+
+def system_trust_context() -> ssl.SSLContext:
+    """An ``SSLContext`` that verifies against the operating system's own trust store.
+
+    Through ``truststore`` (the ``truststore`` extra): Keychain on macOS, CryptoAPI on Windows,
+    the system's CA bundle on Linux. For networks whose TLS-inspecting proxy has its CA in the
+    system's store but not in Python's (``certifi``-style) bundle. Certificate and host-name
+    checks stay on. Raises ``ImportError`` without the extra.
+    """
+    try:
+        import truststore
+    except ImportError:
+        raise ImportError(
+            "the system trust store needs the truststore package: "
+            "pip install 'reactsse[truststore]'"
+        ) from None
+    return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 class TLSTransport(SocketBase):

@@ -16,6 +16,7 @@ delivered first.
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Callable, Sequence
 
@@ -26,7 +27,14 @@ from reactsse.eventsource.options import EventSourceOptions
 from reactsse.eventsource.request import Request
 from reactsse.eventsource.trace import trace_connected, trace_request
 from reactsse.eventsource.watchdog import Watchdog
-from reactsse.http import ClientConnection, ConnectionState, ResponseEnd, ResponseHead
+from reactsse.http import (
+    ClientConnection,
+    ConnectionState,
+    ProxyURL,
+    ResponseEnd,
+    ResponseHead,
+    select_proxy,
+)
 from reactsse.http.redact import Scrubber
 from reactsse.loop import LoopInterface
 
@@ -55,6 +63,7 @@ class Attempt:
         "_on_fail",
         "_on_head",
         "_pending",
+        "_proxy",
         "_read_watchdog",
         "_ssl_context",
         "_trace",
@@ -93,6 +102,7 @@ class Attempt:
             if self._trace is None
             else Scrubber.for_request(request.url.target, request.headers)
         )
+        self._proxy = options.proxy
         # Shared by the attempts of one source: started when connected, stopped by close().
         self._read_watchdog = read_watchdog
         self._on_connected = on_connected
@@ -112,8 +122,16 @@ class Attempt:
         """Start connecting (the callbacks come later, from the loop)."""
         url = self.request.url
         ssl_context = self._ssl_context
+        try:
+            proxy = select_proxy(self._proxy, url.scheme, url.host, url.port, os.environ)
+        except ReactSSEError as error:  # a bad proxy URL in the environment
+            failure = error
+            self._loop.future_tick(lambda: self._connect_failed(failure))
+            return
         if self._trace is not None:
             self._trace.connecting(url.host, url.port, url.is_tls)
+            if proxy is not None:
+                self._trace.via_proxy(proxy.display, tunnel_name(proxy, url.host, url.port))
         self._pending = connect_transport(
             self._loop,
             url.host,
@@ -123,6 +141,7 @@ class Attempt:
             timeout=self._connect_timeout,
             on_connected=self._connected,
             on_error=self._connect_failed,
+            proxy=proxy,
         )
 
     def close(self) -> None:
@@ -236,6 +255,14 @@ class Attempt:
             http.raise_error()
         except ReactSSEError as error:
             self.on_error(error)
+
+
+def tunnel_name(proxy: ProxyURL, host: str, port: int) -> str:
+    """How ``proxy`` reaches ``host:port``, for the trace: ``CONNECT host:443``, ``SOCKS5 ...``."""
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if proxy.is_socks:
+        return f"{'SOCKS4a' if proxy.scheme.startswith('socks4') else 'SOCKS5'} {authority}"
+    return f"CONNECT {authority}"
 
 
 def as_reactsse_error(error: Exception) -> ReactSSEError:

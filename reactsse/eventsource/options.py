@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from reactsse.eventsource.request import Headers, normalise_headers
 from reactsse.eventsource.trace import Trace
+from reactsse.http.proxy import ProxyURL, parse_proxy_url
 
 __all__ = ["EventSourceOptions"]
 
@@ -64,6 +65,10 @@ class EventSourceOptions:
     """Passed to ``ClientConnection`` (None: its default)."""
     trace: Trace | None = None
     """A ``Trace`` (e.g. ``TextTrace()``) receiving every step."""
+    proxy: str | ProxyURL | bool | None = None
+    """None: the proxy from ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and ``NO_PROXY`` (never
+    for loopback); False: no proxy, the environment ignored (httpx's ``trust_env=False``); a
+    URL (``http://``, ``socks5h://``, ..., credentials allowed): every request through it."""
 
     def __post_init__(self) -> None:
         durations = {"retry": self.retry, "max_reconnect_delay": self.max_reconnect_delay}
@@ -82,6 +87,8 @@ class EventSourceOptions:
             raise ValueError("max_redirects and max_retries must be >= 0")
         if self.body is not None and self.json is not None:
             raise ValueError("pass body or json, not both")
+        if isinstance(self.proxy, str):  # parsed once: InvalidURL now, no password in a repr
+            object.__setattr__(self, "proxy", parse_proxy_url(self.proxy))
         # Pairs, once: an iterator of pairs would be used up by this check otherwise.
         object.__setattr__(self, "headers", tuple(normalise_headers(self.headers)))
 

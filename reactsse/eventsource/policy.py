@@ -10,7 +10,14 @@ import email.utils
 import random
 from datetime import datetime, timezone
 
-from reactsse.errors import ContentTypeError, HTTPStatusError, Timeout, TLSError, TransportError
+from reactsse.errors import (
+    ContentTypeError,
+    HTTPStatusError,
+    ProxyError,
+    Timeout,
+    TLSError,
+    TransportError,
+)
 
 __all__ = ["RETRY_AFTER_CAP", "is_retryable", "parse_retry_after", "reconnect_delay"]
 
@@ -66,6 +73,8 @@ def is_retryable(error: Exception) -> bool:
         if isinstance(error, ContentTypeError):
             return False
         return error.status in (408, 429) or 500 <= error.status <= 599
+    if isinstance(error, ProxyError):
+        return error.retryable  # a 407 or 403 from the proxy does not fix itself
     if isinstance(error, TLSError):
         # A certificate that is not trusted, or names another host, does not fix itself.
         return False

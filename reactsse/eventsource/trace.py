@@ -39,6 +39,10 @@ class Trace:
     def connecting(self, host: str, port: int, tls: bool) -> None:
         """A connection attempt starts (resolution, TCP, then TLS when ``tls``)."""
 
+    def via_proxy(self, proxy: str, tunnel: str) -> None:
+        """The connection goes through ``proxy`` (``host:port``, never its credentials), which
+        opens ``tunnel`` (e.g. ``CONNECT api.example.com:443``)."""
+
     def connected(self, peer: str, tls_version: str | None) -> None:
         """The connection is up: ``peer`` as ``host:port``, ``tls_version`` (e.g. TLSv1.3)."""
 
@@ -90,6 +94,9 @@ class TextTrace(Trace):
 
     def connecting(self, host: str, port: int, tls: bool) -> None:
         self._write(f"* connecting to {host}:{port} ({'TLS' if tls else 'TCP'})")
+
+    def via_proxy(self, proxy: str, tunnel: str) -> None:
+        self._write(f"* via proxy {proxy} ({tunnel})")
 
     def connected(self, peer: str, tls_version: str | None) -> None:
         self._write(f"* connected to {peer}" + (f" ({tls_version})" if tls_version else ""))

@@ -13,6 +13,7 @@ from reactsse.http.connection import (
 )
 from reactsse.http.content import DEFAULT_MAX_DECODED_PER_CALL, ContentDecoder, content_decoder_for
 from reactsse.http.events import ResponseEnd, ResponseEvent, ResponseHead
+from reactsse.http.proxy import ProxyURL, no_proxy_matches, parse_proxy_url, select_proxy
 from reactsse.http.url import URL, parse_url
 
 __all__ = [
@@ -23,9 +24,13 @@ __all__ = [
     "ClientConnection",
     "ConnectionState",
     "ContentDecoder",
+    "ProxyURL",
     "ResponseEnd",
     "ResponseEvent",
     "ResponseHead",
     "content_decoder_for",
+    "no_proxy_matches",
+    "parse_proxy_url",
     "parse_url",
+    "select_proxy",
 ]

@@ -1,0 +1,476 @@
+"""Proxies, end to end, through a real proxy server from PyPI (``pproxy``) on 127.0.0.1.
+
+pproxy speaks HTTP CONNECT, SOCKS5 and SOCKS4 on one port; the tests start it as a subprocess
+(with and without Basic credentials), stream events through it from the scripted SSE servers
+(plain and TLS targets, ``trustme`` certificates), kill it mid-stream, and check that planted
+credentials never reach an error, a trace or a repr. Refusals with a status pproxy does not
+send (403, 502) are checked on the sans-IO handshake; ``NO_PROXY`` and the environment are a
+table of the pure selection function. Nothing leaves loopback.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from _connector_helpers import CERTS, refusing_port
+from _sse_test_servers import Exchange, ScriptedServer, sse_head
+
+from reactsse.errors import HTTPStatusError, InvalidURL, ProxyError
+from reactsse.eventsource import EventSourceOptions, TextTrace, connect
+from reactsse.http import ProxyURL, no_proxy_matches, parse_proxy_url, select_proxy
+from reactsse.http.tunnel import ConnectHandshake
+
+pytest.importorskip("pproxy")
+pytest.importorskip("socksio")
+
+SECRET = "pl4nted-s3cret"
+# pproxy installs uvloop when it can, which then refuses its own get_event_loop() call; the
+# launcher hides uvloop so that pproxy runs on the standard asyncio loop.
+_LAUNCH = (
+    "import sys; sys.modules['uvloop'] = None; import pproxy.server as s; "
+    "sys.argv = ['pproxy', *sys.argv[1:]]; s.main()"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class PProxy:
+    """A pproxy process listening on 127.0.0.1 (HTTP CONNECT, SOCKS5, SOCKS4)."""
+
+    def __init__(self, *, auth: str | None = None, block: Path | None = None) -> None:
+        self.port = _free_port()
+        self.auth = auth
+        self.block = block
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        listen = f"http+socks5+socks4://127.0.0.1:{self.port}"
+        if self.auth is not None:
+            listen += f"#{self.auth}"
+        command = [sys.executable, "-c", _LAUNCH, "-l", listen, "--auth", "0"]
+        if self.block is not None:
+            command += ["-b", str(self.block)]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        pytest.fail("pproxy did not start listening")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+    def url(self, scheme: str = "http", credentials: str = "") -> str:
+        auth = f"{credentials}@" if credentials else ""
+        return f"{scheme}://{auth}127.0.0.1:{self.port}"
+
+
+@contextmanager
+def pproxy(**kwargs: object) -> Iterator[PProxy]:
+    proxy = PProxy(**kwargs)  # type: ignore[arg-type]
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+def _three_events(ex: Exchange) -> None:
+    ex.send_head(200, sse_head())
+    for n in (1, 2, 3):
+        ex.send_chunk(b"id: %d\ndata: event %d\n\n" % (n, n))
+    ex.end_chunks()
+
+
+# -- through a real proxy --------------------------------------------------------------------
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("scheme", ["http", "socks5", "socks5h", "socks4"])
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_events_through_the_proxy(scheme: str, tls: bool) -> None:
+    if scheme == "socks4" and tls:
+        pytest.skip("one SOCKS4 case is enough")
+    server_tls = CERTS.server if tls else None
+    trace_out = io.StringIO()
+    with (
+        pproxy() as proxy,
+        ScriptedServer(_three_events, ssl_context=server_tls) as server,
+        connect(
+            server.url(),
+            proxy=proxy.url(scheme),
+            reconnect=False,
+            ssl_context=CERTS.client if tls else None,
+            trace=TextTrace(trace_out),
+        ) as events,
+    ):
+        got = [(event.data, event.last_event_id) for event in events]
+    assert got == [("event 1", "1"), ("event 2", "2"), ("event 3", "3")]
+    trace = trace_out.getvalue()
+    how = "CONNECT" if scheme == "http" else ("SOCKS4a" if scheme == "socks4" else "SOCKS5")
+    assert f"* via proxy 127.0.0.1:{proxy.port} ({how} 127.0.0.1:{server.port})" in trace
+    # The socket's peer is the proxy: the stream really went through it.
+    assert f"* connected to 127.0.0.1:{proxy.port}" in trace
+    if tls:
+        assert "(TLSv1." in trace  # TLS with the target, inside the tunnel
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("scheme", ["http", "socks5h"])
+def test_proxy_credentials_good(scheme: str) -> None:
+    with pproxy(auth=f"alice:{SECRET}") as proxy, ScriptedServer(_three_events) as server:
+        url = proxy.url(scheme, f"alice:{SECRET}")
+        with connect(server.url(), proxy=url, reconnect=False) as events:
+            assert [event.data for event in events] == ["event 1", "event 2", "event 3"]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("scheme", ["http", "socks5h"])
+def test_proxy_credentials_bad_fail_at_once_and_never_show(scheme: str) -> None:
+    trace_out = io.StringIO()
+    with pproxy(auth="alice:right-one") as proxy, ScriptedServer(_three_events) as server:
+        url = proxy.url(scheme, f"alice:{SECRET}")
+        options = EventSourceOptions(proxy=url, trace=TextTrace(trace_out))
+        start = time.monotonic()
+        with connect(server.url(), options=options) as events, pytest.raises(ProxyError) as info:
+            next(events)  # reconnect is on, but a refused login does not fix itself
+        assert time.monotonic() - start < 10
+        assert server.connection_count == 0  # never reached the target
+    error = info.value
+    assert not isinstance(error, HTTPStatusError)  # the proxy's answer, not the target's
+    if scheme == "http":
+        assert error.status == 407
+        assert "407" in str(error)
+    assert f"127.0.0.1:{proxy.port}" in str(error)
+    for text in (str(error), repr(error), trace_out.getvalue(), repr(options), str(options)):
+        assert SECRET not in text
+        assert "alice" not in text
+
+
+@pytest.mark.timeout(30)
+def test_a_proxy_that_refuses_the_target(tmp_path: Path) -> None:
+    block = tmp_path / "block.txt"
+    block.write_text("127\\.0\\.0\\.1\n")
+    with pproxy(block=block) as proxy, ScriptedServer(_three_events) as server:
+        with (
+            connect(server.url(), proxy=proxy.url(), reconnect=False) as events,
+            pytest.raises(ProxyError) as info,
+        ):
+            next(events)
+        assert server.connection_count == 0
+    message = str(info.value)
+    assert f"proxy 127.0.0.1:{proxy.port}" in message
+    assert f"CONNECT 127.0.0.1:{server.port}" in message
+
+
+@pytest.mark.timeout(60)
+def test_the_proxy_dies_mid_stream_and_the_stream_resumes_through_it() -> None:
+    resumed = threading.Event()
+
+    def handler(ex: Exchange) -> None:
+        n = int(ex.request.header("last-event-id") or 0) + 1
+        ex.send_head(200, sse_head())
+        ex.send_chunk(b"id: %d\ndata: event %d\n\n" % (n, n))
+        if n == 1:
+            ex.stall(20)  # until the dying proxy drops the connection
+        else:
+            resumed.set()
+            ex.end_chunks()
+
+    with pproxy() as proxy, ScriptedServer(handler) as server:
+        got = []
+        with connect(
+            server.url(), proxy=proxy.url(), retry=0.05, max_reconnect_delay=0.2
+        ) as events:
+            for event in events:
+                got.append(event.data)
+                if len(got) == 1:
+                    proxy.stop()  # the proxy process dies with the tunnel open
+                    proxy.start()  # and comes back on the same port
+                if len(got) == 2:
+                    break
+        assert resumed.is_set()
+    assert got == ["event 1", "event 2"]
+    # The reconnect went through the proxy again and resumed from the last ID.
+    assert [r.header("last-event-id") for r in server.requests] == [None, "1"]
+
+
+@pytest.mark.timeout(30)
+def test_connect_timeout_covers_the_proxy_hop() -> None:
+    # A proxy that accepts and never answers CONNECT: a listener nobody reads.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        start = time.monotonic()
+        with (
+            connect(
+                "http://127.0.0.1:9/",
+                proxy=f"http://127.0.0.1:{port}",
+                connect_timeout=0.3,
+                reconnect=False,
+            ) as events,
+            pytest.raises(Exception) as info,
+        ):
+            next(events)
+        assert time.monotonic() - start < 10
+    assert "timed out after 0.3 s (while tunnelling through the proxy" in str(info.value)
+
+
+@pytest.mark.timeout(30)
+def test_environment_proxy_is_used_for_a_name_and_named_in_the_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with refusing_port() as dead:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://bob:{SECRET}@127.0.0.1:{dead}")
+        monkeypatch.delenv("https_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        trace_out = io.StringIO()
+        # The name is never resolved here: the proxy would resolve it, and it refuses first.
+        with (
+            connect(
+                "https://api.example.invalid/v1", reconnect=False, trace=TextTrace(trace_out)
+            ) as events,
+            pytest.raises(ProxyError) as info,
+        ):
+            next(events)
+    message = str(info.value)
+    assert f"127.0.0.1:{dead}" in message
+    assert "the proxy, on the way to api.example.invalid:443" in message
+    assert f"* via proxy 127.0.0.1:{dead} (CONNECT api.example.invalid:443)" in trace_out.getvalue()
+    assert SECRET not in message + trace_out.getvalue()
+
+
+# -- the CLI ---------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_cli_proxy_and_trace_never_show_the_password() -> None:
+    with pproxy(auth=f"alice:{SECRET}") as proxy, ScriptedServer(_three_events) as server:
+        ok = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "reactsse",
+                "get",
+                server.url(),
+                "--trace",
+                "--proxy",
+                proxy.url("http", f"alice:{SECRET}"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        bad = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "reactsse",
+                "get",
+                server.url(),
+                "--proxy",
+                proxy.url("http", "alice:wrong-" + SECRET),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.splitlines() == ["event 1", "event 2", "event 3"]
+    assert f"* via proxy 127.0.0.1:{proxy.port} (CONNECT 127.0.0.1:{server.port})" in ok.stderr
+    assert bad.returncode == 3  # a network error
+    assert "407" in bad.stderr and "Traceback" not in bad.stderr
+    for text in (ok.stdout, ok.stderr, bad.stdout, bad.stderr):
+        assert SECRET not in text
+
+
+# -- the sans-IO handshake: statuses pproxy does not send -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "retryable"), [(403, False), (407, False), (502, True), (503, True)]
+)
+def test_a_refusal_carries_the_proxy_status(status: int, retryable: bool) -> None:
+    handshake = ConnectHandshake("proxy.test:3128", "api.example.com", 443, "Basic c2VjcmV0")
+    request = handshake.start()
+    assert request.startswith(b"CONNECT api.example.com:443 HTTP/1.1\r\n")
+    assert b"Proxy-Authorization: Basic c2VjcmV0\r\n" in request
+    answer = b"HTTP/1.1 %d Nope\r\nContent-Length: 4\r\n\r\nbody" % status
+    with pytest.raises(ProxyError) as info:
+        for byte in range(len(answer)):  # one byte at a time: the head may come in pieces
+            handshake.receive(answer[byte : byte + 1])
+    assert info.value.status == status
+    assert info.value.retryable is retryable
+    assert str(info.value) == (
+        f"proxy proxy.test:3128 refused CONNECT api.example.com:443: {status} Nope"
+    )
+    assert "c2VjcmV0" not in str(info.value)
+
+
+def test_a_tunnel_opens_on_2xx_and_keeps_what_follows() -> None:
+    handshake = ConnectHandshake("p:1", "::1", 443)
+    assert handshake.start().startswith(b"CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n")
+    assert handshake.receive(b"HTTP/1.1 200 Connection established\r\n") == (b"", False, b"")
+    assert handshake.receive(b"\r\n\x16\x03") == (b"", True, b"\x16\x03")
+
+
+# -- choosing the proxy: pure functions -----------------------------------------------------
+
+NO_PROXY_CASES = [
+    # (NO_PROXY, host, port, excluded)
+    ("", "example.com", 443, False),
+    ("*", "example.com", 443, True),
+    ("example.com", "example.com", 443, True),
+    ("example.com", "api.example.com", 443, True),  # a domain covers its subdomains
+    ("example.com", "badexample.com", 443, False),  # but not another name that ends alike
+    (".example.com", "example.com", 443, True),  # a leading dot is ignored (curl)
+    (".example.com", "a.b.example.com", 443, True),
+    ("*.example.com", "a.example.com", 443, True),
+    ("EXAMPLE.com", "Api.Example.COM.", 443, True),  # case and a trailing dot
+    ("example.com:8443", "example.com", 8443, True),  # with a port: that port only
+    ("example.com:8443", "example.com", 443, False),
+    ("foo.org, example.com ,bar.net", "example.com", 80, True),
+    ("foo.org bar.net", "bar.net", 80, True),
+    ("10.1.2.3", "10.1.2.3", 80, True),
+    ("10.1.2.3", "10.1.2.4", 80, False),
+    ("10.0.0.0/8", "10.200.3.4", 80, True),
+    ("10.0.0.0/8", "11.0.0.1", 80, False),
+    ("10.0.0.0/8", "ten.example", 80, False),  # a CIDR range never matches a name
+    ("192.168.1.1:8080", "192.168.1.1", 8080, True),
+    ("192.168.1.1:8080", "192.168.1.1", 80, False),
+    ("::1", "::1", 80, True),
+    ("[::1]", "[::1]", 80, True),
+    ("[2001:db8::1]:443", "2001:db8::1", 443, True),
+    ("[2001:db8::1]:443", "2001:db8::1", 80, False),
+    ("2001:db8::/32", "2001:db8:0:1::5", 80, True),
+    ("2001:db8::/32", "2001:db9::5", 80, False),
+    ("example.com", "10.1.2.3", 80, False),
+    (",, ,", "example.com", 80, False),
+]
+
+
+@pytest.mark.parametrize(("no_proxy", "host", "port", "excluded"), NO_PROXY_CASES)
+def test_no_proxy_matching(no_proxy: str, host: str, port: int, excluded: bool) -> None:
+    assert no_proxy_matches(no_proxy, host, port) is excluded
+
+
+P = "http://proxy.test:3128"
+Q = "http://other.test:8080"
+ENV_CASES = [
+    # (setting, env, url scheme, host, expected proxy URL or None)
+    (None, {}, "https", "api.example.com", None),
+    (None, {"HTTPS_PROXY": P}, "https", "api.example.com", P),
+    (None, {"https_proxy": P}, "https", "api.example.com", P),
+    (None, {"https_proxy": P, "HTTPS_PROXY": Q}, "https", "api.example.com", P),  # lower wins
+    (None, {"https_proxy": "", "HTTPS_PROXY": Q}, "https", "api.example.com", Q),  # empty: unset
+    (None, {"HTTPS_PROXY": P}, "http", "api.example.com", None),  # https_proxy: https only
+    (None, {"HTTP_PROXY": P}, "http", "api.example.com", P),
+    (None, {"ALL_PROXY": P}, "http", "api.example.com", P),
+    (None, {"all_proxy": P, "HTTPS_PROXY": Q}, "https", "api.example.com", Q),  # specific wins
+    (None, {"HTTPS_PROXY": P, "NO_PROXY": "example.com"}, "https", "api.example.com", None),
+    (None, {"HTTPS_PROXY": P, "no_proxy": "*"}, "https", "api.example.com", None),
+    (None, {"ALL_PROXY": P}, "http", "localhost", None),  # loopback: never from the env
+    (None, {"ALL_PROXY": P}, "http", "app.localhost", None),
+    (None, {"ALL_PROXY": P}, "http", "127.0.0.2", None),
+    (None, {"ALL_PROXY": P}, "http", "::1", None),
+    (None, {"ALL_PROXY": "socks5h://proxy.test"}, "http", "a.test", "socks5h://proxy.test:1080"),
+    (None, {"HTTP_PROXY": "proxy.test:3128"}, "http", "a.test", P),  # no scheme: http
+    (False, {"ALL_PROXY": P}, "http", "a.test", None),  # False: the environment ignored
+    (Q, {"ALL_PROXY": P}, "http", "a.test", Q),  # explicit: always, env or not
+    (Q, {"NO_PROXY": "*"}, "http", "a.test", Q),
+    (Q, {}, "http", "127.0.0.1", Q),  # explicit: loopback too (asked for)
+]
+
+
+@pytest.mark.parametrize(("setting", "env", "scheme", "host", "expected"), ENV_CASES)
+def test_select_proxy(
+    setting: str | bool | None, env: dict[str, str], scheme: str, host: str, expected: str | None
+) -> None:
+    chosen = select_proxy(setting, scheme, host, 443 if scheme == "https" else 80, env)
+    if expected is None:
+        assert chosen is None
+    else:
+        assert chosen == parse_proxy_url(expected)
+
+
+def test_proxy_urls_parse_and_never_show_credentials() -> None:
+    proxy = parse_proxy_url(f"HTTP://us%40er:{SECRET}%21@Proxy.Test:3128/")
+    assert (proxy.scheme, proxy.host, proxy.port) == ("http", "proxy.test", 3128)
+    assert (proxy.username, proxy.password) == ("us@er", SECRET + "!")
+    assert proxy.basic_auth() is not None
+    for text in (str(proxy), repr(proxy), proxy.display, repr(EventSourceOptions(proxy=proxy))):
+        assert SECRET not in text and "us@er" not in text
+    assert str(proxy) == "http://<redacted>@proxy.test:3128"
+    assert parse_proxy_url("socks5://[::1]").display == "[::1]:1080"
+    assert parse_proxy_url("https://p.test").port == 443
+    assert isinstance(EventSourceOptions(proxy=P).proxy, ProxyURL)
+    for bad in (
+        f"ftp://u:{SECRET}@p.test",
+        f"http://u:{SECRET}@p.test:99999",
+        "http://",
+        f"http://u:{SECRET}@p.test/path",
+    ):
+        with pytest.raises(InvalidURL) as info:
+            parse_proxy_url(bad)
+        assert SECRET not in str(info.value)
+
+
+def test_system_trust_store_context_verifies_against_the_system() -> None:
+    pytest.importorskip("truststore")
+    from reactsse.connector import system_trust_context
+    from reactsse.errors import TLSError
+
+    # A throwaway CA is in no system store: the handshake must refuse it.
+    with (
+        ScriptedServer(_three_events, ssl_context=CERTS.server) as server,
+        connect(server.url(), ssl_context=system_trust_context(), reconnect=False) as events,
+        pytest.raises(TLSError) as info,
+    ):
+        next(events)
+    assert "certificate verify failed" in str(info.value)
+
+
+def test_an_https_proxy_is_refused_clearly_and_not_retried() -> None:
+    with (
+        connect("http://127.0.0.1:9/", proxy=f"https://u:{SECRET}@127.0.0.1:9") as events,
+        pytest.raises(ProxyError) as info,
+    ):
+        next(events)
+    # Refused before any byte is sent: no TLS-in-TLS yet (docs/connector.md, Known limits).
+    assert "https:// proxies are not supported yet" in str(info.value)
+    assert info.value.retryable is False
+    assert SECRET not in str(info.value)
+
+
+def test_the_openai_client_takes_the_proxy_option() -> None:
+    from reactsse.openai import OpenAIClient
+
+    url = f"socks5h://u:{SECRET}@127.0.0.1:1080"
+    client = OpenAIClient(api_key="k", base_url="http://127.0.0.1:1/v1", proxy=url)
+    assert client.options.proxy == parse_proxy_url(url)
+    assert SECRET not in repr(client.options)
