@@ -39,6 +39,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         last_event_id=args.last_event_id or "",
         connect_timeout=args.connect_timeout,
         read_timeout=args.read_timeout,
+        event_timeout=args.event_timeout,
         trace=trace,
     ) as events:
         for event in events:
