@@ -31,6 +31,7 @@ FORBIDDEN = {
 }
 SANS_IO = [
     "reactsse.sse",
+    "reactsse.sse.tool",
     "reactsse.http",
     "reactsse.openai.types",
     "reactsse.openai.payload",

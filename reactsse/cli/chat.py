@@ -12,9 +12,10 @@ from reactsse.cli.common import (
     parse_headers,
     reach_options,
     say,
+    warn_ignored,
     warnings_as_lines,
 )
-from reactsse.cli.exits import EXIT_OK
+from reactsse.cli.exits import EXIT_OK, UsageError
 from reactsse.cli.printer import ChatPrinter
 from reactsse.openai import ChatCompletion, OpenAIClient, ResponseCompleted, ResponseResult
 
@@ -25,6 +26,7 @@ DEFAULT_MODEL = "gpt-4o-mini"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    _warn_demo_ignored(args)
     if args.browser:
         from reactsse.cli.serve import serve_relay
 
@@ -46,7 +48,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"reactsse demo: built-in OpenAI-compatible server on {server.url}, "
         f"client and server on one {type(loop).__name__}"
     )
-    say(f"POST {endpoint}  model={MODEL_ID}  rate={args.rate:g} tokens/s  prompt={args.prompt!r}")
+    rate = f"{args.rate:g} tokens/s" if args.rate else "unlimited"
+    say(f"POST {endpoint}  model={MODEL_ID}  rate={rate}  prompt={args.prompt!r}")
     printer = ChatPrinter(trace=args.trace)
     outcome: list[ChatCompletion | ResponseResult | Exception] = []
 
@@ -83,7 +86,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _warn_demo_ignored(args: argparse.Namespace) -> None:
+    browser = args.browser
+    warn_ignored(
+        [
+            (browser and args.prompt != DEMO_PROMPT, "--prompt is ignored with --browser"),
+            (browser and args.tools is not None, "--tools is ignored with --browser"),
+            (browser and args.responses, "--responses is ignored with --browser"),
+            (browser and args.trace, "--trace is ignored with --browser"),
+            (not browser and args.port != 0, "--port is ignored without --browser"),
+            (
+                not browser and args.responses and args.tools is not None,
+                "--tools is ignored with --responses: the built-in server answers tool "
+                "calls on chat completions only",
+            ),
+        ]
+    )
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
+    if not (args.base_url or os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY")):
+        # api.openai.com without a key can only answer 401: say so before any traffic.
+        raise UsageError(
+            "OPENAI_API_KEY is not set; export it, or use --base-url for a server that needs "
+            "no key (e.g. reactsse serve)"
+        )
     client = OpenAIClient(
         api_key=None,  # OPENAI_API_KEY
         base_url=args.base_url,  # None: OPENAI_BASE_URL, else api.openai.com
@@ -91,6 +118,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         read_timeout=args.read_timeout,
         connect_timeout=args.connect_timeout,
         **reach_options(args),
+        event_timeout=args.event_timeout,
         trace=client_trace(args),
     )
     model = args.model or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL

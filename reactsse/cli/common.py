@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,7 @@ __all__ = [
     "read_data",
     "say",
     "trace_line",
+    "warn_ignored",
     "warnings_as_lines",
     "write",
 ]
@@ -112,14 +114,30 @@ def read_data(spec: str) -> str:
         raise UsageError(f"cannot read {path!r}: {exc.strerror or exc}") from None
 
 
+# RFC 9110 §5.1: a field name is a token (RFC 9110 §5.6.2 tchar): no spaces, no separators.
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
 def parse_headers(values: Sequence[str]) -> list[tuple[str, str]]:
     headers: list[tuple[str, str]] = []
     for value in values:
         name, colon, rest = value.partition(":")
         if not colon or not name.strip():
             raise UsageError(f"-H wants 'Name: value', got {value!r}")
-        headers.append((name.strip(), rest.strip()))
+        name = name.strip()
+        if not _FIELD_NAME.fullmatch(name):
+            raise UsageError(
+                f"-H: invalid header name {name!r} (letters, digits and !#$%&'*+-.^_`|~ only)"
+            )
+        headers.append((name, rest.strip()))
     return headers
+
+
+def warn_ignored(problems: Sequence[tuple[bool, str]]) -> None:
+    """One ``reactsse: warning:`` line per option given that the command will ignore."""
+    for ignored, text in problems:
+        if ignored:
+            print(f"reactsse: warning: {text}", file=sys.stderr)
 
 
 def load_tools(spec: str | None) -> list[dict[str, Any]] | None:

@@ -18,6 +18,9 @@ Expected failures print one line, ``reactsse: <what>: <message>``, and no traceb
 
 from __future__ import annotations
 
+import re
+
+from reactsse.cli.hints import status_line
 from reactsse.errors import (
     APIError,
     HTTPStatusError,
@@ -65,11 +68,13 @@ def describe(error: BaseException) -> tuple[int, str]:
     if isinstance(error, UsageError):
         return EXIT_USAGE, f"usage error: {error}"
     if isinstance(error, (InvalidURL, LocalProtocolError)):
-        return EXIT_USAGE, f"invalid request: {error}"
+        return EXIT_USAGE, f"invalid request: {_request_problem(error)}"
     if isinstance(error, APIError):
         code = f" ({error.code})" if error.code is not None else ""
         return EXIT_API, f"the server reported an error{code}: {error}"
-    if isinstance(error, (HTTPStatusError, TooManyRedirects)):
+    if isinstance(error, HTTPStatusError):
+        return EXIT_HTTP, f"HTTP error: {status_line(error)}"
+    if isinstance(error, TooManyRedirects):
         return EXIT_HTTP, f"HTTP error: {error}"
     if isinstance(error, TLSError):
         return EXIT_NETWORK, f"TLS error: {error}"
@@ -83,3 +88,10 @@ def describe(error: BaseException) -> tuple[int, str]:
     if isinstance(error, OSError) and error.strerror:
         return EXIT_ERROR, error.strerror
     return EXIT_ERROR, str(error)
+
+
+def _request_problem(error: ReactSSEError) -> str:
+    # The HTTP layer's message already starts with "invalid request: ", and h11 shows the
+    # offending name as a bytes repr (b'Bad Name'): say it once, as text.
+    text = str(error).removeprefix("invalid request: ")
+    return re.sub(r"""\bb(['"])(.*?)\1""", r"\1\2\1", text)

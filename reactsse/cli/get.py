@@ -40,6 +40,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         connect_timeout=args.connect_timeout,
         read_timeout=args.read_timeout,
         **reach_options(args),
+        event_timeout=args.event_timeout,
         trace=trace,
     ) as events:
         for event in events:

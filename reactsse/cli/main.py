@@ -31,6 +31,7 @@ from reactsse.cli.exits import (
     describe,
 )
 from reactsse.cli.get import cmd_get
+from reactsse.cli.hints import hint, one_line
 from reactsse.cli.parser import build_parser
 from reactsse.cli.serve import cmd_serve
 from reactsse.errors import ReactSSEError
@@ -70,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except (ReactSSEError, UsageError, OSError) as error:
         code, text = describe(error)
-        print(f"reactsse: {text}", file=sys.stderr)
+        advice = hint(error, args)
+        line = one_line(f"{text}; {advice}" if advice else text)
+        print(f"reactsse: {line}", file=sys.stderr)
         return code
 
 

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
-from typing import TypeAlias
+from typing import NoReturn, TypeAlias
 
 from reactsse import __version__
 from reactsse.cli.chat import DEFAULT_MODEL, DEMO_PROMPT
+from reactsse.cli.hints import one_line
 
 __all__ = ["build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line like every other expected failure."""
+
+    def error(self, message: str) -> NoReturn:
+        # argparse prints the whole usage block first; the one line points at --help instead.
+        self.exit(2, f"reactsse: usage error: {one_line(message)}; usage: {self.prog} --help\n")
 
 
 def positive_float(text: str) -> float:
@@ -53,7 +62,7 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--proxy",
         metavar="URL",
-        help="connect through this proxy: http://[user:pass@]host:port, https://, socks5h://, "
+        help="connect through this proxy: http://[user:pass@]host:port, socks5h://, "
         "socks4a:// (default: HTTPS_PROXY/HTTP_PROXY/ALL_PROXY, minus NO_PROXY)",
     )
     parser.add_argument(
@@ -66,11 +75,19 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="verify TLS against the operating system's trust store (needs reactsse[truststore])",
     )
+    parser.add_argument(
+        "--event-timeout",
+        type=timeout_option,
+        default=None,
+        metavar="S",
+        help="seconds without an event before giving up; keep-alive comments do not count "
+        "(default: none)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``reactsse`` (exposed for docs and tests)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="reactsse",
         description="Server-Sent Events and OpenAI-style token streams on a Python port of "
         "the ReactPHP event loop.",
@@ -88,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # The type argparse gives to add_subparsers' result; it is generic only in typeshed.
-_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+_Commands: TypeAlias = "argparse._SubParsersAction[_Parser]"
 
 
 def _add_demo(commands: _Commands) -> None:
@@ -163,7 +180,9 @@ def _add_get(commands: _Commands) -> None:
         help="request body (implies POST; JSON bodies get Content-Type: application/json)",
     )
     get.add_argument("--last-event-id", metavar="ID", help="resume after this event id")
-    get.add_argument("--max-events", type=int, metavar="N", help="stop after N events")
+    get.add_argument(
+        "--max-events", type=positive_int, metavar="N", help="stop after N events (N >= 1)"
+    )
     get.add_argument(
         "--format",
         choices=("text", "jsonl", "raw"),
@@ -184,7 +203,8 @@ def _add_serve(commands: _Commands) -> None:
         "serve",
         help="run the built-in server: the browser page and relay, OpenAI-compatible /v1, "
         "a demo /events stream",
-        description="Run the built-in SSE server until Ctrl-C.",
+        description="Run the built-in SSE server until Ctrl-C or SIGTERM (which closes open "
+        "streams with a final comment first). Logs one line per request on stderr.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (0: a free one; default 8000)")
@@ -197,7 +217,12 @@ def _add_serve(commands: _Commands) -> None:
     )
     serve.add_argument("--api-key", metavar="KEY", help="require this bearer key (401 otherwise)")
     serve.add_argument(
-        "--fault", metavar="SPEC", help="inject faults: error-after=N, disconnect-after=N, status=N"
+        "--fault",
+        metavar="SPEC",
+        help="inject faults into every stream, comma-separated: error-after=N (an error event "
+        "after N events), disconnect-after=N (the connection cut after N events), "
+        "stall-after=N (silence but keep-alives after N events), status=CODE (an HTTP error "
+        "instead); a request can ask with the header X-Reactsse-Fault: SPEC",
     )
     serve.add_argument(
         "--upstream",
@@ -207,6 +232,17 @@ def _add_serve(commands: _Commands) -> None:
     )
     serve.add_argument(
         "--model", help="model the relay asks for (default: OPENAI_MODEL, or the mock's)"
+    )
+    serve.add_argument(
+        "--keepalive",
+        type=positive_float,
+        default=15.0,
+        metavar="SECONDS",
+        help="send a ': keep-alive' comment after this many seconds of silence on a stream "
+        "(0: never; default 15)",
+    )
+    serve.add_argument(
+        "-q", "--quiet", action="store_true", help="no access log (one line per request)"
     )
 
 

@@ -7,6 +7,7 @@ opened in a browser where one is available.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import webbrowser
@@ -26,16 +27,19 @@ def serve_relay(
     upstream: str | None = None,
     model: str | None = None,
     open_browser: bool = False,
+    keepalive: float | None = None,
+    access_log: bool = False,
 ) -> None:
     """Serve the relay at ``/chat``, its page at ``/`` and the mock everywhere else.
 
     Without ``upstream`` the relay reads the mock on the same server (with ``api_key``, which
     the mock then requires); with it, the key comes from ``OPENAI_API_KEY`` and never reaches a
-    browser.
+    browser. ``keepalive``: seconds of silence before a comment ping (``None``: the server's
+    default; ``0``: none); ``access_log``: one line per request on stderr.
     """
     from reactsse.mock import MODEL_ID, MockApp, MockOptions
     from reactsse.relay import RelayApp, RelayOptions
-    from reactsse.server import SSEServer, serve
+    from reactsse.server import AccessRecord, ServerOptions, SSEServer, format_access, serve
 
     try:
         mock = MockApp(MockOptions(rate=rate, api_key=api_key, fault=fault))
@@ -59,7 +63,14 @@ def serve_relay(
         if open_browser and _has_display():
             server.loop.future_tick(lambda: webbrowser.open(server.url + "/"))
 
-    serve(relay, host=host, port=port, on_listening=listening)
+    def log(record: AccessRecord) -> None:
+        sys.stderr.write(format_access(record) + "\n")
+        sys.stderr.flush()
+
+    server_options = ServerOptions(access_log=log if access_log else None)
+    if keepalive is not None:
+        server_options = dataclasses.replace(server_options, keepalive_interval=keepalive or None)
+    serve(relay, host=host, port=port, options=server_options, on_listening=listening)
 
 
 def _has_display() -> bool:
@@ -78,5 +89,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         fault=args.fault,
         upstream=args.upstream,
         model=args.model,
+        keepalive=args.keepalive,
+        access_log=not args.quiet,
     )
     return EXIT_OK

@@ -11,7 +11,7 @@ import dataclasses
 import math
 from collections.abc import Iterator, Mapping
 
-from reactsse.mock.faults import Fault, fault_stream
+from reactsse.mock.faults import Fault, fault_stream, status_fault_reply
 from reactsse.mock.options import MockOptions
 from reactsse.server.app import BodyReply, Event, Reply, Request, error_reply
 
@@ -69,6 +69,8 @@ def query_number(
 
 def events_reply(request: Request, options: MockOptions, fault: Fault) -> Reply:
     """Answer ``GET /events?count=N&interval=S&drop_every=M&retry=MS``."""
+    if fault.status is not None:
+        return status_fault_reply(fault.status)
     query = request.query
     count = query_number(query, "count", None, integer=True)
     interval = query_number(query, "interval", options.events_interval, integer=False)

@@ -9,6 +9,7 @@ Without an app, the server serves the built-in OpenAI-compatible mock (``reactss
 
 from __future__ import annotations
 
+from reactsse.server.access import AccessRecord, format_access
 from reactsse.server.app import (
     App,
     BodyReply,
@@ -24,6 +25,7 @@ from reactsse.server.options import ServerOptions
 from reactsse.server.server import SSEServer, serve
 
 __all__ = [
+    "AccessRecord",
     "App",
     "BackgroundServer",
     "BodyReply",
@@ -35,5 +37,6 @@ __all__ = [
     "SSEServer",
     "ServerOptions",
     "error_reply",
+    "format_access",
     "serve",
 ]

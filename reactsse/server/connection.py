@@ -24,6 +24,7 @@ import h11
 
 from reactsse.connector import SocketTransport
 from reactsse.loop import LoopInterface, OneShotTimer
+from reactsse.server.access import AccessRecord
 from reactsse.server.app import App, BodyReply, Request, error_reply
 from reactsse.server.options import ServerOptions
 from reactsse.server.stream import CORS_HEADER, SERVER_HEADER, StreamRun, reason, stream_head
@@ -66,6 +67,9 @@ class Connection:
         self._pipelined = 0
         self._processing = False  # _process's loop is on the stack
         self._idle_timer = OneShotTimer(loop, self._on_idle)
+        # The request being answered, for the access log: method, target, status, start time.
+        self._access: tuple[str, str, int, float] | None = None
+        self._sent = 0  # events of the last stream, kept once it is stopped
         peer = transport.peer
         self.peer = f"{peer[0]}:{peer[1]}" if len(peer) >= 2 else "?"
 
@@ -213,6 +217,8 @@ class Connection:
         except Exception:  # a bug in an app must not take the server down: answer 500
             logger.exception("app failed on %s %s", parsed.method, parsed.target)
             reply = error_reply(500, "Internal server error.")
+        self._access = (method, parsed.target, reply.status, self.loop.now())
+        self._sent = 0
         if isinstance(reply, BodyReply):
             self._send_body(reply, head_only=head_only)
             self._response_done()
@@ -279,6 +285,7 @@ class Connection:
         self._response_done()
 
     def _response_done(self) -> None:
+        self._log_access()
         self.stream = None
         if self.phase is Phase.CLOSED:
             return
@@ -300,6 +307,27 @@ class Connection:
         self._stop_stream()
         self.transport.end()
 
+    def shut_down(self, final: bytes) -> None:
+        """The server is going away: end a stream with ``final`` (a comment), then close."""
+        if self.stream is not None:
+            self._stop_stream()
+            self.write_body(final)
+            if self.phase is Phase.CLOSED:  # dropped: over its buffer limit
+                return
+            self.send(h11.EndOfMessage())
+            self._log_access()
+        self.transport.end()  # on_close follows the flush and releases the connection
+
+    def _log_access(self) -> None:
+        access, self._access = self._access, None
+        log = self.options.access_log
+        if access is None or log is None:
+            return
+        method, target, status, started = access
+        events = self.stream.sent if self.stream is not None else self._sent
+        duration = self.loop.now() - started
+        log(AccessRecord(self.peer, method, target, status, events, duration))
+
     def abort(self) -> None:
         """Close at once (buffer dropped) and release everything."""
         self.transport.close()
@@ -308,6 +336,7 @@ class Connection:
     def _stop_stream(self) -> None:
         stream, self.stream = self.stream, None
         if stream is not None:
+            self._sent = stream.sent
             stream.stop()
 
     def _release(self) -> None:
@@ -315,5 +344,6 @@ class Connection:
             return
         self.phase = Phase.CLOSED
         self._idle_timer.cancel()
+        self._log_access()
         self._stop_stream()
         self._on_release(self)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from reactsse.server.access import AccessRecord
 
 __all__ = ["ServerOptions"]
 
@@ -27,6 +30,8 @@ class ServerOptions:
       accept, or from the end of the previous response); then it is closed. ``None``/``0``: never.
     * ``send_timeout``: seconds an as-fast-as-possible stream may wait for a client that does
       not read at all before the client is dropped. ``None``/``0``: wait forever.
+    * ``access_log``: called with an :class:`~reactsse.server.access.AccessRecord` when each
+      request's response is over (``format_access`` makes it a line). ``None``: no log.
     """
 
     keepalive_interval: float | None = 15.0
@@ -37,6 +42,7 @@ class ServerOptions:
     accept_batch: int = 16
     idle_timeout: float | None = 60.0
     send_timeout: float | None = 30.0
+    access_log: Callable[[AccessRecord], object] | None = None
 
     def __post_init__(self) -> None:
         if self.max_client_buffer < 1 or self.high_water < 1:

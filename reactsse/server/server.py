@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from reactsse.loop import Loop, LoopInterface, Stream, TimerInterface
 from reactsse.server.app import App
 from reactsse.server.connection import Connection
 from reactsse.server.options import ServerOptions
+from reactsse.sse import encode_comment
 
 __all__ = ["SSEServer", "default_app", "serve"]
 
@@ -139,6 +141,24 @@ class SSEServer:
 
         Idempotent; returns at once (no callback is called afterwards).
         """
+        self._stop_listening()
+        for connection in list(self._connections):
+            connection.abort()
+
+    def shutdown(self, comment: str = "server shutting down") -> None:
+        """Stop listening and close every connection gracefully.
+
+        Each open stream gets a last ``: comment`` and its response is ended (the terminating
+        chunk), so that clients see a clean end rather than a reset; idle connections are
+        closed. Connections go once their bytes are sent (watch :attr:`connection_count`);
+        :meth:`close` drops whatever is left at once.
+        """
+        self._stop_listening()
+        final = encode_comment(f" {comment}") + b"\n"
+        for connection in list(self._connections):
+            connection.shut_down(final)
+
+    def _stop_listening(self) -> None:
         if self._closed:
             return
         self._closed = True
@@ -147,8 +167,6 @@ class SSEServer:
             self._accept_retry = None
         self._loop.remove_read_stream(self._sock)
         self._sock.close()
-        for connection in list(self._connections):
-            connection.abort()
 
     def __enter__(self) -> SSEServer:
         return self
@@ -228,22 +246,58 @@ def serve(
     file: TextIO | None = None,
     on_listening: Callable[[SSEServer], object] | None = None,
 ) -> None:
-    """Run an :class:`SSEServer` until the loop stops (Ctrl-C ends it), printing its URL first.
+    """Run an :class:`SSEServer` until the loop stops, printing its URL first.
 
-    ``app``, ``host``, ``port`` and ``options`` are :class:`SSEServer`'s (``app=None``: the
-    built-in mock). ``loop`` defaults to ``Loop.get()``; ``file`` (default ``sys.stdout``)
-    receives the ``reactsse server listening on URL`` line; ``on_listening(server)`` is then
-    called (the CLI prints the mock's endpoints with it). Raises ``OSError`` if the address
-    cannot be bound.
+    Ctrl-C ends it at once (``KeyboardInterrupt``); SIGTERM gracefully: open streams get a
+    final comment and are ended (:meth:`SSEServer.shutdown`), then, once every connection is
+    closed (or after ``SHUTDOWN_GRACE`` seconds), the loop stops and ``serve`` returns, after
+    one ``reactsse server stopped`` line. ``app``, ``host``, ``port`` and ``options`` are
+    :class:`SSEServer`'s (``app=None``: the built-in mock). ``loop`` defaults to
+    ``Loop.get()``; ``file`` (default ``sys.stdout``) receives the lines;
+    ``on_listening(server)`` is called once listening (the CLI prints the mock's endpoints
+    with it). Raises ``OSError`` if the address cannot be bound.
     """
     if loop is None:
         loop = Loop.get()
     server = SSEServer(loop, app=app, host=host, port=port, options=options)
     out = file if file is not None else sys.stdout
+    stop = _stop_on_sigterm(server, out)  # before the line: a reader may signal right after it
     print(f"reactsse server listening on {server.url}", file=out, flush=True)
     try:
         if on_listening is not None:
             on_listening(server)
         loop.run()
     finally:
+        if stop is not None:
+            loop.remove_signal(signal.SIGTERM, stop)
         server.close()
+
+
+SHUTDOWN_GRACE = 5.0
+"""Seconds ``serve`` waits after SIGTERM for the last bytes to reach the clients."""
+
+
+def _stop_on_sigterm(server: SSEServer, out: TextIO) -> Callable[[int], None] | None:
+    loop = server.loop
+    started: list[float] = []
+
+    def check(timer: TimerInterface) -> None:
+        if server.connection_count == 0 or loop.now() - started[0] > SHUTDOWN_GRACE:
+            loop.cancel_timer(timer)
+            loop.stop()
+
+    def terminate(_signal: int) -> None:
+        loop.remove_signal(signal.SIGTERM, terminate)
+        streams = server.stream_count
+        server.shutdown()
+        noun = "stream" if streams == 1 else "streams"
+        print(f"reactsse server stopped (SIGTERM; {streams} open {noun} ended)", file=out)
+        out.flush()
+        started.append(loop.now())
+        loop.add_periodic_timer(0.02, check)
+
+    try:
+        loop.add_signal(signal.SIGTERM, terminate)
+    except (ValueError, OSError, RuntimeError, NotImplementedError):  # not the main thread
+        return None
+    return terminate
