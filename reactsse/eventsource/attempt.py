@@ -21,13 +21,13 @@ from collections.abc import Callable, Sequence
 
 from reactsse.connector import PendingConnect, Transport
 from reactsse.connector import connect as connect_transport
-from reactsse.errors import ConnectionClosed, ReactSSEError
+from reactsse.errors import ConnectionClosed, HeadTimeout, ReactSSEError
 from reactsse.eventsource.options import EventSourceOptions
 from reactsse.eventsource.request import Request
 from reactsse.eventsource.trace import trace_connected, trace_request
 from reactsse.eventsource.watchdog import Watchdog
 from reactsse.http import ClientConnection, ConnectionState, ResponseEnd, ResponseHead
-from reactsse.loop import LoopInterface
+from reactsse.loop import LoopInterface, TimerInterface
 
 __all__ = ["Attempt"]
 
@@ -49,6 +49,8 @@ class Attempt:
     __slots__ = (
         "_body_reader",
         "_connect_timeout",
+        "_head_timeout",
+        "_head_timer",
         "_loop",
         "_on_connected",
         "_on_fail",
@@ -83,6 +85,8 @@ class Attempt:
         """The request of this attempt."""
         self._ssl_context = ssl_context
         self._connect_timeout = options.connect_timeout
+        self._head_timeout = options.head_timeout
+        self._head_timer: TimerInterface | None = None
         self._body_reader = options.body_reader
         self._trace = options.trace
         # Shared by the attempts of one source: started when connected, stopped by close().
@@ -127,6 +131,7 @@ class Attempt:
             transport, self.transport = self.transport, None
             transport.close()
         self.http = None
+        self._stop_head_timer()
         if self._read_watchdog is not None:
             self._read_watchdog.stop()
 
@@ -161,8 +166,27 @@ class Attempt:
             trace_request(trace, wire)
         transport.start(self._on_data, self._on_close)
         transport.write(wire)
-        if self._read_watchdog is not None and self.transport is transport:
+        if self.transport is not transport:
+            return
+        if self._read_watchdog is not None:
             self._read_watchdog.start()
+        if self._head_timeout is not None:
+            # The read timeout alone does not bound the head: a byte every few seconds, or a
+            # 1xx head after another, keeps it from firing for ever.
+            self._head_timer = self._loop.add_timer(self._head_timeout, self._on_head_timeout)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._loop.cancel_timer(self._head_timer)
+            self._head_timer = None
+
+    def _on_head_timeout(self, _timer: TimerInterface) -> None:
+        self._head_timer = None
+        timeout = self._head_timeout
+        assert timeout is not None
+        if not self.closed:
+            message = f"no complete response head within {timeout:g} s from {self.request.url}"
+            self._on_fail(HeadTimeout(message, timeout=timeout))
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -212,6 +236,7 @@ class Attempt:
                 if on_body is not None:
                     on_body(item)
             elif isinstance(item, ResponseHead):
+                self._stop_head_timer()
                 self._on_head(item)
             else:
                 on_end = self.on_end
