@@ -10,29 +10,9 @@ This module only re-exports the public names; each lives in the module that docu
 
 from __future__ import annotations
 
+from reactsse import errors
 from reactsse._version import __version__
-from reactsse.errors import (
-    APIError,
-    ConnectError,
-    ConnectionClosed,
-    ConnectTimeout,
-    ContentTypeError,
-    EventTimeout,
-    EventTooLarge,
-    HeadTimeout,
-    HTTPStatusError,
-    IncompleteStreamWarning,
-    InvalidURL,
-    LimitExceeded,
-    LocalProtocolError,
-    ReactSSEError,
-    ReadTimeout,
-    RemoteProtocolError,
-    Timeout,
-    TLSError,
-    TooManyRedirects,
-    TransportError,
-)
+from reactsse.errors import *  # noqa: F403 - every exception, listed once in errors.__all__
 from reactsse.eventsource import (
     EventIterator,
     EventSource,
@@ -47,41 +27,22 @@ from reactsse.openai import OpenAIClient
 from reactsse.sse import EventStreamDecoder, MessageEvent, encode_comment, encode_event
 
 __all__ = [
-    "APIError",
-    "ConnectError",
-    "ConnectTimeout",
-    "ConnectionClosed",
-    "ContentTypeError",
     "EventIterator",
     "EventSource",
     "EventSourceOptions",
     "EventStreamDecoder",
-    "EventTimeout",
-    "EventTooLarge",
-    "HTTPStatusError",
-    "HeadTimeout",
-    "IncompleteStreamWarning",
-    "InvalidURL",
-    "LimitExceeded",
-    "LocalProtocolError",
     "Loop",
     "LoopInterface",
     "MessageEvent",
     "OpenAIClient",
-    "ReactSSEError",
-    "ReadTimeout",
     "ReadyState",
-    "RemoteProtocolError",
     "StreamSelectLoop",
-    "TLSError",
     "TextTrace",
-    "Timeout",
     "TimerInterface",
-    "TooManyRedirects",
     "Trace",
-    "TransportError",
     "__version__",
     "connect",
     "encode_comment",
     "encode_event",
 ]
+__all__ += errors.__all__

@@ -65,6 +65,10 @@ class ReactSSEError(Exception):
 
     An error carries no data: a sans-IO call that meets a fault returns what it decoded before
     it, and the next call raises (h11's convention), so nothing received is lost.
+
+    Every subclass passes its message as the one positional argument and keeps its other
+    fields as attributes, so ``str(error)`` is the message alone (for the ``OSError`` and
+    ``TimeoutError`` subclasses too: with one argument no errno is formatted in).
     """
 
 
@@ -104,9 +108,6 @@ class TransportError(ReactSSEError, OSError):
         self.host = host
         self.port = port
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
 
 class ConnectError(TransportError):
     """Name resolution or the TCP connect failed."""
@@ -127,9 +128,6 @@ class Timeout(ReactSSEError, TimeoutError):
     def __init__(self, message: str, *, timeout: float) -> None:
         super().__init__(message)
         self.timeout = timeout
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class ConnectTimeout(Timeout):
@@ -174,9 +172,6 @@ class HTTPStatusError(ReactSSEError):
         self.headers = list(headers)
         self.body = body
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
 
 class ContentTypeError(HTTPStatusError):
     """A 200 response whose Content-Type is not ``text/event-stream``."""
@@ -212,9 +207,6 @@ class APIError(ReactSSEError):
         self.code = code
         self.param = param
         self.event = event
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class IncompleteStreamWarning(UserWarning):

@@ -448,3 +448,74 @@ def test_demo_ctrl_c_releases_everything() -> None:
     assert process.returncode == 130
     assert stderr.endswith("reactsse: interrupted\n")
     assert "Warning" not in stderr and "Traceback" not in stderr
+
+
+# --------------------------------------------------------------------------- the relay and its page
+
+
+def _start_server(
+    *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reactsse", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.startswith("reactsse server listening on http://127.0.0.1:"), line
+    return process, line.split()[-1]
+
+
+def _stop_server(process: subprocess.Popen[str]) -> tuple[str, str]:
+    # Not communicate(): it reads the raw pipes, and would miss lines that _start_server's
+    # readline() already pulled into the text buffer (they come in one read on a busy machine).
+    assert process.stdout is not None and process.stderr is not None
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    with process.stdout, process.stderr:
+        return process.stdout.read(), process.stderr.read()
+
+
+@pytest.mark.usefixtures("sigint_default")
+def test_demo_browser_serves_the_page_and_the_relay() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    process, url = _start_server("demo", "--browser", "--rate", "0", env=env)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == f"page: {url}/    relay: {url}/chat?prompt=..."
+        import urllib.request
+
+        with urllib.request.urlopen(url + "/", timeout=10) as response:
+            assert "<title>reactsse" in response.read().decode()
+        relayed = run("get", url + "/chat?prompt=hello", "--format", "jsonl")
+        lines = [json.loads(line) for line in relayed.stdout.splitlines()]
+        assert lines[-1]["type"] == "done" and {x["type"] for x in lines[:-1]} == {"token"}
+    finally:
+        _, stderr = _stop_server(process)
+    assert process.returncode == 130 and "Traceback" not in stderr
+
+
+@pytest.mark.usefixtures("sigint_default")
+def test_serve_upstream_relays_with_the_key_from_the_environment() -> None:
+    key = "sk-from-the-environment-0123456789"
+    upstream = BackgroundServer(MockApp(MockOptions(api_key=key)))
+    with upstream:
+        env = {**os.environ, "OPENAI_API_KEY": key}
+        process, url = _start_server(
+            "serve", "--port", "0", "--upstream", upstream.url + "/v1", env=env
+        )
+        try:
+            relayed = run("get", url + "/chat?prompt=hello", "--format", "raw")
+        finally:
+            stdout, stderr = _stop_server(process)
+    assert "event: done" in relayed.stdout and "event: error" not in relayed.stdout
+    assert f"relaying {upstream.url}/v1" in stdout
+    assert key not in relayed.stdout + stdout + stderr

@@ -187,3 +187,24 @@ def test_the_private_import_check_sees_what_it_must() -> None:
         "reactsse.loop.probe imports reactsse.http._chunked, private to reactsse.http",
         "reactsse.loop.probe imports reactsse.http._chunked, private to reactsse.http",
     ]
+
+
+def test_only_the_aio_package_imports_anyio() -> None:
+    """``reactsse.aio`` is the one layer that embeds the loop in async programs; the loop below it
+    (and everything else) stays free of anyio and its backends."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if module == "reactsse.aio" or module.startswith("reactsse.aio."):
+            continue
+        bad = {
+            name
+            for name in _imports(path)
+            for foreign in ("anyio", "trio", "uvloop", "reactsse.aio")
+            if name == foreign or name.startswith(foreign + ".")
+        }
+        if bad:
+            offenders.append((module, sorted(bad)))
+    assert not offenders
+    reached = _closure("reactsse.loop")
+    assert not {n for n in reached if n.startswith(("anyio", "trio", "reactsse.aio"))}

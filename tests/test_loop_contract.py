@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
+import importlib.util
 import math
 import os
 import resource
@@ -32,12 +33,17 @@ from types import FrameType
 
 import pytest
 
+from reactsse.aio import AnyioLoop
 from reactsse.loop import LoopInterface, Stream, StreamSelectLoop, TimerInterface, VirtualTimeLoop
 
 LOOP_FACTORIES: dict[str, Callable[[], LoopInterface]] = {
     "stream_select": StreamSelectLoop,
     "virtual_time": VirtualTimeLoop,
+    "anyio_asyncio": AnyioLoop,
+    "anyio_trio": lambda: AnyioLoop("trio"),
 }
+if importlib.util.find_spec("uvloop") is not None:
+    LOOP_FACTORIES["anyio_uvloop"] = lambda: AnyioLoop(backend_options={"use_uvloop": True})
 
 
 @pytest.fixture(params=sorted(LOOP_FACTORIES))
@@ -1026,6 +1032,20 @@ def _dispatch_cost(loop: LoopInterface) -> int:
     return events
 
 
+_COST_ROUNDS = 5
+
+
+def _least_dispatch_cost(loop: LoopInterface) -> int:
+    """The least ``_dispatch_cost`` of a few iterations.
+
+    A loop hosted by trio (``AnyioLoop("trio")``) starts trio in each ``run()``, and trio shuffles
+    the order of the tasks it runs in a batch on purpose, so the count of a start-up varies by a
+    few dozen events from run to run. The least of a few is the cost without that noise; a scan
+    over 10,000 registrations adds at least 10,000 events to every one of them.
+    """
+    return min(_dispatch_cost(loop) for _ in range(_COST_ROUNDS))
+
+
 def test_ten_thousand_sockets_dispatch_one_without_scanning_the_others(
     loop: LoopInterface,
 ) -> None:
@@ -1056,7 +1076,7 @@ def test_ten_thousand_sockets_dispatch_one_without_scanning_the_others(
                 wrappers.append(wrapper)
                 loop.add_read_stream(wrapper, got.append)
             _dispatch_cost(loop)  # warm up caches, first-call effects
-            small = _dispatch_cost(loop)
+            small = _least_dispatch_cost(loop)
             # Then 10,000 idle sockets.
             while len(idle) < 2 * pairs_needed:
                 x, y = socket.socketpair()
@@ -1070,8 +1090,8 @@ def test_ten_thousand_sockets_dispatch_one_without_scanning_the_others(
                 wrapper.fileno_calls = 0
             ready.fileno_calls = 0
             got.clear()
-            large = _dispatch_cost(loop)
-            assert got == [ready]
+            large = _least_dispatch_cost(loop)
+            assert got == [ready] * _COST_ROUNDS  # dispatched once per iteration, nothing else
             assert sum(w.fileno_calls for w in wrappers) == 0
             assert large <= small + 5, (small, large)
         finally:

@@ -1,8 +1,9 @@
 """The primitives of ``reactsse.loop`` that the layers above share.
 
-``Deferred`` (settles once, never after cancel), ``ThreadWaker`` (other threads wake a real loop
-through a real socketpair), ``BlockingIterator`` (ordering of items, errors and the end) and
-``VirtualTimeLoop`` (timers on a virtual clock, real sockets still real).
+``Deferred`` (settles once, never after cancel), ``OneShotTimer`` (one pending timer at most),
+``ThreadWaker`` (other threads wake a real loop through a real socketpair), ``BlockingIterator``
+(ordering of items, errors and the end) and ``VirtualTimeLoop`` (timers on a virtual clock, real
+sockets still real).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from reactsse.loop import (
     BlockingIterator,
     Deferred,
+    OneShotTimer,
     Stream,
     StreamSelectLoop,
     ThreadWaker,
@@ -348,3 +350,56 @@ def test_virtual_loop_does_not_jump_past_pending_ticks(vloop: VirtualTimeLoop) -
 def test_virtual_loop_rejects_a_negative_threshold() -> None:
     with pytest.raises(ValueError, match="autojump_threshold"):
         VirtualTimeLoop(autojump_threshold=-1)
+
+
+# -- OneShotTimer ------------------------------------------------------------------------------
+
+
+def test_one_shot_timer_fires_once_at_the_armed_time(vloop: VirtualTimeLoop) -> None:
+    fired: list[float] = []
+    start = vloop.now()
+    timer = OneShotTimer(vloop, lambda: fired.append(vloop.now() - start))
+    assert not timer.armed
+    timer.arm(2.5)
+    assert timer.armed
+    vloop.run()
+    assert fired == [pytest.approx(2.5, abs=1e-6)]
+    assert not timer.armed
+
+
+def test_one_shot_timer_arm_replaces_the_pending_timer(vloop: VirtualTimeLoop) -> None:
+    fired: list[float] = []
+    start = vloop.now()
+    timer = OneShotTimer(vloop, lambda: fired.append(vloop.now() - start))
+    timer.arm(1.0)
+    timer.arm(5.0)
+    vloop.run()
+    assert fired == [pytest.approx(5.0, abs=1e-6)]
+
+
+def test_one_shot_timer_cancel_is_idempotent_and_leaves_no_timer(vloop: VirtualTimeLoop) -> None:
+    fired: list[str] = []
+    timer = OneShotTimer(vloop, lambda: fired.append("fired"))
+    timer.cancel()  # nothing pending: nothing happens
+    timer.arm(1.0)
+    timer.cancel()
+    timer.cancel()
+    assert not timer.armed
+    vloop.run()  # returns at once: the loop holds no timer
+    assert fired == []
+
+
+def test_one_shot_timer_callback_may_arm_it_again(vloop: VirtualTimeLoop) -> None:
+    seen: list[tuple[bool, float]] = []
+    start = vloop.now()
+
+    def again() -> None:
+        seen.append((timer.armed, vloop.now() - start))
+        if len(seen) < 3:
+            timer.arm(1.0)
+
+    timer = OneShotTimer(vloop, again)
+    timer.arm(1.0)
+    vloop.run()
+    assert [armed for armed, _ in seen] == [False, False, False]
+    assert [at for _, at in seen] == [pytest.approx(t, abs=1e-6) for t in (1.0, 2.0, 3.0)]

@@ -340,3 +340,26 @@ def test_a_prune_triggered_inside_tick_loses_no_timer() -> None:
     timers.tick()
     assert fired == ["canceller", "periodic", "periodic"]
     assert len(timers._heap) <= 64  # pruned once, then too small to be worth rebuilding
+
+
+def test_set_clock_keeps_every_remaining_wait_and_the_order() -> None:
+    """A hosted loop moves its timers to the host's clock, whose origin is another one."""
+    first, second = _Clock(), _Clock()
+    first.now, second.now = 100.0, 25_000.0
+    timers = Timers(first)
+    fired: list[float] = []
+    for interval in (0.003, 0.001, 0.002, 0.001):
+        timers.add(Timer(interval, lambda t: fired.append(t.interval), False))
+    gone = Timer(0.0015, lambda _t: fired.append(-1.0), False)
+    timers.add(gone)
+    timers.cancel(gone)
+    timers.set_clock(second)
+    assert timers.get_first() == pytest.approx(25_000.001)
+    second.now += 0.0025
+    timers.tick()
+    assert fired == [0.001, 0.001, 0.002]
+    timers.set_clock(second)  # the same clock: nothing moves
+    timers.set_clock(first)
+    first.now += 0.001  # 100.001 on the first clock: the last timer is 0.0005 past due
+    timers.tick()
+    assert fired == [0.001, 0.001, 0.002, 0.003]

@@ -24,6 +24,11 @@ DEFAULT_MODEL = "gpt-4o-mini"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.browser:
+        from reactsse.cli.serve import serve_relay
+
+        serve_relay(host="127.0.0.1", port=args.port, rate=args.rate or None, open_browser=True)
+        return EXIT_OK
     from reactsse.loop import StreamSelectLoop
     from reactsse.mock import MODEL_ID, MockApp, MockOptions
     from reactsse.server import ServerOptions, SSEServer
@@ -48,27 +53,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
         outcome.append(result)
         server.close()  # nothing left on the loop: run() returns
 
-    tools = load_tools(args.tools)
+    # The same request and outcome callbacks through either API; only the per-item one differs.
+    request: dict[str, Any] = {
+        "model": MODEL_ID,
+        "tools": load_tools(args.tools),
+        "on_done": finished,
+        "on_error": finished,
+    }
     try:
         with warnings_as_lines():
             if args.responses:
                 handle: Any = client.start_responses(
-                    args.prompt,
-                    model=MODEL_ID,
-                    on_event=printer.responses_event,
-                    on_done=finished,
-                    on_error=finished,
-                    tools=tools,
+                    args.prompt, on_event=printer.responses_event, **request
                 )
             else:
-                handle = client.start_chat(
-                    args.prompt,
-                    model=MODEL_ID,
-                    on_delta=printer.chat_delta,
-                    on_done=finished,
-                    on_error=finished,
-                    tools=tools,
-                )
+                handle = client.start_chat(args.prompt, on_delta=printer.chat_delta, **request)
             loop.run()
     finally:
         if not outcome:  # Ctrl-C or a bug: release everything before leaving

@@ -23,6 +23,12 @@ def timeout_option(text: str) -> float | None:
     return value or None
 
 
+def _add_header_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "-H", "--header", action="append", default=[], metavar="'Name: value'", help=help_text
+    )
+
+
 def _add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trace",
@@ -84,6 +90,15 @@ def _add_demo(commands: _Commands) -> None:
         help="server speed in tokens per second (0: as fast as possible; default 40)",
     )
     demo.add_argument("--responses", action="store_true", help="use the Responses API")
+    demo.add_argument(
+        "--browser",
+        action="store_true",
+        help="serve the page that shows the stream in a browser (and open it where one is "
+        "available) instead of streaming in this terminal; Ctrl-C ends it",
+    )
+    demo.add_argument(
+        "--port", type=int, default=0, help="with --browser: the port (default: a free one)"
+    )
     demo.add_argument("--tools", metavar="JSON|@FILE", help="tool definitions (JSON array)")
     demo.add_argument(
         "--trace", action="store_true", help="show every layer of the client on stderr"
@@ -108,13 +123,8 @@ def _add_chat(commands: _Commands) -> None:
     chat.add_argument("--tools", metavar="JSON|@FILE", help="tool definitions (JSON array)")
     chat.add_argument("--max-tokens", type=int, metavar="N", help="limit the answer's length")
     chat.add_argument("--temperature", type=float, metavar="T", help="sampling temperature")
-    chat.add_argument(
-        "-H",
-        "--header",
-        action="append",
-        default=[],
-        metavar="'Name: value'",
-        help="extra request header (repeatable), e.g. 'OpenAI-Organization: org-...'",
+    _add_header_option(
+        chat, "extra request header (repeatable), e.g. 'OpenAI-Organization: org-...'"
     )
     _add_client_options(chat)
 
@@ -128,14 +138,7 @@ def _add_get(commands: _Commands) -> None:
     )
     get.add_argument("url", metavar="URL")
     get.add_argument("-X", "--request", dest="method", metavar="METHOD", help="HTTP method")
-    get.add_argument(
-        "-H",
-        "--header",
-        action="append",
-        default=[],
-        metavar="'Name: value'",
-        help="request header (repeatable)",
-    )
+    _add_header_option(get, "request header (repeatable)")
     get.add_argument(
         "-d",
         "--data",
@@ -162,7 +165,8 @@ def _add_get(commands: _Commands) -> None:
 def _add_serve(commands: _Commands) -> None:
     serve = commands.add_parser(
         "serve",
-        help="run the built-in server (OpenAI-compatible /v1 and a demo /events stream)",
+        help="run the built-in server: the browser page and relay, OpenAI-compatible /v1, "
+        "a demo /events stream",
         description="Run the built-in SSE server until Ctrl-C.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -177,4 +181,13 @@ def _add_serve(commands: _Commands) -> None:
     serve.add_argument("--api-key", metavar="KEY", help="require this bearer key (401 otherwise)")
     serve.add_argument(
         "--fault", metavar="SPEC", help="inject faults: error-after=N, disconnect-after=N, status=N"
+    )
+    serve.add_argument(
+        "--upstream",
+        metavar="URL",
+        help="relay this OpenAI-compatible API on /chat (its key from OPENAI_API_KEY; "
+        "default: the built-in mock)",
+    )
+    serve.add_argument(
+        "--model", help="model the relay asks for (default: OPENAI_MODEL, or the mock's)"
     )

@@ -16,7 +16,8 @@ from typing import Any
 
 from reactsse.connector.oserrors import CONNECT_PENDING
 from reactsse.connector.resolve import Address
-from reactsse.loop.interface import LoopInterface, Stream, TimerInterface
+from reactsse.loop.interface import LoopInterface, Stream
+from reactsse.loop.oneshot import OneShotTimer
 
 __all__ = ["AddressAttempts", "Failure"]
 
@@ -47,7 +48,7 @@ class AddressAttempts:
         self._on_failed = on_failed
         self._sock: socket.socket | None = None
         self._sockaddr: tuple[Any, ...] = ()
-        self._timer: TimerInterface | None = None
+        self._timer = OneShotTimer(loop, self._on_timer)
         self.failures: list[Failure] = []
 
     def start(self) -> None:
@@ -83,7 +84,7 @@ class AddressAttempts:
 
     def cancel(self) -> None:
         """Close the socket of the attempt under way and stop its timer; no callback after."""
-        self._cancel_timer()
+        self._timer.cancel()
         if self._sock is not None:
             self._loop.remove_write_stream(self._sock)
             self._sock.close()
@@ -96,15 +97,9 @@ class AddressAttempts:
             return  # the last address has the caller's deadline
         now = self._loop.now()
         share = max(0.0, self._deadline - now) / (len(self._addresses) + 1)
-        self._timer = self._loop.add_timer(share, self._on_timer)
+        self._timer.arm(share)
 
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._loop.cancel_timer(self._timer)
-            self._timer = None
-
-    def _on_timer(self, _timer: TimerInterface) -> None:
-        self._timer = None
+    def _on_timer(self) -> None:
         self._attempt_failed(TimeoutError(errno.ETIMEDOUT, "connect timed out"))
 
     def _on_writable(self, _stream: Stream) -> None:
@@ -119,7 +114,7 @@ class AddressAttempts:
         self._connected()
 
     def _attempt_failed(self, exc: OSError) -> None:
-        self._cancel_timer()
+        self._timer.cancel()
         sock = self._sock
         self._sock = None
         if sock is not None:
@@ -129,7 +124,7 @@ class AddressAttempts:
         self.start()
 
     def _connected(self) -> None:
-        self._cancel_timer()
+        self._timer.cancel()
         sock = self._sock
         assert sock is not None
         self._sock = None

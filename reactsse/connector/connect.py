@@ -22,7 +22,8 @@ from reactsse.connector.tls import TLSTransport
 from reactsse.connector.transport import SocketTransport, Transport
 from reactsse.errors import ConnectTimeout, TLSError, TransportError
 from reactsse.loop.deferred import Deferred
-from reactsse.loop.interface import LoopInterface, TimerInterface
+from reactsse.loop.interface import LoopInterface
+from reactsse.loop.oneshot import OneShotTimer
 
 __all__ = ["PendingConnect", "connect"]
 
@@ -64,7 +65,7 @@ class PendingConnect:
         self._result.then(on_connected, on_error)
         self._phase = _Phase.STARTING
         self._deadline = None if timeout is None else loop.now() + timeout
-        self._timer: TimerInterface | None = None
+        self._timer = OneShotTimer(loop, self._on_timeout)
         self._resolution: Resolution | None = None
         self._attempts: AddressAttempts | None = None
         self._tls: TLSTransport | None = None
@@ -89,8 +90,7 @@ class PendingConnect:
         if self._phase is not _Phase.STARTING:
             return
         if self._deadline is not None:
-            delay = max(0.0, self._deadline - self._loop.now())
-            self._timer = self._loop.add_timer(delay, self._on_timer)
+            self._timer.arm(max(0.0, self._deadline - self._loop.now()))
         literal = ip_literal(self._host)
         if literal is not None:
             self._resolved(resolve_literal(literal, self._port))
@@ -143,8 +143,7 @@ class PendingConnect:
             error.host, error.port = self._host, self._port
         self._fail(error)
 
-    def _on_timer(self, _timer: TimerInterface) -> None:
-        self._timer = None
+    def _on_timeout(self) -> None:
         timeout = self._timeout if self._timeout is not None else 0.0
         self._fail(
             ConnectTimeout(
@@ -159,9 +158,7 @@ class PendingConnect:
     def _release(self) -> None:
         """Stop every step: cancel the timer, the resolution, the attempts, the handshake."""
         self._phase = _Phase.DONE
-        if self._timer is not None:
-            self._loop.cancel_timer(self._timer)
-            self._timer = None
+        self._timer.cancel()
         if self._resolution is not None:
             self._resolution.cancel()
             self._resolution = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reactsse.loop import LoopInterface, TimerInterface
+from reactsse.loop import LoopInterface, OneShotTimer
 
 __all__ = ["Watchdog", "optional_watchdog"]
 
@@ -27,32 +27,28 @@ class Watchdog:
         self._loop = loop
         self.timeout = timeout
         self._on_timeout = on_timeout
-        self._timer: TimerInterface | None = None
+        self._timer = OneShotTimer(loop, self._check)
         self.last = 0.0
         """The loop's clock (``loop.now()``) at the last happening: set it on each one."""
 
     @property
     def running(self) -> bool:
         """Whether the watchdog is armed (between ``start()`` and ``stop()`` or the timeout)."""
-        return self._timer is not None
+        return self._timer.armed
 
     def start(self) -> None:
         """Arm it from now; a running watchdog is restarted."""
-        self.stop()
         self.last = self._loop.now()
-        self._timer = self._loop.add_timer(self.timeout, self._check)
+        self._timer.arm(self.timeout)
 
     def stop(self) -> None:
         """Disarm it; idempotent."""
-        if self._timer is not None:
-            self._loop.cancel_timer(self._timer)
-            self._timer = None
+        self._timer.cancel()
 
-    def _check(self, _timer: TimerInterface) -> None:
-        self._timer = None
+    def _check(self) -> None:
         idle = self._loop.now() - self.last
         if idle + _SLACK < self.timeout:
-            self._timer = self._loop.add_timer(self.timeout - idle, self._check)
+            self._timer.arm(self.timeout - idle)
             return
         self._on_timeout()
 

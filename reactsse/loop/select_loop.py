@@ -138,19 +138,11 @@ class StreamSelectLoop(LoopInterface):
 
     def remove_read_stream(self, stream: Stream) -> None:
         """See ``LoopInterface.remove_read_stream``. Works after the stream was closed."""
-        fd = self._read_fds.pop(id(stream), None)
-        if fd is not None:
-            watch = self._watches[fd]
-            watch.reader = watch.on_readable = None
-            self._update(watch)
+        self._remove_stream(stream, reading=True)
 
     def remove_write_stream(self, stream: Stream) -> None:
         """See ``LoopInterface.remove_write_stream``. Works after the stream was closed."""
-        fd = self._write_fds.pop(id(stream), None)
-        if fd is not None:
-            watch = self._watches[fd]
-            watch.writer = watch.on_writable = None
-            self._update(watch)
+        self._remove_stream(stream, reading=False)
 
     def _add_stream(self, stream: Stream, listener: _Listener, *, reading: bool) -> None:
         if not callable(listener):
@@ -188,6 +180,17 @@ class StreamSelectLoop(LoopInterface):
             watch.writer, watch.on_writable = stream, listener
         fds[id(stream)] = fd
 
+    def _remove_stream(self, stream: Stream, *, reading: bool) -> None:
+        fd = (self._read_fds if reading else self._write_fds).pop(id(stream), None)
+        if fd is None:
+            return
+        watch = self._watches[fd]
+        if reading:
+            watch.reader = watch.on_readable = None
+        else:
+            watch.writer = watch.on_writable = None
+        self._update(watch)
+
     def _register(self, fd: int, events: int) -> None:
         try:
             self._selector.register(fd, events)
@@ -224,17 +227,13 @@ class StreamSelectLoop(LoopInterface):
         self, interval: float, callback: Callable[[TimerInterface], object]
     ) -> TimerInterface:
         """See ``LoopInterface.add_timer``; returns the ``Timer``."""
-        timer = Timer(interval, callback, False)
-        self._timers.add(timer)
-        return timer
+        return self._timers.add(Timer(interval, callback, False))
 
     def add_periodic_timer(
         self, interval: float, callback: Callable[[TimerInterface], object]
     ) -> TimerInterface:
         """See ``LoopInterface.add_periodic_timer``; returns the ``Timer``."""
-        timer = Timer(interval, callback, True)
-        self._timers.add(timer)
-        return timer
+        return self._timers.add(Timer(interval, callback, True))
 
     def cancel_timer(self, timer: TimerInterface) -> None:
         """See ``LoopInterface.cancel_timer``. Raises ``TypeError`` for a non-timer."""

@@ -116,13 +116,32 @@ class Timers:
         #: the clock value at the start of the last ``tick()`` (``Timers::getTime``).
         self.time = clock()
 
-    def add(self, timer: Timer) -> None:
-        """Schedule ``timer`` for ``interval`` seconds from now (``Timers::add``)."""
+    def add(self, timer: Timer) -> Timer:
+        """Schedule ``timer`` for ``interval`` seconds from now (``Timers::add``); returns it."""
         seq = next(self._counter)
         timer._seq = seq
         timer._owner = self
         self._active += 1
         heappush(self._heap, (self._clock() + timer._interval, seq, timer))
+        return timer
+
+    def set_clock(self, clock: Callable[[], float]) -> None:
+        """Read the time from ``clock`` from now on, keeping every timer's remaining wait.
+
+        A loop hosted by another event loop schedules on the host's clock while the host runs
+        and on ``time.monotonic`` otherwise; the two may count from different origins (trio's
+        clock starts at a random offset). Every due time moves by the difference between the
+        clocks, read back to back, so the heap order is unchanged. The same clock is a no-op.
+        """
+        old = self._clock
+        if clock is old:
+            return
+        shift = clock() - old()
+        self._clock = clock
+        if shift:
+            # In place, and order-preserving: every entry moves by the same amount.
+            self._heap[:] = [(when + shift, seq, timer) for when, seq, timer in self._heap]
+            self.time += shift
 
     def contains(self, timer: TimerInterface) -> bool:
         """Whether ``timer`` is scheduled here (not yet fired if one-shot, not cancelled)."""

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reactsse.mock.common import JSONObject, chunks, dumps, int_param, message_text, pace
-from reactsse.mock.faults import Fault, fault_stream, whole_reply
+from reactsse.mock.completion import CompletionStream
 from reactsse.mock.options import MockOptions
 from reactsse.mock.text import answer_tokens, count_tokens, tokenize
-from reactsse.server.app import BodyReply, Event, Reply, error_reply
+from reactsse.server.app import BodyReply, Event, error_reply
 
-__all__ = ["ChatCall", "ChatStream", "chat_reply", "parse_chat"]
+__all__ = ["ChatCall", "ChatStream", "parse_chat"]
 
 FINGERPRINT = "fp_reactsse"
 
@@ -61,16 +61,15 @@ def tool_arguments(tool: JSONObject, last_user: str) -> str:
     return dumps(arguments)
 
 
-class ChatStream:
-    """One chat completion: :meth:`events` streams it, :func:`chat_body` is it whole."""
+class ChatStream(CompletionStream[ChatCall]):
+    """One chat completion: :meth:`events` streams it, :meth:`whole` is it whole."""
 
-    def __init__(self, call: ChatCall, options: MockOptions, ident: int, created: int) -> None:
-        self.call = call
-        self.options = options
-        self.id = f"chatcmpl-reactsse{ident:08d}"
-        self.tool_call_id = f"call_reactsse{ident:08d}"
-        self.created = created
-        self.timed = bool(options.rate)
+    ID_PREFIX = "chatcmpl-reactsse"
+
+    @property
+    def tool_call_id(self) -> str:
+        """The id of the tool call, when the completion is one."""
+        return f"call_reactsse{self.ident:08d}"
 
     def chunk(self, delta: JSONObject, finish_reason: str | None = None) -> str:
         """One ``chat.completion.chunk`` with ``delta``, serialised."""
@@ -100,6 +99,10 @@ class ChatStream:
         }
         return {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}
 
+    @staticmethod
+    def parse(body: JSONObject) -> ChatCall | BodyReply:
+        return parse_chat(body)
+
     def events(self) -> Iterator[Event]:
         """The chunks, each due when its tokens are (``rate``), then ``[DONE]``."""
         call, rate = self.call, self.options.rate
@@ -123,6 +126,9 @@ class ChatStream:
             usage_chunk["usage"] = chat_usage(count_tokens(call.prompt), len(tokens))
             yield Event(dumps(usage_chunk), at=end)
         yield Event("[DONE]", at=end)
+
+    def whole(self) -> JSONObject:
+        return chat_body(self)
 
     @staticmethod
     def error_event(message: str) -> Event:
@@ -250,16 +256,3 @@ def chat_body(stream: ChatStream) -> JSONObject:
         "service_tier": "default",
         "system_fingerprint": FINGERPRINT,
     }
-
-
-def chat_reply(
-    body: JSONObject, options: MockOptions, ident: int, created: int, fault: Fault
-) -> Reply:
-    """The answer to a chat request body: a stream (``"stream": true``) or the whole object."""
-    call = parse_chat(body)
-    if isinstance(call, BodyReply):
-        return call
-    stream = ChatStream(call, options, ident, created)
-    if body.get("stream") is True:
-        return fault_stream(stream.events(), fault, stream.error_event, timed=stream.timed)
-    return whole_reply(chat_body(stream), fault)

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from reactsse.mock.common import JSONObject, chunks, dumps, int_param, message_text, pace
-from reactsse.mock.faults import Fault, fault_stream, whole_reply
+from reactsse.mock.completion import CompletionStream
 from reactsse.mock.options import MockOptions
 from reactsse.mock.text import answer_tokens, count_tokens
-from reactsse.server.app import BodyReply, Event, Reply, error_reply
+from reactsse.server.app import BodyReply, Event, error_reply
 
-__all__ = ["ResponsesCall", "ResponsesStream", "parse_responses", "responses_reply"]
+__all__ = ["ResponsesCall", "ResponsesStream", "parse_responses"]
 
 
 @dataclass
@@ -30,16 +30,14 @@ class ResponsesCall:
     max_output_tokens: int | None
 
 
-class ResponsesStream:
-    """One response: :meth:`events` streams it, :meth:`response` is it whole."""
+class ResponsesStream(CompletionStream[ResponsesCall]):
+    """One response: :meth:`events` streams it, :meth:`whole` is it whole."""
+
+    ID_PREFIX = "resp_reactsse"
 
     def __init__(self, call: ResponsesCall, options: MockOptions, ident: int, created: int) -> None:
-        self.call = call
-        self.options = options
-        self.id = f"resp_reactsse{ident:08d}"
+        super().__init__(call, options, ident, created)
         self.item_id = f"msg_reactsse{ident:08d}"
-        self.created = created
-        self.timed = bool(options.rate)
         self._sequence = 0
 
     def tokens(self) -> tuple[list[str], bool]:
@@ -119,6 +117,10 @@ class ResponsesStream:
         self._sequence += 1
         return Event(dumps(payload), event=type_, at=at)
 
+    @staticmethod
+    def parse(body: JSONObject) -> ResponsesCall | BodyReply:
+        return parse_responses(body)
+
     def events(self) -> Iterator[Event]:
         """The typed events, each text delta due when its tokens are (``rate``)."""
         rate = self.options.rate
@@ -197,16 +199,3 @@ def parse_responses(body: JSONObject) -> ResponsesCall | BodyReply:
         instructions=instructions,
         max_output_tokens=limit,
     )
-
-
-def responses_reply(
-    body: JSONObject, options: MockOptions, ident: int, created: int, fault: Fault
-) -> Reply:
-    """The answer to a Responses request body: a stream or the whole ``response`` object."""
-    call = parse_responses(body)
-    if isinstance(call, BodyReply):
-        return call
-    stream = ResponsesStream(call, options, ident, created)
-    if body.get("stream") is True:
-        return fault_stream(stream.events(), fault, stream.error_event, timed=stream.timed)
-    return whole_reply(stream.whole(), fault)

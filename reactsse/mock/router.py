@@ -11,12 +11,12 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-from reactsse.mock.chat import chat_reply
+from reactsse.mock.chat import ChatStream
 from reactsse.mock.common import JSONObject, json_body
 from reactsse.mock.events import events_reply
 from reactsse.mock.faults import Fault, parse_fault, status_fault_reply
 from reactsse.mock.options import MockOptions
-from reactsse.mock.responses import responses_reply
+from reactsse.mock.responses import ResponsesStream
 from reactsse.server.app import BodyReply, Reply, Request, error_reply
 
 __all__ = ["MODEL_ID", "MockApp"]
@@ -108,9 +108,8 @@ class MockApp:
         if isinstance(body, BodyReply):
             return body
         created = int(self._clock())
-        if path == "/v1/chat/completions":
-            return chat_reply(body, self.options, self._next_id(), created, fault)
-        return responses_reply(body, self.options, self._next_id(), created, fault)
+        api = ChatStream if path == "/v1/chat/completions" else ResponsesStream
+        return api.answer(body, self.options, self._next_id(), created, fault)
 
     def _authorize(self, request: Request) -> BodyReply | None:
         if self.options.api_key is None:

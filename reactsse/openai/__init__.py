@@ -17,45 +17,20 @@ servers seen in the wild (vLLM, llama.cpp, LocalAI) sometimes omit ``[DONE]``.
 
 from __future__ import annotations
 
+from reactsse.openai import types
 from reactsse.openai.chat import ChatAccumulator
 from reactsse.openai.client import OpenAIClient
 from reactsse.openai.responses import ResponsesAccumulator
 from reactsse.openai.streams import ChatStream, ResponsesStream, StreamHandle, StreamIterator
-from reactsse.openai.types import (
-    ChatChoice,
-    ChatCompletion,
-    ChatDelta,
-    Messages,
-    ResponseCompleted,
-    ResponseFunctionCall,
-    ResponseFunctionCallArgumentsDelta,
-    ResponseResult,
-    ResponseStreamEvent,
-    ResponseTextDelta,
-    ToolCall,
-    ToolCallDelta,
-    Usage,
-)
+from reactsse.openai.types import *  # noqa: F403 - the typed values, listed once in types.__all__
 
 __all__ = [
     "ChatAccumulator",
-    "ChatChoice",
-    "ChatCompletion",
-    "ChatDelta",
     "ChatStream",
-    "Messages",
     "OpenAIClient",
-    "ResponseCompleted",
-    "ResponseFunctionCall",
-    "ResponseFunctionCallArgumentsDelta",
-    "ResponseResult",
-    "ResponseStreamEvent",
-    "ResponseTextDelta",
     "ResponsesAccumulator",
     "ResponsesStream",
     "StreamHandle",
     "StreamIterator",
-    "ToolCall",
-    "ToolCallDelta",
-    "Usage",
 ]
+__all__ += types.__all__

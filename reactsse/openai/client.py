@@ -12,7 +12,7 @@ import dataclasses
 import os
 import ssl
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from reactsse.errors import ReactSSEError
 from reactsse.eventsource import EventSource, EventSourceOptions, Trace
@@ -23,7 +23,13 @@ from reactsse.openai.chat import ChatAccumulator
 from reactsse.openai.payload import translate_error
 from reactsse.openai.request import chat_body, responses_body
 from reactsse.openai.responses import ResponsesAccumulator
-from reactsse.openai.streams import ChatStream, ResponsesStream, StreamHandle, StreamIterator
+from reactsse.openai.streams import (
+    Accumulator,
+    ChatStream,
+    ResponsesStream,
+    StreamHandle,
+    StreamIterator,
+)
 from reactsse.openai.types import (
     ChatCompletion,
     ChatDelta,
@@ -33,6 +39,9 @@ from reactsse.openai.types import (
 )
 
 __all__ = ["OpenAIClient"]
+
+_D = TypeVar("_D")
+_R = TypeVar("_R")
 
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # The client's own defaults, where they differ from EventSourceOptions': reasoning models may
@@ -142,8 +151,32 @@ class OpenAIClient:
             json=payload,
         )
 
-    def _opener(self, path: str, payload: dict[str, Any]) -> Callable[[LoopInterface], EventSource]:
-        return lambda loop: self._open(path, payload, loop)
+    def _start(
+        self,
+        path: str,
+        payload: dict[str, Any],
+        accumulator: Accumulator[_D, _R],
+        on_item: Callable[[_D], object],
+        on_done: Callable[[_R], object] | None,
+        on_error: Callable[[Exception], object] | None,
+    ) -> StreamHandle[_D, _R]:
+        """A stream of ``path`` on ``self.loop``, callback style (``start_*``)."""
+        return StreamHandle(
+            self._open(path, payload, self.loop),
+            accumulator,
+            self._translate,
+            on_item=on_item,
+            on_done=on_done,
+            on_error=on_error,
+        )
+
+    def _iterate(
+        self, path: str, payload: dict[str, Any], accumulator: Accumulator[_D, _R]
+    ) -> StreamIterator[_D, _R]:
+        """A stream of ``path`` on a private loop, blocking (``iter_*``)."""
+        return StreamIterator(
+            lambda loop: self._open(path, payload, loop), accumulator, self._translate
+        )
 
     def _request_headers(self) -> list[tuple[str, str]]:
         headers = normalise_headers(self.options.headers)
@@ -191,13 +224,8 @@ class OpenAIClient:
         Raises ``InvalidURL``/``TypeError`` (unserialisable body) at once.
         """
         payload = chat_body(messages, model, tools, include_usage, extra)
-        return StreamHandle(
-            self._open("/chat/completions", payload, self.loop),
-            ChatAccumulator(),
-            self._translate,
-            on_item=on_delta,
-            on_done=on_done,
-            on_error=on_error,
+        return self._start(
+            "/chat/completions", payload, ChatAccumulator(), on_delta, on_done, on_error
         )
 
     def iter_chat(
@@ -215,9 +243,7 @@ class OpenAIClient:
         ``ChatDelta`` whose ``result`` is the ``ChatCompletion`` once iteration ends.
         """
         payload = chat_body(messages, model, tools, include_usage, extra)
-        return StreamIterator(
-            self._opener("/chat/completions", payload), ChatAccumulator(), self._translate
-        )
+        return self._iterate("/chat/completions", payload, ChatAccumulator())
 
     # -- Responses API ----------------------------------------------------------------------
 
@@ -243,13 +269,8 @@ class OpenAIClient:
         ``start_chat`` (``response.failed`` and ``error`` events raise ``APIError``).
         """
         payload = responses_body(input, model, instructions, tools, extra)
-        return StreamHandle(
-            self._open("/responses", payload, self.loop),
-            ResponsesAccumulator(),
-            self._translate,
-            on_item=on_event,
-            on_done=on_done,
-            on_error=on_error,
+        return self._start(
+            "/responses", payload, ResponsesAccumulator(), on_event, on_done, on_error
         )
 
     def iter_responses(
@@ -267,9 +288,7 @@ class OpenAIClient:
         once iteration ends.
         """
         payload = responses_body(input, model, instructions, tools, extra)
-        return StreamIterator(
-            self._opener("/responses", payload), ResponsesAccumulator(), self._translate
-        )
+        return self._iterate("/responses", payload, ResponsesAccumulator())
 
 
 def _client_options(

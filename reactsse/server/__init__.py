@@ -9,7 +9,16 @@ Without an app, the server serves the built-in OpenAI-compatible mock (``reactss
 
 from __future__ import annotations
 
-from reactsse.server.app import App, BodyReply, Event, EventStream, Reply, Request, error_reply
+from reactsse.server.app import (
+    App,
+    BodyReply,
+    Event,
+    EventFeed,
+    EventStream,
+    Reply,
+    Request,
+    error_reply,
+)
 from reactsse.server.background import BackgroundServer
 from reactsse.server.options import ServerOptions
 from reactsse.server.server import SSEServer, serve
@@ -19,6 +28,7 @@ __all__ = [
     "BackgroundServer",
     "BodyReply",
     "Event",
+    "EventFeed",
     "EventStream",
     "Reply",
     "Request",

@@ -8,6 +8,9 @@ sockets, HTTP/1.1, the clock and the pacing; the app only says what to answer:
   iterator of :class:`Event`. Each event says when it is due (``at``, seconds after the stream
   started); the server writes every due event, waits on a loop timer for the next one, and
   closes the iterator (its ``finally`` runs) however the stream ends.
+* an :class:`EventFeed` as the events of an :class:`EventStream` is for events that arrive later
+  from another source on the same loop (an upstream stream): the app pushes them, the server
+  writes them as they come, and the feed's ``on_close`` tells the app when nobody reads any more.
 
 The app is called on the loop thread, once per request, and must not block. An exception from
 the app is answered with a 500; an exception from the iterator cuts the response (there is no
@@ -23,12 +26,22 @@ status left to send once the events have started). Example (also in ``docs/serve
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import parse_qsl
 
-__all__ = ["App", "BodyReply", "Event", "EventStream", "Reply", "Request", "error_reply"]
+__all__ = [
+    "App",
+    "BodyReply",
+    "Event",
+    "EventFeed",
+    "EventStream",
+    "Reply",
+    "Request",
+    "error_reply",
+]
 
 
 @dataclass(frozen=True)
@@ -101,12 +114,93 @@ class Event(NamedTuple):
     at: float = 0.0
 
 
+class EventFeed:
+    """Events pushed by the app as they arrive, for an :class:`EventStream`'s ``events``.
+
+    An iterator cannot say "nothing yet, more later": the server would take its end for the
+    end of the stream. A feed can. The app keeps the feed, returns
+    ``EventStream(feed, timed=True)`` and, later, on the loop thread (from an upstream
+    stream's callbacks, a timer...):
+
+    * ``push(event)`` queues one event; the server writes it on its next loop turn (pushes made
+      in one turn go out together, in one write). Returns False once the feed is closed (the
+      event is dropped: nobody reads any more).
+    * ``end()``: no more events; the server ends the response once the queued ones are written.
+    * ``on_close``: called once when the server stops reading the feed, for whatever reason
+      (the client went away or was too slow, the response ended, ``disconnect_after``, the
+      server closed). Cancel the source there.
+
+    Pushed events are due at once (leave ``at`` at 0). ``timed=True`` is what a feed wants: the
+    source sets the pace, so a client that falls ``max_client_buffer`` behind is dropped rather
+    than letting the feed's queue grow. Not thread-safe: push from the loop thread only.
+    """
+
+    def __init__(self, on_close: Callable[[], object] | None = None) -> None:
+        self.on_close = on_close
+        self._queue: deque[Event] = deque()
+        self._ended = False
+        self._closed = False
+        self._wake: Callable[[], object] | None = None
+
+    @property
+    def closed(self) -> bool:
+        """True once the server stopped reading (``on_close`` has been called)."""
+        return self._closed
+
+    @property
+    def exhausted(self) -> bool:
+        """True once ``end()`` was called and every pushed event was taken."""
+        return self._ended and not self._queue
+
+    def push(self, event: Event) -> bool:
+        """Queue ``event`` for the client; False (and dropped) if the feed is closed or ended."""
+        if self._closed or self._ended:
+            return False
+        self._queue.append(event)
+        if self._wake is not None:
+            self._wake()
+        return True
+
+    def end(self) -> None:
+        """No more events: the response ends after the queued ones. Idempotent."""
+        if self._closed or self._ended:
+            return
+        self._ended = True
+        if self._wake is not None:
+            self._wake()
+
+    def set_waker(self, wake: Callable[[], object] | None) -> None:
+        """For the server: ``wake()`` is called on every push and on ``end()``."""
+        self._wake = wake
+
+    def __iter__(self) -> EventFeed:
+        return self
+
+    def __next__(self) -> Event:
+        # Empty is not the end: the server asks `exhausted` before it ends the response.
+        if self._queue:
+            return self._queue.popleft()
+        raise StopIteration
+
+    def close(self) -> None:
+        """For the server: stop; drop what is queued; call ``on_close`` once. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.clear()
+        self._wake = None
+        if self.on_close is not None:
+            self.on_close()
+
+
 @dataclass(frozen=True)
 class EventStream:
     """A stream reply: the server paces ``events`` onto the connection.
 
     * ``events``: the events, in order; the server takes one iterator of it and closes that
-      iterator (if it has ``close()``) when the stream ends for any reason.
+      iterator (if it has ``close()``) when the stream ends for any reason. An
+      :class:`EventFeed` here is read as its events are pushed, and the stream ends only
+      after its ``end()``.
     * ``timed``: True when the events carry real schedule times. A client that falls behind a
       timed stream is dropped at the server's buffer limit (the schedule is kept); an untimed
       stream (every ``at`` is 0) is written as fast as the client reads, no faster.

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import h11
 
 from reactsse.connector import SocketTransport
-from reactsse.loop import LoopInterface, TimerInterface
+from reactsse.loop import LoopInterface, OneShotTimer
 from reactsse.server.app import App, BodyReply, Request, error_reply
 from reactsse.server.options import ServerOptions
 from reactsse.server.stream import CORS_HEADER, SERVER_HEADER, StreamRun, reason, stream_head
@@ -60,7 +60,7 @@ class Connection:
         self._body = bytearray()
         self.phase = Phase.AWAITING_REQUEST
         self._pipelined = 0
-        self._idle_timer: TimerInterface | None = None
+        self._idle_timer = OneShotTimer(loop, self._on_idle)
         peer = transport.peer
         self.peer = f"{peer[0]}:{peer[1]}" if len(peer) >= 2 else "?"
 
@@ -70,7 +70,7 @@ class Connection:
 
     @property
     def timer_count(self) -> int:
-        return (self._idle_timer is not None) + (self.stream.timer_count if self.stream else 0)
+        return self._idle_timer.armed + (self.stream.timer_count if self.stream else 0)
 
     def _arm_idle(self) -> None:
         # A whole request must arrive within idle_timeout of the connection (or of the previous
@@ -78,15 +78,9 @@ class Connection:
         # (slowloris) clients alike. Cancelled once the request is complete.
         timeout = self.options.idle_timeout
         if timeout and self.phase is not Phase.CLOSED:
-            self._idle_timer = self.loop.add_timer(timeout, self._on_idle)
+            self._idle_timer.arm(timeout)
 
-    def _cancel_idle(self) -> None:
-        if self._idle_timer is not None:
-            self.loop.cancel_timer(self._idle_timer)
-            self._idle_timer = None
-
-    def _on_idle(self, _timer: TimerInterface) -> None:
-        self._idle_timer = None
+    def _on_idle(self) -> None:
         logger.info("closing client %s: no complete request within the idle timeout", self.peer)
         self.abort()
 
@@ -143,7 +137,7 @@ class Connection:
                     self._reject(413, "Request body too large.")
                     return
             elif isinstance(event, h11.EndOfMessage):
-                self._cancel_idle()
+                self._idle_timer.cancel()
                 self._dispatch()
             # h11.ConnectionClosed cannot come: the transport reports EOF through on_close.
 
@@ -278,6 +272,6 @@ class Connection:
         if self.phase is Phase.CLOSED:
             return
         self.phase = Phase.CLOSED
-        self._cancel_idle()
+        self._idle_timer.cancel()
         self._stop_stream()
         self._on_release(self)

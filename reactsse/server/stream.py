@@ -1,7 +1,8 @@
 """``StreamRun``: paces one :class:`~reactsse.server.app.EventStream` onto a connection.
 
 A stream owns at most three loop timers (the next due event, the keep-alive, the send timeout
-while ``DRAINING``) and one iterator. Every way a stream ends (done, the app's cut or stall,
+while ``DRAINING``) and one iterator (or :class:`~reactsse.server.app.EventFeed`, which wakes the
+stream when the app pushes). Every way a stream ends (done, the app's cut or stall,
 client gone, client too slow, the server's ``close()``) goes through :meth:`StreamRun.stop`,
 which cancels them all and closes the iterator.
 """
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 import h11
 
 from reactsse.loop import TimerInterface
-from reactsse.server.app import Event, EventStream
+from reactsse.server.app import Event, EventFeed, EventStream
 from reactsse.sse import encode_comment, encode_event
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class StreamPhase(enum.Enum):
     PACING = "pacing"  # writing due events, or waiting for the next one's timer
     DRAINING = "draining"  # waiting for the transport's on_drain (and the send timeout)
     STALLED = "stalled"  # the app's stall_after: silent until stopped
+    WAITING = "waiting"  # an EventFeed is empty: waiting for the app to push or end it
     STOPPED = "stopped"  # timers cancelled, iterator closed; terminal
 
 
@@ -84,6 +86,7 @@ class StreamRun:
         self.options = connection.options
         self.stream = stream
         self._events = iter(stream.events)
+        self._feed = stream.events if isinstance(stream.events, EventFeed) else None
         thresholds = (stream.disconnect_after, stream.stall_after)
         self._next_fault_at = min((n for n in thresholds if n is not None), default=sys.maxsize)
         self._next: Event | None = None
@@ -111,6 +114,8 @@ class StreamRun:
         if interval:
             self._keepalive = self.loop.add_periodic_timer(interval, self._on_keepalive)
         self.transport.on_drain = self._on_drain
+        if self._feed is not None:
+            self._feed.set_waker(self._on_feed)
         self._pump()
 
     def stop(self) -> None:
@@ -131,6 +136,13 @@ class StreamRun:
     def _on_timer(self, _timer: TimerInterface) -> None:
         self._timer = None
         self.connection.safely(self._pump)
+
+    def _on_feed(self) -> None:
+        # The app pushed (or ended) while the stream waited: write on the next loop turn, so
+        # that everything pushed in this turn (one upstream read) goes out in one write.
+        if self.phase is StreamPhase.WAITING:
+            self.phase = StreamPhase.PACING
+            self._timer = self.loop.add_timer(0.0, self._on_timer)
 
     def _on_drain(self) -> None:
         if self.phase is StreamPhase.DRAINING:
@@ -183,6 +195,11 @@ class StreamRun:
                     return
                 if event is None:
                     self._flush(batch)
+                    feed = self._feed
+                    if feed is not None and not feed.exhausted:
+                        if not self.stopped:
+                            self.phase = StreamPhase.WAITING
+                        return
                     self._finish()
                     return
             data, type_, id_, retry, at = event

@@ -1,0 +1,12 @@
+"""reactsse inside async programs: the ReactPHP-style loop hosted by an anyio event loop.
+
+``AnyioLoop`` is a ``LoopInterface`` whose iterations run in a task of a running asyncio or
+trio program (through anyio), so ``EventSource``, the server and the OpenAI client run there
+unchanged. This package is the only one that imports anyio; it sits above ``reactsse.loop``.
+"""
+
+from __future__ import annotations
+
+from reactsse.aio.loop import AnyioLoop
+
+__all__ = ["AnyioLoop"]
