@@ -39,7 +39,7 @@ from reactsse.http import (
     ResponseEvent,
     ResponseHead,
 )
-from reactsse.loop import LoopInterface, TimerInterface
+from reactsse.loop import LoopInterface, OneShotTimer
 
 __all__ = ["Attempt"]
 
@@ -104,7 +104,7 @@ class Attempt:
         self._ssl_context = ssl_context
         self._connect_timeout = options.connect_timeout
         self._head_timeout = options.head_timeout
-        self._head_timer: TimerInterface | None = None
+        self._head_timer = OneShotTimer(loop, self._on_head_timeout)
         self._body_reader = options.body_reader
         self._trace = options.trace
         # Shared by the attempts of one source: started when connected, stopped by close().
@@ -153,7 +153,7 @@ class Attempt:
             transport.close()
         self.http = None
         self._backlog = None
-        self._stop_head_timer()
+        self._head_timer.cancel()
         if self._read_watchdog is not None:
             self._read_watchdog.stop()
 
@@ -195,15 +195,9 @@ class Attempt:
         if self._head_timeout is not None:
             # The read timeout alone does not bound the head: a byte every few seconds, or a
             # 1xx head after another, keeps it from firing for ever.
-            self._head_timer = self._loop.add_timer(self._head_timeout, self._on_head_timeout)
+            self._head_timer.arm(self._head_timeout)
 
-    def _stop_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._loop.cancel_timer(self._head_timer)
-            self._head_timer = None
-
-    def _on_head_timeout(self, _timer: TimerInterface) -> None:
-        self._head_timer = None
+    def _on_head_timeout(self) -> None:
         timeout = self._head_timeout
         assert timeout is not None
         if not self.closed:
@@ -273,7 +267,7 @@ class Attempt:
                         return True
                     on_body(item)
             elif isinstance(item, ResponseHead):
-                self._stop_head_timer()
+                self._head_timer.cancel()
                 self._on_head(item)
             else:
                 on_end = self.on_end
