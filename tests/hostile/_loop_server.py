@@ -120,7 +120,7 @@ class LoopServer:
         self.connections: list[LoopConnection] = []
         self._listener = socket.socket()
         self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(128)
+        self._listener.listen(1024)
         self._listener.setblocking(False)
         self.port: int = self._listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/"
