@@ -70,6 +70,9 @@ def pytest_runtest_makereport(
     if report.when == "teardown" and report.passed:
         return
     fault, expected = describe(getattr(getattr(item, "obj", None), "__doc__", None))
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        fault = f"{fault} [{callspec.id}]"
     record = records.setdefault(
         item.nodeid,
         {
