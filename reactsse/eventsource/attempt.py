@@ -292,6 +292,9 @@ class Attempt:
             return
         data, offset, rest, eof = backlog
         end = offset + BODY_SLICE
+        if self._read_watchdog is not None:
+            # Reading is paused while the slices go out, not stalled: no read timeout meanwhile.
+            self._read_watchdog.last = self._loop.now()
         on_body = self.on_body
         if on_body is not None:
             on_body(data[offset:end])

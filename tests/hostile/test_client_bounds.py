@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -23,7 +24,7 @@ from hostile._loop_server import LoopConnection, LoopServer
 from reactsse.errors import EventTooLarge, HeadTimeout, LimitExceeded, ReactSSEError
 from reactsse.eventsource import EventSource, ReadyState, Trace
 from reactsse.eventsource.policy import JITTER, reconnect_delay
-from reactsse.loop import TimerInterface, VirtualTimeLoop
+from reactsse.loop import StreamSelectLoop, TimerInterface, VirtualTimeLoop
 from reactsse.sse import EventStreamDecoder
 
 Observed = Callable[[str], None]
@@ -385,3 +386,37 @@ def test_endless_short_data_lines_hold_about_the_limit(line: bytes, observed: Ob
         tracemalloc.stop()
     assert peak < 4 * limit
     observed(f"EventTooLarge, peak {peak / limit:.2f} x the limit")
+
+
+def test_a_large_inflated_read_keeps_order_and_its_end(observed: Observed) -> None:
+    """A gzip response of 200,000 numbered events (2.6 MB inflated, each read inflating to
+    several slices); the response's end comes in its last read.
+
+    Expected: the events arrive in order, each once, across the slices (64 KiB per loop
+    iteration), and only then the end of the stream (a clean end, reconnect off).
+    """
+    count = 200_000
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    raw = b"".join(b"data: %d\n\n" % n for n in range(count))
+    body = compressor.compress(raw) + compressor.flush()
+    loop = StreamSelectLoop()
+
+    def on_request(conn: LoopConnection) -> None:
+        conn.send(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+
+    log: list[str] = []
+    with LoopServer(loop, on_request) as server:
+        source = EventSource(server.url, loop=loop, reconnect=False)
+        source.on("message", lambda event: log.append(event.data))
+        source.on("error", lambda error: log.append(f"error {error!r}"))
+        source.on("close", lambda: (log.append("close"), loop.stop()))
+        guard = loop.add_timer(30.0, lambda _timer: loop.stop())
+        loop.run()
+        loop.cancel_timer(guard)
+    loop.close()
+    assert len(raw) > 20 * 128 * 1024  # many slices
+    assert log == [str(n) for n in range(count)] + ["close"]
+    observed(f"{count} events in order, then the end")
