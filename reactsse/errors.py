@@ -21,6 +21,7 @@ Hierarchy::
     ├── Timeout (also TimeoutError)
     │   ├── ConnectTimeout
     │   ├── ReadTimeout             no bytes for read_timeout seconds
+    │   │   └── HeadTimeout         no complete response head within head_timeout seconds
     │   └── EventTimeout            no event for event_timeout seconds (comments do not count)
     ├── HTTPStatusError             a response that is not a usable event stream
     │   └── ContentTypeError        200, but not text/event-stream
@@ -45,6 +46,7 @@ __all__ = [
     "EventTimeout",
     "EventTooLarge",
     "HTTPStatusError",
+    "HeadTimeout",
     "IncompleteStreamWarning",
     "InvalidURL",
     "LimitExceeded",
@@ -161,6 +163,11 @@ class ConnectTimeout(Timeout):
 
 class ReadTimeout(Timeout):
     """No byte arrived for ``timeout`` seconds."""
+
+
+class HeadTimeout(ReadTimeout):
+    """The final response head was not complete ``timeout`` seconds after the request was sent
+    (a head trickling in, or 1xx heads without end)."""
 
 
 class EventTimeout(Timeout):

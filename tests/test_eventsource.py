@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import io
+import random
 import socket
 import ssl
 import threading
@@ -35,6 +36,7 @@ from reactsse.errors import (
     TooManyRedirects,
 )
 from reactsse.eventsource import EventSource, ReadyState, TextTrace, Trace
+from reactsse.eventsource.policy import JITTER, reconnect_delay
 from reactsse.loop import StreamSelectLoop, VirtualTimeLoop
 from reactsse.sse import MessageEvent
 
@@ -352,15 +354,19 @@ def test_429_honours_retry_after_seconds(vloop: VirtualTimeLoop) -> None:
             ex.stall()
 
     trace = DelayTrace(loop)
+    # Retry-After is the floor of the backoff instead of retry (10 s): the first failure's wait
+    # is drawn between 1 s and 2 s, exactly as the policy draws it from the same seed.
+    JITTER.seed(15)
+    expected = reconnect_delay(1.0, 1, 30.0, random.Random(15))
     with ScriptedServer(handler) as server:
-        # The backoff alone would wait 10 s or more: Retry-After makes it exactly 1 s.
         source = EventSource(server.url(), loop=loop, retry=10.0, trace=trace)
         rec = Recorder(source, close_after=1)
         drive(loop, source, limit=60.0)
-    assert trace.delays == [1.0]
+    assert trace.delays == [expected]
+    assert 1.0 <= expected <= 2.0
     assert rec.data == ["ok"]
     assert len(trace.connecting_at) == 2
-    assert trace.connecting_at[1] - trace.scheduled_at[0] == pytest.approx(1.0, abs=1e-9)
+    assert trace.connecting_at[1] - trace.scheduled_at[0] == pytest.approx(expected, abs=1e-9)
 
 
 def test_wrong_content_type_fails_with_body(loop: StreamSelectLoop) -> None:
@@ -603,7 +609,12 @@ def test_refused_connection_is_retried_then_fatal_after_max_retries(loop: Stream
     trace = DelayTrace(loop)
     with refusing_port() as port:
         source = EventSource(
-            f"http://127.0.0.1:{port}/", loop=loop, retry=0.01, max_retries=2, trace=trace
+            f"http://127.0.0.1:{port}/",
+            loop=loop,
+            retry=0.01,
+            min_reconnect_delay=0.01,
+            max_retries=2,
+            trace=trace,
         )
         rec = Recorder(source)
         drive(loop, source)

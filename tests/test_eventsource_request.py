@@ -10,7 +10,13 @@ import pytest
 
 from reactsse.errors import InvalidURL, LocalProtocolError
 from reactsse.eventsource import EventSourceOptions
-from reactsse.eventsource.policy import parse_retry_after, reconnect_delay, retries_exhausted
+from reactsse.eventsource.policy import (
+    backoff_resets,
+    parse_retry_after,
+    reconnect_delay,
+    reconnect_floor,
+    retries_exhausted,
+)
 from reactsse.eventsource.request import Request, build_request, redirect
 from reactsse.http import parse_url
 
@@ -97,6 +103,9 @@ def test_build_request_and_last_event_id() -> None:
     [
         ({"retry": -1.0}, ValueError),
         ({"max_reconnect_delay": float("nan")}, ValueError),
+        ({"min_reconnect_delay": -0.1}, ValueError),
+        ({"backoff_reset_after": float("nan")}, ValueError),
+        ({"head_timeout": 0.0}, ValueError),
         ({"connect_timeout": 0.0}, ValueError),
         ({"read_timeout": -1.0}, ValueError),
         ({"event_timeout": float("nan")}, ValueError),
@@ -138,6 +147,40 @@ def test_reconnect_delay_table(
 ) -> None:
     for seed in range(20):
         assert low <= reconnect_delay(retry, failures, cap, random.Random(seed)) <= high
+
+
+@pytest.mark.parametrize(
+    ("retry", "retry_after", "minimum", "floor"),
+    [
+        (3.0, None, 0.1, 3.0),  # the reconnection time
+        (0.0, None, 0.1, 0.1),  # retry: 0 is raised to the minimum
+        (3.0, 0.0, 0.1, 0.1),  # Retry-After: 0 too
+        (3.0, 1.0, 0.1, 1.0),  # Retry-After replaces the reconnection time as the floor
+        (3.0, 120.0, 0.1, 120.0),  # even above it (the backoff cap does not lower it)
+        (0.0, None, 0.0, 0.0),  # a minimum of 0 is allowed (the user's choice)
+    ],
+)
+def test_reconnect_floor_table(
+    retry: float, retry_after: float | None, minimum: float, floor: float
+) -> None:
+    assert reconnect_floor(retry, retry_after, minimum) == floor
+
+
+@pytest.mark.parametrize(
+    ("was_open", "uptime", "threshold", "resets"),
+    [
+        (False, 0.0, 60.0, False),  # a failed attempt
+        (True, 0.0, 60.0, False),  # opened and ended at once: no success
+        (True, 59.9, 60.0, False),
+        (True, 60.0, 60.0, True),  # stayed up the threshold
+        (True, 3600.0, 60.0, True),
+        (True, 0.0, 0.0, True),  # threshold 0: any open resets (WHATWG's plain behaviour)
+    ],
+)
+def test_backoff_resets_table(
+    was_open: bool, uptime: float, threshold: float, resets: bool
+) -> None:
+    assert backoff_resets(was_open, uptime, threshold) is resets
 
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)

@@ -214,7 +214,14 @@ def test_trace_reports_reconnect_scheduling(loop: StreamSelectLoop) -> None:
 
     out = io.StringIO()
     with ScriptedServer(handler) as server:
-        source = EventSource(server.url(), loop=loop, trace=TextTrace(out))
+        # A stream that stays open (here: any) resets the backoff: the wait is the server's 10 ms.
+        source = EventSource(
+            server.url(),
+            loop=loop,
+            trace=TextTrace(out),
+            min_reconnect_delay=0.01,
+            backoff_reset_after=0.0,
+        )
         count = [0]
 
         def on_message(_event: object) -> None:

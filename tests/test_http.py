@@ -865,3 +865,34 @@ def test_unsupported_coding_is_a_fault_after_the_head(reader: str) -> None:
     head = GZIP_CHUNKED.replace(b"gzip", b"br")
     events, _ = _fault(conn, head + b"5\r\nhello\r\n", RemoteProtocolError, "'br'")
     assert [type(e) for e in events] == [ResponseHead]
+
+
+@pytest.mark.parametrize(
+    ("informational", "limit", "outcome"),
+    [
+        (0, 0, "head"),
+        (2, 2, "head"),  # exactly the cap: skipped
+        (3, 2, "limit"),  # one more: LimitExceeded
+        (32, 32, "head"),
+        (33, None, "limit"),  # the default cap, 32
+    ],
+)
+def test_the_count_of_1xx_heads_is_capped(
+    informational: int, limit: int | None, outcome: str
+) -> None:
+    connection = ClientConnection() if limit is None else ClientConnection(max_informational=limit)
+    connection.send_request("GET", parse_url("http://127.0.0.1:8000/"))
+    wire = b"HTTP/1.1 102 Processing\r\n\r\n" * informational
+    wire += b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    events = connection.receive_data(wire)
+    if outcome == "head":
+        assert isinstance(events[0], ResponseHead) and events[0].status == 200
+        return
+    assert events == []
+    with pytest.raises(LimitExceeded, match=r"more than max_informational=\d+ 1xx responses"):
+        connection.receive_data(b"")
+
+
+def test_max_informational_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="max_informational"):
+        ClientConnection(max_informational=-1)

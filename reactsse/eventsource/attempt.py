@@ -12,6 +12,13 @@ buffer; ``receive_data`` returns all of that read (head, the decoded body bytes 
 the end) in one call, and each item goes to its sink. A fault found by the HTTP layer is raised
 by the call after the data it returned (h11's convention), so everything received before it is
 delivered first.
+
+A read whose decoded body is large (a few KiB of gzip can inflate to the HTTP layer's 16 MiB cap
+per read) is not handed to ``on_body`` in one piece: the events of 16 MiB would all exist at
+once (millions of objects). Its body goes in ``BODY_SLICE`` pieces, one per loop iteration
+(``future_tick``), with the transport paused meanwhile; what came after it in the same read
+(the end, a fault) follows the last piece, so the order holds and nothing is lost. Reads of a
+normal stream never take that path: it costs them one length check.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from collections.abc import Callable, Sequence
 
 from reactsse.connector import PendingConnect, Transport
 from reactsse.connector import connect as connect_transport
-from reactsse.errors import ConnectionClosed, ReactSSEError
+from reactsse.errors import ConnectionClosed, HeadTimeout, ReactSSEError
 from reactsse.eventsource.options import EventSourceOptions
 from reactsse.eventsource.request import Request
 from reactsse.eventsource.trace import trace_connected, trace_request
@@ -31,18 +38,23 @@ from reactsse.http import (
     ClientConnection,
     ConnectionState,
     ProxyURL,
-    ResponseEnd,
+    ResponseEvent,
     ResponseHead,
     select_proxy,
 )
 from reactsse.http.redact import Scrubber
-from reactsse.loop import LoopInterface
+from reactsse.loop import LoopInterface, OneShotTimer
 
 __all__ = ["Attempt"]
 
 _HTTP_FAILED = ConnectionState.ERROR
 
 ErrorCallback = Callable[[ReactSSEError], object]
+
+# A decoded body piece larger than LARGE_BODY goes to on_body in BODY_SLICE pieces, one per loop
+# iteration; a socket read is at most 64 KiB, so only inflated bodies are ever that large.
+BODY_SLICE = 64 * 1024
+LARGE_BODY = 2 * BODY_SLICE
 
 
 class Attempt:
@@ -56,8 +68,11 @@ class Attempt:
     """
 
     __slots__ = (
+        "_backlog",
         "_body_reader",
         "_connect_timeout",
+        "_head_timeout",
+        "_head_timer",
         "_loop",
         "_on_connected",
         "_on_fail",
@@ -94,6 +109,8 @@ class Attempt:
         """The request of this attempt."""
         self._ssl_context = ssl_context
         self._connect_timeout = options.connect_timeout
+        self._head_timeout = options.head_timeout
+        self._head_timer = OneShotTimer(loop, self._on_head_timeout)
         self._body_reader = options.body_reader
         self._trace = options.trace
         # A server may echo the credentials it was sent: the trace never sees them.
@@ -112,6 +129,9 @@ class Attempt:
         self.on_end: Callable[[], object] | None = None
         self.on_error: ErrorCallback = on_fail
         self._pending: PendingConnect | None = None
+        # A large body being handed out a slice per loop iteration: the data, the offset of
+        # its next slice, the items of the same read after it, and whether that read was EOF.
+        self._backlog: tuple[bytes, int, Sequence[ResponseEvent], bool] | None = None
         self.transport: Transport | None = None
         """The connection, once connected and until ``close()``."""
         self.http: ClientConnection | None = None
@@ -154,6 +174,8 @@ class Attempt:
             transport, self.transport = self.transport, None
             transport.close()
         self.http = None
+        self._backlog = None
+        self._head_timer.cancel()
         if self._read_watchdog is not None:
             self._read_watchdog.stop()
 
@@ -188,8 +210,21 @@ class Attempt:
             trace_request(trace, wire)
         transport.start(self._on_data, self._on_close)
         transport.write(wire)
-        if self._read_watchdog is not None and self.transport is transport:
+        if self.transport is not transport:
+            return
+        if self._read_watchdog is not None:
             self._read_watchdog.start()
+        if self._head_timeout is not None:
+            # The read timeout alone does not bound the head: a byte every few seconds, or a
+            # 1xx head after another, keeps it from firing for ever.
+            self._head_timer.arm(self._head_timeout)
+
+    def _on_head_timeout(self) -> None:
+        timeout = self._head_timeout
+        assert timeout is not None
+        if not self.closed:
+            message = f"no complete response head within {timeout:g} s from {self.request.url}"
+            self._on_fail(HeadTimeout(message, timeout=timeout))
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -210,7 +245,8 @@ class Attempt:
         except ReactSSEError as error:
             self.on_error(error)
             return
-        self._feed(items)
+        if self._feed(items):
+            return  # a large body goes out a slice per loop iteration; _after_read follows it
         if http.state is _HTTP_FAILED and not self.closed:
             self._raise_fault(http)
 
@@ -225,28 +261,82 @@ class Attempt:
         except ReactSSEError as exc:
             self.on_error(exc)
             return
-        self._feed(items)
-        if http.state is _HTTP_FAILED and not self.closed:
+        if self._feed(items, eof=True):
+            return
+        self._after_eof()
+
+    def _after_read(self) -> None:
+        http = self.http
+        if http is not None and http.state is _HTTP_FAILED and not self.closed:
+            self._raise_fault(http)
+
+    def _after_eof(self) -> None:
+        http = self.http
+        if http is not None and http.state is _HTTP_FAILED and not self.closed:
             self._raise_fault(http)
             return
         if not self.closed and self.transport is not None:
             # EOF that h11 did not turn into an end (should not happen): a broken connection.
             self._on_fail(ConnectionClosed("the server closed the connection"))
 
-    def _feed(self, items: Sequence[ResponseHead | bytes | ResponseEnd]) -> None:
+    def _feed(self, items: Sequence[ResponseEvent], eof: bool = False) -> bool:
+        """Hand ``items`` to their sinks; True if a large body was deferred (``_defer``)."""
         for item in items:
             if isinstance(item, bytes):
                 on_body = self.on_body
                 if on_body is not None:
+                    if len(item) > LARGE_BODY:
+                        self._defer(item, items[items.index(item) + 1 :], eof)
+                        return True
                     on_body(item)
             elif isinstance(item, ResponseHead):
+                self._head_timer.cancel()
                 self._on_head(item)
             else:
                 on_end = self.on_end
                 if on_end is not None:
                     on_end()
             if self.closed:
-                return
+                return False
+        return False
+
+    def _defer(self, data: bytes, rest: Sequence[ResponseEvent], eof: bool) -> None:
+        """Hand ``data`` out a slice per loop iteration, then ``rest``, then what follows a
+        read (or the EOF, ``eof``); reading pauses meanwhile."""
+        transport = self.transport
+        if transport is not None:
+            transport.pause_reading()  # the bytes after this read wait for its last slice
+        self._backlog = (data, 0, rest, eof)
+        self._loop.future_tick(self._next_slice)
+
+    def _next_slice(self) -> None:
+        backlog = self._backlog
+        if backlog is None:  # close() drops it
+            return
+        data, offset, rest, eof = backlog
+        end = offset + BODY_SLICE
+        if self._read_watchdog is not None:
+            # Reading is paused while the slices go out, not stalled: no read timeout meanwhile.
+            self._read_watchdog.last = self._loop.now()
+        on_body = self.on_body
+        if on_body is not None:
+            on_body(data[offset:end])
+        if self.closed:
+            return
+        if end < len(data):
+            self._backlog = (data, end, rest, eof)
+            self._loop.future_tick(self._next_slice)
+            return
+        self._backlog = None
+        if self._feed(rest, eof):
+            return
+        if eof:
+            self._after_eof()
+            return
+        self._after_read()
+        transport = self.transport
+        if transport is not None and not self.closed:
+            transport.resume_reading()
 
     def _raise_fault(self, http: ClientConnection) -> None:
         # receive_data returned (and _feed delivered) what it decoded before a fault, so

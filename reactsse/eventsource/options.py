@@ -45,6 +45,13 @@ class EventSourceOptions:
     """The reconnection time in seconds, until the server sends ``retry:``."""
     max_reconnect_delay: float = 30.0
     """The backoff cap in seconds (the server's ``retry`` is still the floor)."""
+    min_reconnect_delay: float = 0.1
+    """The least wait before any reconnect, in seconds, whatever the server asks (``retry: 0``,
+    ``Retry-After: 0``): a server that closes at once cannot make the client spin."""
+    backoff_reset_after: float = 60.0
+    """Seconds a stream must stay open for the backoff to start over: a stream that opens and
+    ends sooner counts as a failure (LaunchDarkly's SSE clients do the same with
+    ``retry_delay_reset_threshold``, 60 s)."""
     max_retries: int | None = None
     """How many failed attempts in a row are retried (None: no limit)."""
     last_event_id: str = ""
@@ -53,6 +60,9 @@ class EventSourceOptions:
     """Seconds for name resolution + TCP connect + TLS handshake, or None."""
     read_timeout: float | None = None
     """Seconds without a single byte (waiting for the head or the body), or None."""
+    head_timeout: float | None = 60.0
+    """Seconds from sending the request to the complete final response head (1xx heads do not
+    stop it), or None: bounds a head sent a byte at a time, or endless ``102 Processing``."""
     event_timeout: float | None = None
     """Seconds without an event once open (comments do not count), or None."""
     max_redirects: int = 10
@@ -71,13 +81,19 @@ class EventSourceOptions:
     URL (``http://``, ``socks5h://``, ..., credentials allowed): every request through it."""
 
     def __post_init__(self) -> None:
-        durations = {"retry": self.retry, "max_reconnect_delay": self.max_reconnect_delay}
+        durations = {
+            "retry": self.retry,
+            "max_reconnect_delay": self.max_reconnect_delay,
+            "min_reconnect_delay": self.min_reconnect_delay,
+            "backoff_reset_after": self.backoff_reset_after,
+        }
         for name, value in durations.items():
             if not value >= 0:  # also refuses NaN
                 raise ValueError(f"{name} must be >= 0, not {value!r}")
         timeouts = {
             "connect_timeout": self.connect_timeout,
             "read_timeout": self.read_timeout,
+            "head_timeout": self.head_timeout,
             "event_timeout": self.event_timeout,
         }
         for name, timeout in timeouts.items():

@@ -19,7 +19,14 @@ from reactsse.errors import (
     TransportError,
 )
 
-__all__ = ["RETRY_AFTER_CAP", "is_retryable", "parse_retry_after", "reconnect_delay"]
+__all__ = [
+    "RETRY_AFTER_CAP",
+    "backoff_resets",
+    "is_retryable",
+    "parse_retry_after",
+    "reconnect_delay",
+    "reconnect_floor",
+]
 
 # A Retry-After longer than this is clamped (a day): honoured, but never "forever".
 RETRY_AFTER_CAP = 86400.0
@@ -32,16 +39,35 @@ JITTER = random.Random()
 def reconnect_delay(retry: float, failures: int, cap: float, rng: random.Random) -> float:
     """The wait before the next attempt, in seconds (docs/eventsource.md "Reconnection").
 
-    ``retry`` is the reconnection time (the server's ``retry:``, else the option), ``failures``
-    the attempts that failed in a row since the last successful open. After an open stream ends
-    or breaks (``failures == 0``) the wait is exactly ``retry``, as WHATWG HTML §9.2.3 says.
-    After ``n`` failures it is drawn uniformly ("full jitter") between ``retry`` (the floor: the
-    server asked for at least that) and ``max(retry, min(cap, retry * 2**n))``.
+    ``retry`` is the floor (``reconnect_floor``), ``failures`` the reconnects in a row since the
+    backoff last reset (``backoff_resets``). After a stream that stayed open (``failures == 0``)
+    the wait is exactly ``retry``, as WHATWG HTML §9.2.3 says. After ``n`` failures it is drawn
+    uniformly ("full jitter") between ``retry`` (the floor: the server asked for at least that)
+    and ``max(retry, min(cap, retry * 2**n))``.
     """
     if failures <= 0:
         return retry
     ceiling = max(retry, min(cap, retry * 2.0 ** min(failures, 60)))
     return rng.uniform(retry, ceiling)
+
+
+def reconnect_floor(retry: float, retry_after: float | None, minimum: float) -> float:
+    """The least wait before the next attempt: the server's ``Retry-After`` if it sent one, else
+    the reconnection time ``retry``, and never below ``minimum`` (``min_reconnect_delay``).
+
+    What the server says raises the floor of the backoff, never its ceiling: ``retry: 0`` or
+    ``Retry-After: 0`` cannot make a client reconnect at once, again and again.
+    """
+    return max(minimum, retry if retry_after is None else retry_after)
+
+
+def backoff_resets(was_open: bool, uptime: float, threshold: float) -> bool:
+    """Whether the backoff starts over: only after a stream that stayed open ``threshold``
+    seconds (``backoff_reset_after``). A stream that opens and ends at once is no success, or a
+    server that accepts and closes in a loop would be reconnected to at the floor for ever
+    (LaunchDarkly's production SSE client resets only after ``retry_delay_reset_threshold``,
+    60 s by default: launchdarkly/python-eventsource, ``ld_eventsource/sse_client.py``)."""
+    return was_open and uptime >= threshold
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

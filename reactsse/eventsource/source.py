@@ -293,7 +293,7 @@ class EventSource(Emitter):
         self._enter(_Phase.OPEN)
         self._attempt.on_body = self._on_body
         self._attempt.on_end = self._on_stream_end
-        self._reconnects.failures = 0
+        self._reconnects.opened()
         if self._event_watchdog is not None:
             self._event_watchdog.start()
         self._delivery.emit("open", ())
@@ -377,11 +377,8 @@ class EventSource(Emitter):
         clean_end: bool = False,
     ) -> None:
         """End the current attempt because of ``error``: reconnect if allowed, else close."""
-        was_open = self._phase is _Phase.OPEN
         self._release()
         reconnects = self._reconnects
-        if not was_open:
-            reconnects.failures += 1
         delay = reconnects.delay(error, clean_end=clean_end, retry_after=retry_after)
         if delay is None:
             self._finish(None if clean_end else error)

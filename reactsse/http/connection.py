@@ -72,6 +72,10 @@ __all__ = [
 ]
 
 DEFAULT_MAX_HEADER_SIZE = 64 * 1024
+# 1xx heads skipped before the final one, at most: a client that skips them without a count
+# can be held for ever by a server that sends "102 Processing" without end. A real server sends
+# a few (a 100 Continue, some 103 Early Hints, a 102 per long wait).
+DEFAULT_MAX_INFORMATIONAL = 32
 """Default cap, in bytes, of a response head, an incomplete chunk-size line and the trailers."""
 
 DEFAULT_BODY_READER: Literal["batch", "h11"] = "batch"
@@ -120,6 +124,8 @@ class ClientConnection:
     ``"h11"`` reads every body with h11's own readers; both give the same results.
     ``max_header_size``: cap in bytes of a response head (each 1xx head too), of an incomplete
     chunk-size line and of the trailer section; exceeding it is a LimitExceeded fault.
+    ``max_informational``: how many 1xx heads are skipped before the final head; one more is a
+    LimitExceeded fault.
     Body bytes are returned content-decoded (gzip, x-gzip, deflate; see ``ContentDecoder``).
 
     Faults follow h11's convention: the ``receive_data`` call that meets one returns everything
@@ -131,12 +137,17 @@ class ClientConnection:
         *,
         body_reader: Literal["batch", "h11"] = DEFAULT_BODY_READER,
         max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+        max_informational: int = DEFAULT_MAX_INFORMATIONAL,
     ) -> None:
         if body_reader not in ("batch", "h11"):
             raise ValueError(f"body_reader must be 'batch' or 'h11', not {body_reader!r}")
         if max_header_size < 1:
             raise ValueError("max_header_size must be positive")
+        if max_informational < 0:
+            raise ValueError("max_informational must be >= 0")
         self._body_reader = body_reader
+        self._max_informational = max_informational
+        self._informational = 0  # 1xx heads skipped
         self._max_header_size = max_header_size
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_size)
         self._state = ConnectionState.IDLE
@@ -345,7 +356,13 @@ class ClientConnection:
             )
         self._head += data
         self._h11.receive_data(data)
-        event = _final_head(self._h11, self._head, self._max_header_size)
+        event, self._informational = _final_head(
+            self._h11,
+            self._head,
+            self._max_header_size,
+            self._informational,
+            self._max_informational,
+        )
         return None if event is None else self._start_body(event, body, found)
 
     def _start_body(
@@ -431,17 +448,21 @@ def _response_head(event: h11.Response) -> ResponseHead:
     )
 
 
-def _final_head(connection: h11.Connection, head: bytearray, limit: int) -> h11.Response | None:
-    """Read heads out of what h11 was fed: skip 1xx heads, return the final response, or None
-    while it is incomplete. ``head`` holds the bytes fed since the head being read began (those
-    of skipped 1xx heads are dropped from it); ``limit`` is ``max_header_size``."""
+def _final_head(
+    connection: h11.Connection, head: bytearray, limit: int, skipped: int, max_skipped: int
+) -> tuple[h11.Response | None, int]:
+    """Read heads out of what h11 was fed: skip 1xx heads, return the final response (or None
+    while it is incomplete) and the count of 1xx heads skipped so far. ``head`` holds the bytes
+    fed since the head being read began (those of skipped 1xx heads are dropped from it);
+    ``limit`` is ``max_header_size``; ``skipped`` the 1xx heads skipped before this call, at
+    most ``max_skipped`` (``max_informational``)."""
     while True:
         try:
             event = connection.next_event()
         except h11.RemoteProtocolError as exc:
             raise _translated(exc, head, limit) from exc
         if event is h11.NEED_DATA or event is h11.PAUSED:
-            return None
+            return None, skipped
         size = len(head) - len(connection.trailing_data[0])  # h11 keeps what follows the head
         if size > limit:
             raise _head_too_large(head, limit)  # h11 only limits incomplete heads
@@ -451,11 +472,19 @@ def _final_head(connection: h11.Connection, head: bytearray, limit: int) -> h11.
                     "the server switched protocols (101 Switching Protocols); "
                     "reactsse speaks HTTP/1.1 only"
                 )
+            if skipped >= max_skipped:
+                reason = _bounded(event.reason.decode("latin-1"))
+                raise LimitExceeded(
+                    f"more than max_informational={max_skipped} 1xx responses before the final "
+                    f"response (the last: {event.status_code} {reason})",
+                    limit=max_skipped,
+                )
+            skipped += 1
             del head[:size]
             continue  # RFC 9110 §15.2: a client skips 1xx responses it does not expect
         if not isinstance(event, h11.Response):  # pragma: no cover - h11 guarantees it
             raise RemoteProtocolError(f"unexpected HTTP event {event!r}")
-        return event
+        return event, skipped
 
 
 def _translated(exc: h11.RemoteProtocolError, head: bytearray | None, limit: int) -> ReactSSEError:

@@ -79,7 +79,7 @@ class EventStreamDecoder(FastPaths):
         self._skip_lf = False
         self._parts: list[bytes] = []
         self._pending_size = 0
-        self._first: bytes | None = None
+        self._first: bytes | bytearray | None = None
         self._more: list[bytes] = []
         self._data_size = 0
         self._data_counted = 0

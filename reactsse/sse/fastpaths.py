@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from itertools import repeat
 
-from reactsse.sse.interpreter import Interpreter, decode_text, retry_ms
+from reactsse.sse.interpreter import COMPACT_AT, Interpreter, decode_text, retry_ms
 from reactsse.sse.lines import CR, LF, join_pending
 from reactsse.sse.model import MessageEvent
 
@@ -231,6 +231,8 @@ class LineLoop(Interpreter):
                 size += sum(map(len, more[counted - 1 :])) + held - counted
                 self._data_size = size
                 self._data_counted = held
+                if held > COMPACT_AT:  # a block of many lines across reads (see there)
+                    self._compact_data()
 
 
 class FastPaths(LineLoop):

@@ -25,7 +25,11 @@ browsers' timers clamp at 2**31 - 1 ms (HTML timers); also keeps ``int()`` off h
 _new_event = tuple.__new__  # MessageEvent(...) runs a Python-level __new__; this is one C call.
 
 
-def decode_text(value: bytes) -> str:
+# A block of more data values than this at the end of a read is joined (``_compact_data``).
+COMPACT_AT = 32
+
+
+def decode_text(value: bytes | bytearray) -> str:
     """UTF-8 decode (§9.2.5): invalid sequences become U+FFFD.
 
     A strict decode is cheaper to call and nearly always succeeds; the replacing decode runs
@@ -70,6 +74,8 @@ class Interpreter(DecoderState):
             elif self._field(line):
                 return "event"
         self._data_counted = 0 if self._first is None else 1 + len(self._more)
+        if self._data_counted > COMPACT_AT:
+            self._compact_data()
         self._idle = (
             self._first is None
             and not self._event_type
@@ -77,6 +83,24 @@ class Interpreter(DecoderState):
             and self._trace is None
         )
         return None
+
+    def _compact_data(self) -> None:
+        """Join the block's data values held apart into ``_first``, a ``bytearray``.
+
+        ``_data_size`` counts each value's bytes and its LF; a value held in ``_more`` also
+        costs a list slot (8 bytes) and, unless it is empty or one byte, an object header: an
+        event of endless empty ``data`` lines would hold 8 times what is counted. Joined at the
+        end of a read, the block holds what is counted (one LF-join is the same as two), and
+        appending to the bytearray copies only the new values."""
+        first = self._first
+        assert first is not None
+        if type(first) is not bytearray:
+            first = bytearray(first)
+        first += b"\n"
+        first += b"\n".join(self._more)
+        self._first = first
+        self._more = []
+        self._data_counted = 1
 
     def _dispatch(self, events: list[MessageEvent]) -> None:
         # §9.2.6 "dispatch the event": 1. the last event ID becomes the ID buffer (which is

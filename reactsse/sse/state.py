@@ -27,7 +27,9 @@ class DecoderState:
       LF, if it comes next, belongs to the same line ending.
     * The block being built (``reactsse.sse.interpreter``): ``_first`` the first ``data`` value
       (``None``: no data line yet, the block will fire nothing), ``_more`` the later ones (kept
-      apart so that the usual one-line event needs no list and no join), ``_event_type``,
+      apart so that the usual one-line event needs no list and no join; a block of many values
+      across reads is joined into a ``bytearray`` ``_first``, ``Interpreter._compact_data``),
+      ``_event_type``,
       ``_id_buffer``. ``_data_size`` is their total length plus one LF each (of the first
       ``_data_counted`` values); it plus the unterminated line never exceeds
       ``_max_event_size``.
@@ -65,7 +67,7 @@ class DecoderState:
     _parts: list[bytes]
     _pending_size: int
     _skip_lf: bool
-    _first: bytes | None
+    _first: bytes | bytearray | None
     _more: list[bytes]
     _data_size: int
     _data_counted: int
