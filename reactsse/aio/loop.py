@@ -131,6 +131,18 @@ class AnyioLoop(StreamSelectLoop):
         self._backend_options = dict(backend_options or {})
         self._host_signals = HostSignals(self._wake)
         self._host_wait: AnyioWaiter | AsyncioWaiter = AnyioWaiter(self._selector_fd)
+        self._pinned_clock: Callable[[], float] | None = None
+
+    def pin_host_clock(self) -> None:
+        """Read the running host's clock from now on, between runs too; call it inside the host.
+
+        For a loop that lives inside one host and gets work before (and between) its runs, as
+        ``aconnect``'s shared loop does: trio's clock is not ``time.monotonic`` (it has an
+        offset of its own), so a time read between runs must come from the same clock as the
+        times read during them.
+        """
+        self._pinned_clock = _host_clock()
+        self._set_clock(self._pinned_clock)
 
     # -- work from other tasks of the host wakes the loop's wait --------------------------------
 
@@ -224,7 +236,7 @@ class AnyioLoop(StreamSelectLoop):
         if self._running:
             raise RuntimeError("run_async() called while the loop is already running")
         self._running = True
-        self._set_clock(_host_clock())
+        self._set_clock(self._pinned_clock or _host_clock())
         self._host_wait = waiter = self._new_waiter()
         error: BaseException | None = None
         try:
@@ -243,7 +255,7 @@ class AnyioLoop(StreamSelectLoop):
         finally:
             self._running = False
             waiter.close()
-            self._set_clock(time.monotonic)
+            self._set_clock(self._pinned_clock or time.monotonic)
         if error is not None:
             try:
                 raise error
