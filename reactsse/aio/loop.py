@@ -53,6 +53,12 @@ _MAX_TIMEOUT = 24 * 3600.0
 
 _BACKENDS = ("asyncio", "trio")
 
+# Ready streams dispatched between two yields to the host. One socket read of an SSE stream
+# can be 64 KiB of events to decode and deliver; with hundreds of streams ready at once, one
+# uninterrupted dispatch would hold the host for tens of milliseconds, so the other tasks of
+# the host (and the consumers of the events) get a turn after each slice.
+_DISPATCH_SLICE = 16
+
 
 def _host_clock() -> Callable[[], float]:
     """The clock of the running host, as a function (the loop schedules its timers on it)."""
@@ -317,7 +323,13 @@ class AnyioLoop(StreamSelectLoop):
             if pending_signals:
                 signals.dispatch()
             if ready:
-                self._dispatch(ready)
+                if len(ready) <= _DISPATCH_SLICE:
+                    self._dispatch(ready)
+                else:
+                    for start in range(0, len(ready), _DISPATCH_SLICE):
+                        if start:
+                            await checkpoint()
+                        self._dispatch(ready[start : start + _DISPATCH_SLICE])
 
     def stop(self) -> None:
         """See ``LoopInterface.stop``; from another task of the host, it also ends the wait."""
