@@ -12,5 +12,19 @@ from __future__ import annotations
 
 from reactsse.aio.connect import AsyncEventStream, aconnect
 from reactsse.aio.loop import AnyioLoop
+from reactsse.aio.openai import (
+    AsyncChatStream,
+    AsyncOpenAIClient,
+    AsyncResponsesStream,
+    AsyncStream,
+)
 
-__all__ = ["AnyioLoop", "AsyncEventStream", "aconnect"]
+__all__ = [
+    "AnyioLoop",
+    "AsyncChatStream",
+    "AsyncEventStream",
+    "AsyncOpenAIClient",
+    "AsyncResponsesStream",
+    "AsyncStream",
+    "aconnect",
+]
