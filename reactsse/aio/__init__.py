@@ -18,6 +18,7 @@ from reactsse.aio.openai import (
     AsyncResponsesStream,
     AsyncStream,
 )
+from reactsse.aio.runner import run
 
 __all__ = [
     "AnyioLoop",
@@ -27,4 +28,5 @@ __all__ = [
     "AsyncResponsesStream",
     "AsyncStream",
     "aconnect",
+    "run",
 ]
