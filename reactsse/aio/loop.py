@@ -32,6 +32,7 @@ ticks and dispatch are inherited, as ``VirtualTimeLoop`` inherits them.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -73,6 +74,21 @@ def _host_clock() -> Callable[[], float]:
     return loop.time  # another asyncio loop with a clock of its own
 
 
+def _running_host_clock() -> Callable[[], float] | None:
+    """The clock of the host running in this thread, or None outside any host."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        trio = sys.modules.get("trio")
+        if trio is None:
+            return None
+        try:
+            trio.lowlevel.current_clock()
+        except RuntimeError:
+            return None
+    return _host_clock()
+
+
 def _trio_clock() -> Callable[[], float]:
     import trio
 
@@ -108,7 +124,10 @@ class AnyioLoop(StreamSelectLoop):
 
     ``now()`` is the host's clock while the host runs (``anyio.current_time()``; for uvloop
     ``time.monotonic()`` at full resolution) and ``time.monotonic()`` otherwise; timers keep
-    their remaining wait across the change. Cancelling the task that awaits ``run_async()``
+    their remaining wait across the change, but a time a listener kept (a connect deadline, a
+    read watchdog) does not: on trio, whose clock has an origin of its own, create the loop
+    inside the host (it then keeps the host's clock for good), or add work only once inside.
+    Cancelling the task that awaits ``run_async()``
     ends the run like an exception from a listener would: nothing stays registered with the
     host, and the loop's own streams, timers and ticks stay for the next run.
 
@@ -137,18 +156,12 @@ class AnyioLoop(StreamSelectLoop):
         self._backend_options = dict(backend_options or {})
         self._host_signals = HostSignals(self._wake)
         self._host_wait: AnyioWaiter | AsyncioWaiter = AnyioWaiter(self._selector_fd)
-        self._pinned_clock: Callable[[], float] | None = None
-
-    def pin_host_clock(self) -> None:
-        """Read the running host's clock from now on, between runs too; call it inside the host.
-
-        For a loop that lives inside one host and gets work before (and between) its runs, as
-        ``aconnect``'s shared loop does: trio's clock is not ``time.monotonic`` (it has an
-        offset of its own), so a time read between runs must come from the same clock as the
-        times read during them.
-        """
-        self._pinned_clock = _host_clock()
-        self._set_clock(self._pinned_clock)
+        # Created inside a host: its clock from the start, and for good. Times that listeners
+        # keep (a connect deadline, a watchdog's last reading) stay on one clock even where the
+        # host's clock is not time.monotonic (trio's counts from a random origin).
+        self._pinned_clock: Callable[[], float] | None = _running_host_clock()
+        if self._pinned_clock is not None:
+            self._set_clock(self._pinned_clock)
 
     # -- work from other tasks of the host wakes the loop's wait --------------------------------
 

@@ -36,8 +36,7 @@ class SharedLoop:
     """An ``AnyioLoop`` and its runner task, shared by the streams of one host loop."""
 
     def __init__(self) -> None:
-        self.loop = AnyioLoop()
-        self.loop.pin_host_clock()  # work is added before the first run: one clock throughout
+        self.loop = AnyioLoop()  # created inside the host: on its clock for good
         self.users = 0
         self._wakes = 0  # wake() calls so far: a run that saw one more must run again
         self._running = False
