@@ -36,6 +36,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "client": ([], ["--scale", "0.02", "--rounds", "1"]),
     "alignment": ([], ["--scale", "0.05", "--rounds", "1"]),
     "server": ([], ["--rounds", "1", "--tokens", "500"]),
+    "aio_bench": ([], ["--n", "100", "--rounds", "1", "--timeout", "60"]),
 }
 
 
