@@ -22,16 +22,23 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TypeVar
 
 import anyio
+import anyio.lowlevel
 
 __all__ = ["AsyncChannel"]
 
 T = TypeVar("T")
+
+# Items handed out from the queue between two yields to the host. One socket read can queue
+# thousands of events; a consumer that awaits nothing else would hold the host for all of them,
+# and with a hundred such consumers the host's other tasks would wait for tens of milliseconds.
+_BURST = 64
 
 
 class AsyncChannel(AsyncIterator[T]):
     """Items pushed from the loop, handed out by ``__anext__`` to one consumer task."""
 
     __slots__ = (
+        "_burst",
         "_ended",
         "_error",
         "_high",
@@ -59,6 +66,7 @@ class AsyncChannel(AsyncIterator[T]):
         self._error: Exception | None = None
         self._ended = False
         self._waiter: anyio.Event | None = None
+        self._burst = _BURST
         #: True between ``on_full()`` and ``on_drained()``.
         self.paused = False
 
@@ -124,7 +132,11 @@ class AsyncChannel(AsyncIterator[T]):
     async def __anext__(self) -> T:
         items = self._items
         if items and not self.paused:
-            return items.popleft()  # the hot path: the rest of one read's items
+            self._burst -= 1
+            if self._burst:
+                return items.popleft()  # the hot path: the rest of one read's items
+            self._burst = _BURST
+            await anyio.lowlevel.checkpoint()  # let the host's other tasks run
         while not items:
             if self._ended:
                 error, self._error = self._error, None
@@ -132,6 +144,7 @@ class AsyncChannel(AsyncIterator[T]):
                     raise error
                 raise StopAsyncIteration
             waiter = self._waiter = anyio.Event()
+            self._burst = _BURST
             await waiter.wait()
         item = items.popleft()
         if self.paused and len(items) <= self._low:
