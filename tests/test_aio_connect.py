@@ -555,12 +555,22 @@ async def test_the_host_stays_responsive_under_100_fast_streams(server_process: 
 
     url = server_process + "/events?count=1000&interval=0"
     counts = [0]
-    with anyio.fail_after(BOUND * 3):
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(ticker)
-            async with anyio.create_task_group() as clients:
-                for _ in range(streams):
-                    clients.start_soon(stream, url, counts)
-            done.set()
+    # The objects of the tests run before this one go to the permanent generation: a full
+    # collection over them (tens of ms in a long test session) is not the host's scheduling.
+    gc.collect()
+    gc.freeze()
+    try:
+        with anyio.fail_after(BOUND * 3):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(ticker)
+                async with anyio.create_task_group() as clients:
+                    for _ in range(streams):
+                        clients.start_soon(stream, url, counts)
+                done.set()
+    finally:
+        gc.unfreeze()
     assert counts[0] == streams * 1000
-    assert late and max(late) < 0.05, f"the ticker was late by {max(late) * 1000:.0f} ms"
+    worst = sorted(late)[-3:]
+    assert late and max(late) < 0.05, (
+        f"the ticker was late by {[round(t * 1000) for t in worst]} ms"
+    )
