@@ -38,6 +38,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "server": ([], ["--rounds", "1", "--tokens", "500"]),
     "bench_tool": ([], ["--quick"]),
     "proxy": ([], ["--events", "2000", "--rounds", "1"]),
+    "aio_bench": ([], ["--n", "100", "--rounds", "1", "--timeout", "60"]),
 }
 
 

@@ -26,6 +26,10 @@ def run_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_every_example_is_tested() -> None:
     assert {p.name for p in EXAMPLES.glob("*.py")} == {
+        "aconnect_stream.py",
+        "embed_asyncio_relay.py",
+        "embed_selectors.py",
+        "embed_trio.py",
         "article_port.py",
         "named_events.py",
         "reconnect.py",
@@ -71,3 +75,34 @@ def test_tool_calls_round_trip() -> None:
     assert "finish_reason=tool_calls" in result.stdout
     assert "ran get_weather(" in result.stdout
     assert "answer: " in result.stdout
+
+
+def test_embed_selectors_reads_three_streams_on_a_bare_selector() -> None:
+    result = run_example("embed_selectors.py")
+    assert result.returncode == 0, result.stderr
+    assert "count=3&interval=0: 3 events, last 'event 3'" in result.stdout
+    assert "count=7&interval=0: 7 events, last 'event 7'" in result.stdout
+
+
+def test_embed_asyncio_relay_serves_two_clients_at_once() -> None:
+    result = run_example("embed_asyncio_relay.py")
+    assert result.returncode == 0, result.stderr
+    relayed = "['relayed event 1', 'relayed event 2', 'relayed event 3', 'relayed event 4']"
+    assert f"client 1: {relayed}" in result.stdout
+    assert f"client 2: {relayed}" in result.stdout
+
+
+def test_embed_trio_keeps_the_host_running() -> None:
+    result = run_example("embed_trio.py")
+    assert result.returncode == 0, result.stderr
+    assert "event 5: event 5" in result.stdout
+    ticks = int(result.stdout.split("ticked ")[1].split()[0])
+    assert ticks >= 3  # five events 20 ms apart: a blocked host would tick once
+
+
+def test_aconnect_stream_on_asyncio_and_trio() -> None:
+    for args in ((), ("--trio",)):
+        result = run_example("aconnect_stream.py", *args)
+        assert result.returncode == 0, result.stderr
+        assert "event 6: event 6" in result.stdout
+        assert "finish_reason=stop" in result.stdout

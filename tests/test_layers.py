@@ -192,16 +192,20 @@ def test_the_private_import_check_sees_what_it_must() -> None:
 
 def test_only_the_aio_package_imports_anyio() -> None:
     """``reactsse.aio`` is the one layer that embeds the loop in async programs; the loop below it
-    (and everything else) stays free of anyio and its backends."""
+    (and everything else) stays free of anyio and its backends. Only the command line, the one
+    layer above it, may use ``reactsse.aio`` itself (``--loop asyncio|trio``)."""
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
         module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
         if module == "reactsse.aio" or module.startswith("reactsse.aio."):
             continue
+        forbidden = ("anyio", "trio", "uvloop")
+        if not module.startswith("reactsse.cli"):
+            forbidden += ("reactsse.aio",)
         bad = {
             name
             for name in _imports(path)
-            for foreign in ("anyio", "trio", "uvloop", "reactsse.aio")
+            for foreign in forbidden
             if name == foreign or name.startswith(foreign + ".")
         }
         if bad:

@@ -32,6 +32,7 @@ ticks and dispatch are inherited, as ``VirtualTimeLoop`` inherits them.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -53,6 +54,12 @@ _MAX_TIMEOUT = 24 * 3600.0
 
 _BACKENDS = ("asyncio", "trio")
 
+# Ready streams dispatched between two yields to the host. One socket read of an SSE stream
+# can be 64 KiB of events to decode and deliver; with hundreds of streams ready at once, one
+# uninterrupted dispatch would hold the host for tens of milliseconds, so the other tasks of
+# the host (and the consumers of the events) get a turn after each slice.
+_DISPATCH_SLICE = 16
+
 
 def _host_clock() -> Callable[[], float]:
     """The clock of the running host, as a function (the loop schedules its timers on it)."""
@@ -65,6 +72,21 @@ def _host_clock() -> Callable[[], float]:
     if type(loop).time is asyncio.BaseEventLoop.time or type(loop).__module__.startswith("uvloop"):
         return time.monotonic
     return loop.time  # another asyncio loop with a clock of its own
+
+
+def _running_host_clock() -> Callable[[], float] | None:
+    """The clock of the host running in this thread, or None outside any host."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        trio = sys.modules.get("trio")
+        if trio is None:
+            return None
+        try:
+            trio.lowlevel.current_clock()
+        except RuntimeError:
+            return None
+    return _host_clock()
 
 
 def _trio_clock() -> Callable[[], float]:
@@ -102,7 +124,10 @@ class AnyioLoop(StreamSelectLoop):
 
     ``now()`` is the host's clock while the host runs (``anyio.current_time()``; for uvloop
     ``time.monotonic()`` at full resolution) and ``time.monotonic()`` otherwise; timers keep
-    their remaining wait across the change. Cancelling the task that awaits ``run_async()``
+    their remaining wait across the change, but a time a listener kept (a connect deadline, a
+    read watchdog) does not: on trio, whose clock has an origin of its own, create the loop
+    inside the host (it then keeps the host's clock for good), or add work only once inside.
+    Cancelling the task that awaits ``run_async()``
     ends the run like an exception from a listener would: nothing stays registered with the
     host, and the loop's own streams, timers and ticks stay for the next run.
 
@@ -131,6 +156,12 @@ class AnyioLoop(StreamSelectLoop):
         self._backend_options = dict(backend_options or {})
         self._host_signals = HostSignals(self._wake)
         self._host_wait: AnyioWaiter | AsyncioWaiter = AnyioWaiter(self._selector_fd)
+        # Created inside a host: its clock from the start, and for good. Times that listeners
+        # keep (a connect deadline, a watchdog's last reading) stay on one clock even where the
+        # host's clock is not time.monotonic (trio's counts from a random origin).
+        self._pinned_clock: Callable[[], float] | None = _running_host_clock()
+        if self._pinned_clock is not None:
+            self._set_clock(self._pinned_clock)
 
     # -- work from other tasks of the host wakes the loop's wait --------------------------------
 
@@ -224,7 +255,7 @@ class AnyioLoop(StreamSelectLoop):
         if self._running:
             raise RuntimeError("run_async() called while the loop is already running")
         self._running = True
-        self._set_clock(_host_clock())
+        self._set_clock(self._pinned_clock or _host_clock())
         self._host_wait = waiter = self._new_waiter()
         error: BaseException | None = None
         try:
@@ -243,7 +274,7 @@ class AnyioLoop(StreamSelectLoop):
         finally:
             self._running = False
             waiter.close()
-            self._set_clock(time.monotonic)
+            self._set_clock(self._pinned_clock or time.monotonic)
         if error is not None:
             try:
                 raise error
@@ -305,7 +336,13 @@ class AnyioLoop(StreamSelectLoop):
             if pending_signals:
                 signals.dispatch()
             if ready:
-                self._dispatch(ready)
+                if len(ready) <= _DISPATCH_SLICE:
+                    self._dispatch(ready)
+                else:
+                    for start in range(0, len(ready), _DISPATCH_SLICE):
+                        if start:
+                            await checkpoint()
+                        self._dispatch(ready[start : start + _DISPATCH_SLICE])
 
     def stop(self) -> None:
         """See ``LoopInterface.stop``; from another task of the host, it also ends the wait."""

@@ -9,6 +9,7 @@ import sys
 from reactsse.cli.common import client_trace, parse_headers, reach_options, read_data, write
 from reactsse.cli.exits import EXIT_OK
 from reactsse.cli.raw_trace import RawTrace
+from reactsse.eventsource import EventSourceOptions
 from reactsse.eventsource import connect as _connect
 from reactsse.sse import MessageEvent
 
@@ -28,9 +29,7 @@ def cmd_get(args: argparse.Namespace) -> int:
     trace = client_trace(args)
     if args.format == "raw":
         trace = RawTrace(trace, sys.stdout)
-    count = 0
-    with _connect(
-        args.url,
+    options = EventSourceOptions(
         method=method,
         headers=headers,
         body=body,
@@ -42,16 +41,40 @@ def cmd_get(args: argparse.Namespace) -> int:
         **reach_options(args),
         event_timeout=args.event_timeout,
         trace=trace,
-    ) as events:
+    )
+    if args.loop != "select":
+        from reactsse.aio import run
+
+        return run(lambda: _get_async(args, options), backend=args.loop)
+    count = 0
+    with _connect(args.url, options=options) as events:
         for event in events:
-            if args.format == "jsonl":
-                write(event_json(event) + "\n")
-            elif args.format == "text":
-                write(event_text(event) + "\n")
             count += 1
-            if args.max_events is not None and count >= args.max_events:
+            if _print(args, event, count):
                 break
     return EXIT_OK
+
+
+async def _get_async(args: argparse.Namespace, options: EventSourceOptions) -> int:
+    """``cmd_get`` in an asyncio or trio program: the same events, through ``aconnect``."""
+    from reactsse.aio import aconnect
+
+    count = 0
+    async with aconnect(args.url, options=options) as events:
+        async for event in events:
+            count += 1
+            if _print(args, event, count):
+                break
+    return EXIT_OK
+
+
+def _print(args: argparse.Namespace, event: MessageEvent, count: int) -> bool:
+    """Print the ``count``-th event as ``--format`` says; True when ``--max-events`` is reached."""
+    if args.format == "jsonl":
+        write(event_json(event) + "\n")
+    elif args.format == "text":
+        write(event_text(event) + "\n")
+    return args.max_events is not None and count >= args.max_events
 
 
 def looks_like_json(text: str) -> bool:

@@ -38,6 +38,17 @@ def _add_header_option(parser: argparse.ArgumentParser, help_text: str) -> None:
     )
 
 
+def add_loop_option(parser: argparse.ArgumentParser) -> None:
+    """``--loop``: the event loop a client command runs on (the output is the same on each)."""
+    parser.add_argument(
+        "--loop",
+        choices=("select", "asyncio", "trio"),
+        default="select",
+        help="the event loop: reactsse's own StreamSelectLoop (default), or the ReactPHP-style "
+        "loop hosted by asyncio or trio (reactsse.aio)",
+    )
+
+
 def _add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trace",
@@ -137,6 +148,7 @@ def _add_demo(commands: _Commands) -> None:
     demo.add_argument(
         "--trace", action="store_true", help="show every layer of the client on stderr"
     )
+    add_loop_option(demo)
 
 
 def _add_chat(commands: _Commands) -> None:
@@ -161,6 +173,7 @@ def _add_chat(commands: _Commands) -> None:
         chat, "extra request header (repeatable), e.g. 'OpenAI-Organization: org-...'"
     )
     _add_client_options(chat)
+    add_loop_option(chat)
 
 
 def _add_get(commands: _Commands) -> None:
@@ -196,6 +209,7 @@ def _add_get(commands: _Commands) -> None:
         help="reconnect (with Last-Event-ID) when the stream ends or the network fails",
     )
     _add_client_options(get)
+    add_loop_option(get)
 
 
 def _add_serve(commands: _Commands) -> None:

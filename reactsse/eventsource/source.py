@@ -170,6 +170,7 @@ class EventSource(Emitter):
         # Per-attempt state (see the invariants in the module docstring).
         self._phase = _Phase.CONNECTING
         self._closed_by_user = False
+        self._paused = False
         self._decoder: EventStreamDecoder | None = None
         self._error_body: ErrorBody | None = None
         # The connection of the current attempt (a redirect or a reconnect makes a new one).
@@ -215,6 +216,37 @@ class EventSource(Emitter):
         if self._trace is not None:
             self._trace.closed()
         self._run_done_callbacks()
+
+    @property
+    def paused(self) -> bool:
+        """Whether ``pause()`` holds the reading of the stream."""
+        return self._paused
+
+    def pause(self) -> None:
+        """Stop reading the open stream until ``resume()`` (backpressure for a slow consumer).
+
+        The socket's read listener is removed, so the server's bytes wait in the kernel and TCP
+        flow control slows the server down; nothing is lost. It holds across reconnects (a new
+        stream is paused as it opens, after the events of the read that opened it). Time spent
+        paused counts toward neither ``read_timeout`` nor ``event_timeout``. Idempotent.
+        """
+        self._paused = True
+        transport = self._attempt.transport
+        if transport is not None and self._phase is _Phase.OPEN:
+            transport.pause_reading()
+
+    def resume(self) -> None:
+        """Read again after ``pause()``; the timeouts count from now. Idempotent."""
+        if not self._paused:
+            return
+        self._paused = False
+        now = self._loop.now()
+        for watchdog in (self._read_watchdog, self._event_watchdog):
+            if watchdog is not None:
+                watchdog.last = now
+        transport = self._attempt.transport
+        if transport is not None and self._phase is _Phase.OPEN:
+            transport.resume_reading()
 
     def __repr__(self) -> str:
         return (
@@ -296,6 +328,8 @@ class EventSource(Emitter):
         self._reconnects.opened()
         if self._event_watchdog is not None:
             self._event_watchdog.start()
+        if self._paused and self._attempt.transport is not None:
+            self._attempt.transport.pause_reading()
         self._delivery.emit("open", ())
 
     def _on_body(self, data: bytes) -> None:
@@ -351,6 +385,9 @@ class EventSource(Emitter):
     def _on_read_timeout(self) -> None:
         if self._attempt.transport is None:
             return
+        if self._paused and self._phase is _Phase.OPEN and self._read_watchdog is not None:
+            self._read_watchdog.start()  # we are not reading: the silence is ours
+            return
         if self._error_body is not None:
             self._error_body.finish()
             return
@@ -361,6 +398,9 @@ class EventSource(Emitter):
 
     def _on_event_timeout(self) -> None:
         if self._phase is not _Phase.OPEN:
+            return
+        if self._paused and self._event_watchdog is not None:
+            self._event_watchdog.start()  # no event because we are not reading
             return
         timeout = self.options.event_timeout
         assert timeout is not None

@@ -141,7 +141,12 @@ class OpenAIClient:
 
     # -- opening streams and translating errors ---------------------------------------------
 
-    def _open(self, path: str, payload: dict[str, Any], loop: LoopInterface) -> EventSource:
+    def open_source(self, path: str, payload: dict[str, Any], loop: LoopInterface) -> EventSource:
+        """The one-shot ``EventSource`` of a POST of ``payload`` to ``base_url + path`` on ``loop``.
+
+        For other ways to consume a stream (``reactsse.aio``'s async client); feed its events
+        to an accumulator and pass its errors through ``translate_error``.
+        """
         return EventSource(
             self.base_url + path,
             loop=loop,
@@ -162,9 +167,9 @@ class OpenAIClient:
     ) -> StreamHandle[_D, _R]:
         """A stream of ``path`` on ``self.loop``, callback style (``start_*``)."""
         return StreamHandle(
-            self._open(path, payload, self.loop),
+            self.open_source(path, payload, self.loop),
             accumulator,
-            self._translate,
+            self.translate_error,
             on_item=on_item,
             on_done=on_done,
             on_error=on_error,
@@ -175,7 +180,7 @@ class OpenAIClient:
     ) -> StreamIterator[_D, _R]:
         """A stream of ``path`` on a private loop, blocking (``iter_*``)."""
         return StreamIterator(
-            lambda loop: self._open(path, payload, loop), accumulator, self._translate
+            lambda loop: self.open_source(path, payload, loop), accumulator, self.translate_error
         )
 
     def _request_headers(self) -> list[tuple[str, str]]:
@@ -189,7 +194,7 @@ class OpenAIClient:
         key = self.__api_key
         return text.replace(key, "<redacted>") if key else text
 
-    def _translate(self, error: ReactSSEError) -> ReactSSEError:
+    def translate_error(self, error: ReactSSEError) -> ReactSSEError:
         """Put the server's own explanation into a status error's text; scrub the key."""
         return translate_error(error, self._scrub)
 

@@ -1,0 +1,215 @@
+"""``AsyncOpenAIClient``: the OpenAI streams of ``OpenAIClient`` for asyncio and trio programs.
+
+The same requests, typed deltas, accumulators and errors as ``OpenAIClient.iter_chat`` and
+``iter_responses``, consumed with ``async with`` and ``async for``. The request is built by an
+``OpenAIClient`` (one place for the body, the headers, the key and the error translation); the
+stream runs on the host's shared loop (``reactsse/aio/hosted.py``), as ``aconnect``'s do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Generic, TypeAlias, TypeVar
+
+from reactsse.aio.channel import AsyncChannel
+from reactsse.aio.hosted import DEFAULT_MAX_BUFFERED_EVENTS, HostedSource
+from reactsse.errors import ReactSSEError
+from reactsse.eventsource import EventSource, EventSourceOptions
+from reactsse.loop import LoopInterface
+from reactsse.openai import ChatAccumulator, OpenAIClient, ResponsesAccumulator
+from reactsse.openai.request import chat_body, responses_body
+from reactsse.openai.streams import Accumulator
+from reactsse.openai.types import (
+    ChatCompletion,
+    ChatDelta,
+    Messages,
+    ResponseResult,
+    ResponseStreamEvent,
+)
+from reactsse.sse import MessageEvent
+
+__all__ = ["AsyncChatStream", "AsyncOpenAIClient", "AsyncResponsesStream", "AsyncStream"]
+
+_D = TypeVar("_D")
+_R = TypeVar("_R")
+
+
+class AsyncStream(Generic[_D, _R]):
+    """One streaming request: ``async with`` opens it, ``async for`` yields the typed items.
+
+    Items are handed out as soon as their event arrived. Iteration ends when the stream is
+    complete; ``result`` then holds the assembled ``ChatCompletion`` or ``ResponseResult``.
+    Errors (``APIError``, ``HTTPStatusError`` with the server's message, transport errors,
+    timeouts) are raised after every item received before them. Leaving the block by any way
+    (``break``, an exception, cancellation) closes the connection at once.
+    """
+
+    def __init__(
+        self,
+        open_source: Callable[[LoopInterface], EventSource],
+        accumulator: Accumulator[_D, _R],
+        translate: Callable[[ReactSSEError], ReactSSEError],
+        max_buffered_events: int,
+    ) -> None:
+        def wire(source: EventSource, channel: AsyncChannel[MessageEvent]) -> None:
+            source.on("*", channel.push)
+            source.on("error", lambda error: channel.fail(translate(error)))
+            source.on("close", channel.finish)
+
+        self._hosted: HostedSource[MessageEvent] = HostedSource(
+            open_source, wire, max_buffered_events
+        )
+        self._accumulator = accumulator
+        self._translate = translate
+        self._events: AsyncChannel[MessageEvent] | None = None
+        self._items: list[_D] = []
+        self._finished = False
+        self._result: _R | None = None
+
+    @property
+    def result(self) -> _R | None:
+        """The assembled result once iteration has ended successfully, else ``None``."""
+        return self._result
+
+    async def __aenter__(self) -> AsyncStream[_D, _R]:
+        self._events = self._hosted.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection at once; idempotent. Items not yet taken are dropped."""
+        self._items.clear()
+        self._finished = True
+        self._hosted.close()
+
+    async def aclose(self) -> None:
+        """``close()``, for ``contextlib.aclosing`` and friends."""
+        self.close()
+
+    def __aiter__(self) -> AsyncStream[_D, _R]:
+        if self._events is None:
+            raise RuntimeError("use the stream in `async with`: async with client.iter_chat(...)")
+        return self
+
+    async def __anext__(self) -> _D:
+        items = self._items
+        events = self._events
+        assert events is not None
+        while not items:
+            if self._finished:
+                raise StopAsyncIteration
+            try:
+                event = await events.__anext__()
+            except StopAsyncIteration:
+                self._end()  # the source closed by itself (no terminator: finish() warns)
+                continue
+            except Exception:
+                self._finished = True  # an error of the connection, already translated
+                raise
+            try:
+                items.extend(self._accumulator.feed(event))
+            except ReactSSEError as feed_error:
+                self.close()
+                raise self._translate(feed_error) from None
+            if self._accumulator.done:
+                self._end()  # the terminator: done, whether or not the server ends the response
+            items.reverse()  # handed out with pop(), first item last
+        return items.pop()
+
+    def _end(self) -> None:
+        self._finished = True
+        self._hosted.close()
+        self._result = self._accumulator.finish()
+
+
+AsyncChatStream: TypeAlias = AsyncStream[ChatDelta, ChatCompletion]
+"""What ``AsyncOpenAIClient.iter_chat`` returns."""
+
+AsyncResponsesStream: TypeAlias = AsyncStream[ResponseStreamEvent, ResponseResult]
+"""What ``AsyncOpenAIClient.iter_responses`` returns."""
+
+
+class AsyncOpenAIClient:
+    """``OpenAIClient`` for async programs: ``async with client.iter_chat(...) as deltas``.
+
+    ``AsyncOpenAIClient(*, api_key=None, base_url=None, options=None, max_buffered_events=1024,
+    **overrides)`` takes ``OpenAIClient``'s arguments (but no loop: the streams run on the
+    running host's shared loop). ``client`` is the ``OpenAIClient`` that builds the requests.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        options: EventSourceOptions | None = None,
+        max_buffered_events: int = DEFAULT_MAX_BUFFERED_EVENTS,
+        **overrides: object,
+    ) -> None:
+        if max_buffered_events < 1:
+            raise ValueError(f"max_buffered_events must be >= 1, not {max_buffered_events!r}")
+        if "loop" in overrides:
+            raise TypeError("AsyncOpenAIClient takes no loop: its streams run on the host's")
+        self.client = OpenAIClient(
+            api_key=api_key,
+            base_url=base_url,
+            options=EventSourceOptions.merge(options, overrides),
+        )
+        """The synchronous client that builds every request."""
+        self._max_buffered = max_buffered_events
+
+    def __repr__(self) -> str:
+        key = "set" if self.client.has_api_key else "none"
+        return f"<AsyncOpenAIClient base_url={self.client.base_url!r} api_key={key}>"
+
+    def _stream(
+        self, path: str, payload: dict[str, Any], accumulator: Accumulator[_D, _R]
+    ) -> AsyncStream[_D, _R]:
+        client = self.client
+
+        def open_source(loop: LoopInterface) -> EventSource:
+            return client.open_source(path, payload, loop)
+
+        return AsyncStream(open_source, accumulator, client.translate_error, self._max_buffered)
+
+    def iter_chat(
+        self,
+        messages: Messages,
+        *,
+        model: str,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        include_usage: bool = True,
+        extra: Mapping[str, Any] | None = None,
+    ) -> AsyncChatStream:
+        """A chat completion: ``async with client.iter_chat(msgs, model=m) as deltas``.
+
+        The request and errors of ``OpenAIClient.iter_chat``; yields ``ChatDelta`` objects;
+        ``result`` is the ``ChatCompletion`` once iteration ends.
+        """
+        payload = chat_body(messages, model, tools, include_usage, extra)
+        return self._stream("/chat/completions", payload, ChatAccumulator())
+
+    def iter_responses(
+        self,
+        input: str | Sequence[Mapping[str, Any]],
+        *,
+        model: str,
+        instructions: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> AsyncResponsesStream:
+        """A Responses API answer: ``async with client.iter_responses(prompt, model=m) as events``.
+
+        The request and errors of ``OpenAIClient.iter_responses``; ``result`` is the
+        ``ResponseResult`` once iteration ends.
+        """
+        payload = responses_body(input, model, instructions, tools, extra)
+        return self._stream("/responses", payload, ResponsesAccumulator())
