@@ -36,17 +36,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     loop = StreamSelectLoop()
     app = MockApp(MockOptions(rate=args.rate))
     server = SSEServer(loop, app=app, options=ServerOptions(keepalive_interval=None))
+    trace = client_trace(args)
     # api_key="": the built-in server needs none, and the user's real key must not be sent.
-    client = OpenAIClient(
-        base_url=server.url + "/v1", api_key="", loop=loop, trace=client_trace(args)
-    )
+    client = OpenAIClient(base_url=server.url + "/v1", api_key="", loop=loop, trace=trace)
     endpoint = "/v1/responses" if args.responses else "/v1/chat/completions"
     say(
         f"reactsse demo: built-in OpenAI-compatible server on {server.url}, "
         f"client and server on one {type(loop).__name__}"
     )
     say(f"POST {endpoint}  model={MODEL_ID}  rate={args.rate:g} tokens/s  prompt={args.prompt!r}")
-    printer = ChatPrinter(trace=args.trace)
+    printer = ChatPrinter(trace=trace)
     outcome: list[ChatCompletion | ResponseResult | Exception] = []
 
     def finished(result: ChatCompletion | ResponseResult | Exception) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -12,8 +11,8 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from reactsse.cli.exits import UsageError
+from reactsse.cli.tracing import client_trace, stdout_wrote
 from reactsse.errors import IncompleteStreamWarning
-from reactsse.eventsource import TextTrace, Trace
 
 __all__ = [
     "Style",
@@ -22,7 +21,6 @@ __all__ = [
     "parse_headers",
     "read_data",
     "say",
-    "trace_line",
     "warnings_as_lines",
     "write",
 ]
@@ -51,12 +49,7 @@ def write(text: str) -> None:
     # Flushed per token: the point of streaming is to see each one as it arrives.
     sys.stdout.write(text)
     sys.stdout.flush()
-
-
-def trace_line(text: str) -> None:
-    # Same line discipline as TextTrace: one line per happening, flushed.
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+    stdout_wrote(text)  # a trace line on a terminal first ends a line that this left open
 
 
 @contextmanager
@@ -75,10 +68,6 @@ def warnings_as_lines() -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------- option values
-
-
-def client_trace(args: argparse.Namespace) -> Trace | None:
-    return TextTrace(sys.stderr) if args.trace else None
 
 
 def read_data(spec: str) -> str:

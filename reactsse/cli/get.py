@@ -9,6 +9,7 @@ import sys
 from reactsse.cli.common import client_trace, parse_headers, read_data, write
 from reactsse.cli.exits import EXIT_OK
 from reactsse.cli.raw_trace import RawTrace
+from reactsse.eventsource import Trace
 from reactsse.eventsource import connect as _connect
 from reactsse.sse import MessageEvent
 
@@ -25,9 +26,11 @@ def cmd_get(args: argparse.Namespace) -> int:
         and looks_like_json(body)
     ):
         headers.append(("Content-Type", "application/json"))
-    trace = client_trace(args)
+    # ordered: the events are shown after the loop delivered them (a blocking iterator).
+    shown = client_trace(args, ordered=True)
+    trace: Trace | None = shown
     if args.format == "raw":
-        trace = RawTrace(trace, sys.stdout)
+        trace = RawTrace(shown, sys.stdout)
     count = 0
     with _connect(
         args.url,
@@ -47,8 +50,12 @@ def cmd_get(args: argparse.Namespace) -> int:
             elif args.format == "text":
                 write(event_text(event) + "\n")
             count += 1
+            if shown is not None:
+                shown.shown()  # the trace lines that came after this event may go out
             if args.max_events is not None and count >= args.max_events:
                 break
+    if shown is not None:
+        shown.finish()
     return EXIT_OK
 
 

@@ -29,13 +29,27 @@ def _add_header_option(parser: argparse.ArgumentParser, help_text: str) -> None:
     )
 
 
-def _add_client_options(parser: argparse.ArgumentParser) -> None:
+def add_trace_options(parser: argparse.ArgumentParser) -> None:
+    # "--trace=full" is an option string of its own: argparse matches a whole option string
+    # before it splits at "=", and an optional value would swallow a following positional.
     parser.add_argument(
         "--trace",
-        action="store_true",
-        help="show every layer on stderr: socket reads, HTTP head and body pieces, SSE lines, "
-        "dispatched events (Authorization redacted)",
+        action="store_const",
+        const="short",
+        help="show each layer on stderr, one short line per step: socket reads, the HTTP head "
+        "and chunk-size lines, SSE lines, events, typed deltas (secrets redacted)",
     )
+    parser.add_argument(
+        "--trace=full",
+        dest="trace",
+        action="store_const",
+        const="full",
+        help="--trace without eliding long values",
+    )
+
+
+def _add_client_options(parser: argparse.ArgumentParser) -> None:
+    add_trace_options(parser)
     parser.add_argument(
         "--connect-timeout",
         type=timeout_option,
@@ -101,9 +115,7 @@ def _add_demo(commands: _Commands) -> None:
         "--port", type=int, default=0, help="with --browser: the port (default: a free one)"
     )
     demo.add_argument("--tools", metavar="JSON|@FILE", help="tool definitions (JSON array)")
-    demo.add_argument(
-        "--trace", action="store_true", help="show every layer of the client on stderr"
-    )
+    add_trace_options(demo)
 
 
 def _add_chat(commands: _Commands) -> None:

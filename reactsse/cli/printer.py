@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
-from reactsse.cli.common import Style, say, trace_line, write
+from reactsse.cli.common import Style, say, write
+from reactsse.eventsource import TextTrace
 from reactsse.openai import (
     ChatCompletion,
     ChatDelta,
@@ -38,7 +39,7 @@ def format_tool_call(call: ToolCall) -> str:
 class ChatPrinter:
     """Prints chat deltas as they arrive and the summary at the end (shared by demo and chat)."""
 
-    def __init__(self, *, trace: bool = False) -> None:
+    def __init__(self, *, trace: TextTrace | None = None) -> None:
         # With --trace, the last layer too: what the openai accumulator made of each event.
         self.trace = trace
         self.started = time.perf_counter()
@@ -50,6 +51,10 @@ class ChatPrinter:
     def _mark_first(self) -> None:
         if self.first_token is None:
             self.first_token = time.perf_counter() - self.started
+
+    def _show(self, typed: str) -> None:
+        assert self.trace is not None
+        self.trace.show("=", "openai", "", typed, len(typed))
 
     def text(self, piece: str) -> None:
         if not piece:
@@ -68,8 +73,8 @@ class ChatPrinter:
             sys.stderr.flush()
 
     def chat_delta(self, delta: ChatDelta) -> None:
-        if self.trace:
-            trace_line(f"= {compact(delta)}")
+        if self.trace is not None:
+            self._show(compact(delta))
         if delta.reasoning:
             self.reasoning(delta.reasoning)
         if delta.content:
@@ -78,8 +83,8 @@ class ChatPrinter:
             self.text(delta.refusal)
 
     def responses_event(self, event: ResponseStreamEvent) -> None:
-        if self.trace:
-            trace_line(f"= {compact(event)}")
+        if self.trace is not None:
+            self._show(compact(event))
         if isinstance(event, ResponseTextDelta):
             self.text(event.text)
         elif isinstance(event, ResponseFunctionCall):

@@ -98,11 +98,18 @@ _PENDING_LIMIT = 256
 def _redact_line(match: re.Match[bytes]) -> bytes:
     if is_secret_header(match.group(1).decode("latin-1")):
         return match.group(1) + b": " + REDACTED.encode()
-    return match.group(0)
+    line = match.group(0)
+    if b"@" in line or b"=" in line:
+        # A URL in another header's value (Location, Link): as redact_headers does.
+        text = line.decode("latin-1")
+        colon = text.index(":") + 1
+        return (text[:colon] + redact_url(text[colon:])).encode("latin-1")
+    return line
 
 
 def redact_header_lines(data: bytes) -> bytes:
-    """``data`` (raw HTTP bytes) with the value of every secret header line redacted."""
+    """``data`` (raw HTTP bytes) with the value of every secret header line redacted, and the
+    URLs in the other header lines (``redact_url``)."""
     return _HEADER_LINE.sub(_redact_line, data)
 
 
