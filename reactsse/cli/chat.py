@@ -15,7 +15,8 @@ from reactsse.cli.common import (
 )
 from reactsse.cli.exits import EXIT_OK
 from reactsse.cli.printer import ChatPrinter
-from reactsse.openai import ChatCompletion, OpenAIClient, ResponseCompleted, ResponseResult
+from reactsse.loop import LoopInterface
+from reactsse.openai import ChatCompletion, Completion, OpenAIClient, ResponseResult
 
 __all__ = ["DEFAULT_MODEL", "DEMO_PROMPT", "cmd_chat", "cmd_demo"]
 
@@ -39,90 +40,109 @@ def cmd_demo(args: argparse.Namespace) -> int:
     trace = client_trace(args)
     # api_key="": the built-in server needs none, and the user's real key must not be sent.
     client = OpenAIClient(base_url=server.url + "/v1", api_key="", loop=loop, trace=trace)
-    endpoint = "/v1/responses" if args.responses else "/v1/chat/completions"
+    endpoint = (
+        "/v1/responses"
+        if args.responses
+        else "/v1/completions"
+        if args.completions
+        else "/v1/chat/completions"
+    )
     say(
         f"reactsse demo: built-in OpenAI-compatible server on {server.url}, "
         f"client and server on one {type(loop).__name__}"
     )
     say(f"POST {endpoint}  model={MODEL_ID}  rate={args.rate:g} tokens/s  prompt={args.prompt!r}")
     printer = ChatPrinter(trace=trace)
-    outcome: list[ChatCompletion | ResponseResult | Exception] = []
-
-    def finished(result: ChatCompletion | ResponseResult | Exception) -> None:
-        outcome.append(result)
-        server.close()  # nothing left on the loop: run() returns
-
-    # The same request and outcome callbacks through either API; only the per-item one differs.
-    request: dict[str, Any] = {
-        "model": MODEL_ID,
-        "tools": load_tools(args.tools),
-        "on_done": finished,
-        "on_error": finished,
-    }
+    request: dict[str, Any] = {"model": MODEL_ID, "tools": load_tools(args.tools)}
     try:
-        with warnings_as_lines():
-            if args.responses:
-                handle: Any = client.start_responses(
-                    args.prompt, on_event=printer.responses_event, **request
-                )
-            else:
-                handle = client.start_chat(args.prompt, on_delta=printer.chat_delta, **request)
-            loop.run()
+        result = run_stream(loop, client, args, args.prompt, printer, request)
     finally:
-        if not outcome:  # Ctrl-C or a bug: release everything before leaving
-            handle.close()
-            server.close()
+        server.close()
         loop.close()
-    (result,) = outcome
-    if isinstance(result, Exception):
-        printer.end_line()
-        raise result
     printer.summary(result)
     return EXIT_OK
 
 
+def run_stream(
+    loop: LoopInterface,
+    client: OpenAIClient,
+    args: argparse.Namespace,
+    prompt: str,
+    printer: ChatPrinter,
+    request: dict[str, Any],
+) -> ChatCompletion | Completion | ResponseResult:
+    """Stream one answer on ``loop``, callback style, and return its result (or raise).
+
+    Callbacks print each delta as the loop delivers it, so stdout and the trace are in the
+    order things happened (a blocking iterator would show a read's deltas after everything
+    else the loop did in that read, such as the end of the stream).
+    """
+    outcome: list[ChatCompletion | Completion | ResponseResult | Exception] = []
+
+    def finished(result: ChatCompletion | Completion | ResponseResult | Exception) -> None:
+        outcome.append(result)
+        loop.stop()
+
+    request = {**request, "on_done": finished, "on_error": finished}
+    system = request.pop("system", None)
+    tools = request.pop("tools", None)
+    handle: Any = None
+    try:
+        with warnings_as_lines():
+            if args.responses:
+                handle = client.start_responses(
+                    prompt, on_event=printer.responses_event, instructions=system, tools=tools,
+                    **request,
+                )  # fmt: skip
+            elif args.completions:
+                text = prompt if system is None else f"{system}\n\n{prompt}"
+                handle = client.start_completion(text, on_delta=printer.completion_delta, **request)
+            else:
+                messages: list[dict[str, Any]] = []
+                if system is not None:
+                    messages.append({"role": "system", "content": system})
+                messages.append({"role": "user", "content": prompt})
+                handle = client.start_chat(
+                    messages, on_delta=printer.chat_delta, tools=tools, **request
+                )
+            loop.run()
+    finally:
+        if not outcome and handle is not None:  # Ctrl-C or a bug: release the connection
+            handle.close()
+        printer.end_line()
+    (result,) = outcome
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
+    from reactsse.loop import StreamSelectLoop
+
+    loop = StreamSelectLoop()
+    trace = client_trace(args)
     client = OpenAIClient(
         api_key=None,  # OPENAI_API_KEY
         base_url=args.base_url,  # None: OPENAI_BASE_URL, else api.openai.com
         headers=dict(parse_headers(args.header)),
         read_timeout=args.read_timeout,
         connect_timeout=args.connect_timeout,
-        trace=client_trace(args),
+        trace=trace,
+        loop=loop,
     )
     model = args.model or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL
-    tools = load_tools(args.tools)
     extra: dict[str, Any] = {}
     if args.max_tokens is not None:
         extra["max_output_tokens" if args.responses else "max_tokens"] = args.max_tokens
     if args.temperature is not None:
         extra["temperature"] = args.temperature
-    printer = ChatPrinter(trace=args.trace)
+    request: dict[str, Any] = {"model": model, "extra": extra, "system": args.system}
+    if not args.completions:
+        request["tools"] = load_tools(args.tools)
+    printer = ChatPrinter(trace=trace)
     try:
-        with warnings_as_lines():
-            if args.responses:
-                with client.iter_responses(
-                    args.prompt,
-                    model=model,
-                    instructions=args.system,
-                    tools=tools,
-                    extra=extra,
-                ) as events:
-                    for event in events:
-                        if not isinstance(event, ResponseCompleted):
-                            printer.responses_event(event)
-                result: ChatCompletion | ResponseResult | None = events.result
-            else:
-                messages: list[dict[str, Any]] = []
-                if args.system is not None:
-                    messages.append({"role": "system", "content": args.system})
-                messages.append({"role": "user", "content": args.prompt})
-                with client.iter_chat(messages, model=model, tools=tools, extra=extra) as deltas:
-                    for delta in deltas:
-                        printer.chat_delta(delta)
-                result = deltas.result
+        result = run_stream(loop, client, args, args.prompt, printer, request)
     finally:
-        printer.end_line()
-    if result is not None:
-        printer.summary(result)
+        loop.close()
+    printer.summary(result)
     return EXIT_OK

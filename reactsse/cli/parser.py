@@ -29,6 +29,17 @@ def _add_header_option(parser: argparse.ArgumentParser, help_text: str) -> None:
     )
 
 
+def add_api_options(parser: argparse.ArgumentParser) -> None:
+    api = parser.add_mutually_exclusive_group()
+    api.add_argument("--responses", action="store_true", help="use the Responses API")
+    api.add_argument(
+        "--completions",
+        action="store_true",
+        help="use the text completions endpoint (POST /v1/completions, a prompt: instruct "
+        "models, vLLM, Ollama, llama.cpp)",
+    )
+
+
 def add_trace_options(parser: argparse.ArgumentParser) -> None:
     # "--trace=full" is an option string of its own: argparse matches a whole option string
     # before it splits at "=", and an optional value would swallow a following positional.
@@ -104,7 +115,7 @@ def _add_demo(commands: _Commands) -> None:
         metavar="TOKENS_PER_S",
         help="server speed in tokens per second (0: as fast as possible; default 40)",
     )
-    demo.add_argument("--responses", action="store_true", help="use the Responses API")
+    add_api_options(demo)
     demo.add_argument(
         "--browser",
         action="store_true",
@@ -131,7 +142,7 @@ def _add_chat(commands: _Commands) -> None:
         "--model", "-m", help=f"model name (default $OPENAI_MODEL or {DEFAULT_MODEL})"
     )
     chat.add_argument("--base-url", metavar="URL", help="e.g. http://localhost:11434/v1 (Ollama)")
-    chat.add_argument("--responses", action="store_true", help="use the Responses API")
+    add_api_options(chat)
     chat.add_argument("--system", "-s", metavar="TEXT", help="system message / instructions")
     chat.add_argument("--tools", metavar="JSON|@FILE", help="tool definitions (JSON array)")
     chat.add_argument("--max-tokens", type=int, metavar="N", help="limit the answer's length")

@@ -10,6 +10,8 @@ from reactsse.eventsource import TextTrace
 from reactsse.openai import (
     ChatCompletion,
     ChatDelta,
+    Completion,
+    CompletionDelta,
     ResponseFunctionCall,
     ResponseResult,
     ResponseStreamEvent,
@@ -37,7 +39,8 @@ def format_tool_call(call: ToolCall) -> str:
 
 
 class ChatPrinter:
-    """Prints chat deltas as they arrive and the summary at the end (shared by demo and chat)."""
+    """Prints chat, completion and Responses deltas as they arrive, and the summary at the end
+    (shared by demo and chat)."""
 
     def __init__(self, *, trace: TextTrace | None = None) -> None:
         # With --trace, the last layer too: what the openai accumulator made of each event.
@@ -82,6 +85,12 @@ class ChatPrinter:
         if delta.refusal:
             self.text(delta.refusal)
 
+    def completion_delta(self, delta: CompletionDelta) -> None:
+        if self.trace is not None:
+            self._show(compact(delta))
+        if delta.choice_index == 0:
+            self.text(delta.text)
+
     def responses_event(self, event: ResponseStreamEvent) -> None:
         if self.trace is not None:
             self._show(compact(event))
@@ -100,10 +109,12 @@ class ChatPrinter:
             write("\n")
             self._ended_with_newline = True
 
-    def summary(self, result: ChatCompletion | ResponseResult) -> None:
+    def summary(self, result: ChatCompletion | Completion | ResponseResult) -> None:
         if isinstance(result, ChatCompletion):
             for call in result.tool_calls:
                 self.tool_call(call)
+            ending = f"finish_reason={result.finish_reason}"
+        elif isinstance(result, Completion):
             ending = f"finish_reason={result.finish_reason}"
         else:
             ending = f"status={result.status}"
