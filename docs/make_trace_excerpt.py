@@ -64,9 +64,8 @@ def main(argv: list[str]) -> int:
                 "127.0.0.1:PORT", current
             ):
                 return 0
-        print(
-            "README.md's trace excerpt differs from a fresh run: run python docs/make_trace_excerpt.py"
-        )
+        print("README.md's trace excerpt differs from a fresh run:", file=sys.stderr)
+        print("run python docs/make_trace_excerpt.py to rewrite it", file=sys.stderr)
         return 1
     README.write_text(text.replace(current, block(fresh_excerpt())), encoding="utf-8")
     return 0
