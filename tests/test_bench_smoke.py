@@ -224,3 +224,18 @@ def test_run_all_without_the_bench_extra_skips_each_missing_peer(tmp_path: Path)
     peers = ["aiohttp", "aiohttp+uvloop", "aiohttp batched", "aiohttp+uvloop batched"]
     assert [line.split(":")[0] for line in skipped] == [f"skipped {p}" for p in peers]
     assert "| 1 x 500 | reactsse |" in done.stdout
+
+
+def test_chart_reads_every_headline_ratio_and_the_readme_shows_it(tmp_path: Path) -> None:
+    import chart
+
+    ratios = chart.read_ratios((BENCH / "RESULTS.md").read_text(encoding="utf-8"))
+    assert len(ratios) == len(chart._TABLE_ROWS) + len(chart._SENTENCES)
+    assert all(value > 0 for _, _, value in ratios)
+    readme = (BENCH.parent / "README.md").read_text(encoding="utf-8")
+    assert "](docs/bench-ratios.png)" in readme
+    png = BENCH.parent / "docs" / "bench-ratios.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pytest.importorskip("matplotlib")  # the bench extra
+    chart.draw(ratios, tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
