@@ -35,6 +35,7 @@ SANS_IO = [
     "reactsse.openai.types",
     "reactsse.openai.payload",
     "reactsse.openai.chat",
+    "reactsse.openai.completions",
     "reactsse.openai.responses",
     "reactsse.openai.request",
 ]

@@ -156,6 +156,8 @@ class ReadRedactor:
 
 # Shorter pieces are not worth scrubbing (and would mangle ordinary text).
 _MIN_SECRET = 6
+# The shortest piece of a secret split by a read boundary that a read's excerpt redacts.
+_MIN_PART = 3
 
 
 class Scrubber:
@@ -197,12 +199,26 @@ class Scrubber:
         return text
 
     def data(self, data: bytes | memoryview) -> bytes | memoryview:
-        """``data`` with every secret replaced (``data`` itself when it holds none)."""
+        """``data`` (one socket read) with every secret replaced (``data`` itself when it holds
+        none). A secret that a read boundary splits is redacted in both reads: a read that ends
+        with the beginning of a secret, or starts with its end (``_MIN_PART`` bytes or more),
+        has that part replaced, so two reads shown one after the other never show it whole."""
         raw = bytes(data)
         changed = False
+        redacted = REDACTED.encode()
         for secret in self._secrets:
             encoded = secret.encode("utf-8", "replace")
             if encoded in raw:
-                raw = raw.replace(encoded, REDACTED.encode())
+                raw = raw.replace(encoded, redacted)
                 changed = True
+            for size in range(len(encoded) - 1, _MIN_PART - 1, -1):
+                if raw.endswith(encoded[:size]):
+                    raw = raw[:-size] + redacted
+                    changed = True
+                    break
+            for size in range(len(encoded) - 1, _MIN_PART - 1, -1):
+                if raw.startswith(encoded[-size:]):
+                    raw = redacted + raw[size:]
+                    changed = True
+                    break
         return raw if changed else data

@@ -375,3 +375,17 @@ def test_malformed_head_excerpt_in_the_error_redacts_secret_headers() -> None:
     assert "Set-Cookie: <redacted>" in str(error)
     assert_no_secret(trace, *error_texts(error))
     assert_cli_failed(result, 1, "RemoteProtocolError")
+
+
+def test_a_secret_split_by_a_read_boundary_is_never_shown_whole() -> None:
+    # The trace shows each read whole (--trace=full): both halves of an echoed key would be
+    # there, one at the end of a read and one at the start of the next.
+    scrubber = Scrubber.for_request("/x", [("Authorization", f"Bearer {SECRET}")])
+    body = f"echo: {SECRET} done".encode()
+    for cut in range(len(body) + 1):
+        first = bytes(scrubber.data(body[:cut]))
+        second = bytes(scrubber.data(body[cut:]))
+        shown = (first + second).decode().replace("<redacted>", "|")
+        for piece in (SECRET[i : i + 3] for i in range(len(SECRET) - 2)):
+            # At most two bytes of the secret survive on either side of the cut.
+            assert piece not in shown, (cut, shown)
