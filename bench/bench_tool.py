@@ -43,6 +43,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _peers import installed, skip_missing  # bench/ is on the path: the script's own directory
+
 _HERE = Path(__file__).resolve().parent
 _PROMPT = {"model": "bench", "messages": [{"role": "user", "content": "Tell me about Alice."}]}
 _CHAT_BODY = json.dumps({**_PROMPT, "stream": True})
@@ -199,9 +201,8 @@ def _run_aiohttp(
 
 def _print_table(server_name: str, url: str, results: dict[str, list[dict]]) -> None:
     medians = {n: statistics.median(r["per_s"] for r in rs) for n, rs in results.items()}
-    best_aiohttp = max(
-        v for n, v in medians.items() if n.startswith("aiohttp") and "keep-alive" not in n
-    )
+    peers = [v for n, v in medians.items() if n.startswith("aiohttp") and "keep-alive" not in n]
+    best_aiohttp = max(peers) if peers else float("nan")  # nan: aiohttp was skipped
     print(f"\n## {server_name}: {url}\n")
     print("| client | events/s | × best aiohttp | client CPU % | errors |")
     print("|---|---:|---:|---|---:|")
@@ -224,12 +225,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.connections, args.duration, args.rounds = 100, 2.0, 1
-    try:
-        import uvloop  # noqa: F401
-
-        loops = ["asyncio", "uvloop"]
-    except ImportError:
-        loops = ["asyncio"]
+    loops = ["asyncio", "uvloop"] if installed("uvloop") else ["asyncio"]
+    if not installed("uvloop"):
+        skip_missing({"aiohttp uvloop": ("uvloop",)})
+    if not skip_missing({"aiohttp": ("aiohttp",)}):
+        loops = []
     contestants = {
         "reactsse bench": lambda url, body: _run_reactsse(url, body, args, 1),
         "reactsse bench -p 2": lambda url, body: _run_reactsse(url, body, args, 2),
@@ -240,9 +240,10 @@ def main() -> int:
             contestants[f"aiohttp {mode}{suffix}"] = lambda url, body, mode=mode, loop=loop: (
                 _run_aiohttp(url, body, args, mode, loop, "close")
             )
-    contestants[f"aiohttp chunks{suffix} keep-alive"] = lambda url, body: _run_aiohttp(
-        url, body, args, "chunks", loops[-1], "keep-alive"
-    )
+    if loops:
+        contestants[f"aiohttp chunks{suffix} keep-alive"] = lambda url, body: _run_aiohttp(
+            url, body, args, "chunks", loops[-1], "keep-alive"
+        )
     load = os.getloadavg()
     print(
         f"# reactsse bench vs aiohttp load scripts: {args.connections} connections, "

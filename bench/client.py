@@ -29,7 +29,6 @@ byte counts must equal the corpus's; a mismatch fails the benchmark (exit status
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -48,6 +47,7 @@ sys.path.insert(0, str(_HERE))
 
 import _contestants  # noqa: E402  (bench/ is not a package; path set just above)
 import _corpora  # noqa: E402
+import _peers  # noqa: E402
 import _prerendered_server  # noqa: E402
 
 _WORKER = _HERE / "_contestants.py"
@@ -297,11 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown: {', '.join(unknown)} (see --list)")
 
-    missing = [n for n in names if not _installed(n)]
-    if missing:
-        # Not an error: CI installs only the test extra; `pip install -e .[bench]` brings the peers.
-        print(f"skipped (library not installed): {', '.join(missing)}", file=sys.stderr)
-        names = [n for n in names if n not in missing]
+    # Not an error: CI installs only the test extra; `pip install -e .[bench]` brings the peers.
+    names = _peers.skip_missing({n: _contestants.CONTESTANTS[n].modules for n in names})
 
     server = _Server(args.scale)
     try:
@@ -372,14 +369,6 @@ def _bench(args: argparse.Namespace, corpora: list[str], names: list[str], base_
         print("\nFAILED checks:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1
     return 0
-
-
-def _installed(name: str) -> bool:
-    """Whether every library contestant ``name`` needs can be imported (bench extra installed)."""
-    return all(
-        importlib.util.find_spec(module) is not None
-        for module in _contestants.CONTESTANTS[name].modules
-    )
 
 
 def _applies(name: str, corpus: str) -> bool:

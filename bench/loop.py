@@ -376,6 +376,8 @@ def _contestants() -> dict[str, Callable[[], asyncio.AbstractEventLoop] | None]:
     }
     if uvloop is not None:
         found["uvloop"] = uvloop.new_event_loop
+    else:
+        print("skipped uvloop: uvloop not installed (pip install -e '.[bench]' brings every peer)")
     return found
 
 

@@ -147,13 +147,16 @@ CONTESTANTS: dict[str, Contestant] = {
     "naive-split": _naive_split,
     "scan-floor": _scan_floor,
 }
-for _name, _module in (
-    ("httpx-sse", _HttpxSSEDecoder),
-    ("openai", _OpenAISSEDecoder),
-    ("sseclient-py", sseclient),
+# name -> the package that was not installed
+SKIPPED: dict[str, str] = {}
+for _name, _module, _package in (
+    ("httpx-sse", _HttpxSSEDecoder, "httpx_sse"),
+    ("openai", _OpenAISSEDecoder, "openai"),
+    ("sseclient-py", sseclient, "sseclient"),
 ):
     if _module is None:
         del CONTESTANTS[_name]
+        SKIPPED[_name] = _package
 PEERS = ("httpx-sse", "openai", "sseclient-py")
 
 
@@ -235,6 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs, {args.rounds} rounds, scale {args.scale}, "
         f"gc.freeze() {'off' if args.no_gc_freeze else 'on'}; medians of process CPU time"
     )
+    for peer, package in SKIPPED.items():
+        print(
+            f"skipped {peer}: {package} not installed (pip install -e '.[bench]' brings every peer)"
+        )
     ok = True
     for name, events in _corpora_list(names, args.scale):
         stream = b"".join(events)

@@ -25,9 +25,12 @@ Where the original goes wrong, and what the port does instead (each marked ``FIX
 5. The response body is HTTP/1.1 chunked: h11 removes the framing before the SSE decoder sees
    the bytes. The decoder applies the WHATWG rules the original skips (multi-line data, ``id``,
    ``retry``, CR/CRLF line endings, comments).
-6. ``engines/davinci-codex/completions`` was retired long ago: today's endpoint is
-   ``POST /v1/chat/completions`` with ``messages`` and ``"stream": true``; each event's data is
-   a JSON chunk whose ``choices[0].delta.content`` is the next piece of text.
+6. ``engines/davinci-codex/completions`` was retired long ago. The same kind of endpoint lives
+   on as ``POST /v1/completions`` with a ``prompt`` and ``"stream": true`` (OpenAI's instruct
+   models, vLLM, Ollama, llama.cpp): each event's data is a ``text_completion`` JSON chunk
+   whose ``choices[0].text`` is the next piece of text, and ``data: [DONE]`` ends the stream.
+   That is what the port speaks by default. ``--chat`` uses ``POST /v1/chat/completions``
+   (``messages``; the text is in ``choices[0].delta.content``), what most servers serve today.
 
 Run it: ``python examples/article_port.py`` (starts the built-in server in the same loop), or
 ``python examples/article_port.py --base-url http://localhost:11434/v1 --model llama3.2``
@@ -58,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", default=MODEL_ID)
     parser.add_argument("--prompt", default="How does Alice's adventure begin?")
+    parser.add_argument(
+        "--chat", action="store_true", help="POST /v1/chat/completions instead of /v1/completions"
+    )
     args = parser.parse_args(argv)
 
     # $loop = EventLoopFactory::create();
@@ -75,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         base_url = server.url + "/v1"
 
     # $request = $client->createRequest('POST', '.../completions');  (FIX 6: today's endpoint)
-    url = parse_url(base_url.rstrip("/") + "/chat/completions")
+    url = parse_url(base_url.rstrip("/") + ("/chat/completions" if args.chat else "/completions"))
     if url.is_tls:
         print("article_port.py speaks plain http:// only; use `reactsse chat` for https")
         return 2
@@ -84,11 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     api_key = os.environ.get("OPENAI_API_KEY") if args.base_url else None
     if api_key:
         headers.append(("Authorization", f"Bearer {api_key}"))
-    query = {
-        "model": args.model,
-        "messages": [{"role": "user", "content": args.prompt}],
-        "stream": True,
-    }
+    query: dict[str, object] = {"model": args.model, "stream": True}
+    if args.chat:
+        query["messages"] = [{"role": "user", "content": args.prompt}]
+    else:
+        query["prompt"] = args.prompt  # the article's own field
     http = ClientConnection()  # h11 underneath, sans-IO: bytes in, events out
     pending = http.send_request("POST", url, headers, json.dumps(query).encode())
     decoder = EventStreamDecoder()
@@ -169,8 +175,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nerror from the server: {chunk['error'].get('message')}", file=sys.stderr)
             return True
         for choice in chunk.get("choices", []):
-            # FIX 6: the text is in choices[].delta.content, not in the raw `data:` line.
-            sys.stdout.write(choice.get("delta", {}).get("content") or "")
+            # FIX 6: the text is in choices[].text (chat: choices[].delta.content), not in the
+            # raw `data:` line.
+            if args.chat:
+                sys.stdout.write(choice.get("delta", {}).get("content") or "")
+            else:
+                sys.stdout.write(choice.get("text") or "")
         sys.stdout.flush()
         return False
 

@@ -88,13 +88,15 @@ def test_demo_responses_api_with_trace() -> None:
     assert result.returncode == 0, result.stderr
     assert "status=completed" in result.stderr
     for layer in (
-        "* connecting to 127.0.0.1:",
-        "> POST /v1/responses",
-        "< read ",
-        "< HTTP/1.1 200",
-        "| field 'event': 'response.output_text.delta'",
-        "| dispatch",
-        "= ResponseTextDelta(",
+        "* conn   connecting to 127.0.0.1:",
+        "> http   POST /v1/responses",
+        "< wire   read ",
+        "< http   HTTP/1.1 200",
+        "< http   chunk-size line b'",
+        "| sse    'event: response.output_text.delta'",
+        "| sse    '' (empty line: dispatch)",
+        "= event  'response.output_text.delta', ",
+        "= openai ResponseTextDelta(",
     ):
         assert layer in result.stderr, layer
 
@@ -151,8 +153,8 @@ def test_get_reconnect_resumes_with_last_event_id(server: BackgroundServer) -> N
     result = run("get", url, "--reconnect", "--max-events", "6", "--trace")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "".join(f"event {n}\n" for n in range(1, 7))
-    assert result.stderr.count("* reconnecting in") == 2
-    assert "> Last-Event-ID: 4" in result.stderr
+    assert result.stderr.count("* source reconnecting in") == 2
+    assert "> http   Last-Event-ID: 4" in result.stderr
     one_shot = run("get", url)
     assert one_shot.returncode == 3  # without --reconnect the dropped connection is an error
     assert one_shot.stdout == "event 1\nevent 2\n"
@@ -226,9 +228,10 @@ def test_get_trace_redacts_authorization(server: BackgroundServer) -> None:
         f"Authorization: Bearer {KEY}",
     )
     assert result.returncode == 0, result.stderr
-    assert "> Authorization: <redacted>" in result.stderr
+    assert "> http   Authorization: <redacted>" in result.stderr
     assert KEY not in result.stderr and KEY not in result.stdout
-    assert "| dispatch 'message' data='event 1'" in result.stderr
+    assert "| sse    'data: event 1'\n| sse    '' (empty line: dispatch)\n" in result.stderr
+    assert "= event  'message', 7 chars of data, last_event_id '1'" in result.stderr
 
 
 @pytest.mark.usefixtures("sigint_default")

@@ -1040,8 +1040,8 @@ def test_tls_with_a_trusted_certificate(loop: StreamSelectLoop, ca: trustme.CA) 
         rec = Recorder(source)
         drive(loop, source)
     assert rec.data == ["secure"]
-    assert f"* connecting to 127.0.0.1:{server.port} (TLS)" in out.getvalue()
-    assert f"* connected to 127.0.0.1:{server.port} (TLSv1." in out.getvalue()
+    assert f"* conn   connecting to 127.0.0.1:{server.port} (TLS)" in out.getvalue()
+    assert f"* conn   connected to 127.0.0.1:{server.port} (TLSv1." in out.getvalue()
 
 
 def test_tls_wrong_host_fails_clearly(loop: StreamSelectLoop, ca: trustme.CA) -> None:

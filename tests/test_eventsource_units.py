@@ -173,7 +173,7 @@ def test_text_trace_shows_each_layer_and_no_secret(loop: StreamSelectLoop) -> No
             loop=loop,
             headers={"Authorization": "Bearer sk-verysecret", "X-Api-Key": "k-secret2"},
             body="{}",
-            trace=TextTrace(out),
+            trace=TextTrace(out, width=None),
         )
         loop.run()
     loop.close()
@@ -181,19 +181,22 @@ def test_text_trace_shows_each_layer_and_no_secret(loop: StreamSelectLoop) -> No
     assert source.ready_state.name == "CLOSED"
     for secret in ("sk-verysecret", "k-secret2", "topsecret", "qsecret"):
         assert secret not in text
-    assert text.count("<redacted>") == 4
+    # Request: the query value and two headers; response: Set-Cookie in the read and the head.
+    assert text.count("<redacted>") == 5
     for expected in (
-        f"* connecting to 127.0.0.1:{server.port} (TCP)",
-        f"* connected to 127.0.0.1:{server.port}\n",
-        "> GET /t?q=1&api_key=<redacted>&x=2 HTTP/1.1",
-        "> (2 bytes of body)",
-        "< read ",
-        "< HTTP/1.1 200 OK",
-        "< body piece: ",
-        "| comment: ' keep-alive'",
-        "| field 'data': 'hello'",
-        "| dispatch 'message' data='hello' last_event_id='9'",
-        "* closed",
+        f"* conn   connecting to 127.0.0.1:{server.port} (TCP)",
+        f"* conn   connected to 127.0.0.1:{server.port}\n",
+        "> http   GET /t?q=1&api_key=<redacted>&x=2 HTTP/1.1",
+        "> http   (2 bytes of body)",
+        "< wire   read ",
+        "Set-Cookie: <redacted>",
+        "< http   HTTP/1.1 200 OK",
+        "< http   chunk-size line b'20' (32 bytes follow)\n",
+        "< http   chunk-size line b'0' (the last chunk)\n",
+        "| sse    ': keep-alive'\n",
+        "| sse    'id: 9'\n| sse    'data: hello'\n| sse    '' (empty line: dispatch)\n",
+        "= event  'message', 5 chars of data, last_event_id '9'\n",
+        "* source closed",
     ):
         assert expected in text, expected
 
@@ -232,7 +235,7 @@ def test_trace_reports_reconnect_scheduling(loop: StreamSelectLoop) -> None:
         source.on("message", on_message)
         loop.run()
     loop.close()
-    assert "* reconnecting in 0.010 s (ConnectionClosed: the server ended the stream)" in (
+    assert "* source reconnecting in 0.010 s (ConnectionClosed: the server ended the stream)" in (
         out.getvalue()
     )
     assert "Last-Event-ID: '5'" in out.getvalue()

@@ -43,6 +43,10 @@ def test_article_port_streams_the_whole_answer() -> None:
     # The whole paragraph, not only the first event (the original's bug, FIX 4).
     assert len(result.stdout.split()) > 20
     assert result.stderr == ""
+    # The article's own endpoint by default; the chat endpoint one flag away, same answer.
+    chat = run_example("article_port.py", "--prompt", "hello", "--chat")
+    assert chat.returncode == 0, chat.stderr
+    assert chat.stdout == result.stdout
 
 
 def test_article_port_reports_a_refused_connection() -> None:

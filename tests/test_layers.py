@@ -36,6 +36,7 @@ SANS_IO = [
     "reactsse.openai.types",
     "reactsse.openai.payload",
     "reactsse.openai.chat",
+    "reactsse.openai.completions",
     "reactsse.openai.responses",
     "reactsse.openai.request",
 ]

@@ -205,9 +205,9 @@ def test_trace_shows_the_layers_but_not_the_key(server: BackgroundServer) -> Non
     with client.iter_chat("hi", model="m") as stream:
         list(stream)
     text = out.getvalue()
-    assert "> POST /v1/chat/completions" in text
-    assert "< HTTP/1.1 200" in text
-    assert "| dispatch" in text
+    assert "> http   POST /v1/chat/completions" in text
+    assert "< http   HTTP/1.1 200" in text
+    assert "| sse    '' (empty line: dispatch)" in text
     assert KEY not in text
     assert "Authorization: <redacted>" in text
 

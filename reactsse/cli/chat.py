@@ -17,8 +17,8 @@ from reactsse.cli.common import (
 )
 from reactsse.cli.exits import EXIT_OK, UsageError
 from reactsse.cli.printer import ChatPrinter
-from reactsse.loop import StreamSelectLoop
-from reactsse.openai import ChatCompletion, OpenAIClient, ResponseCompleted, ResponseResult
+from reactsse.loop import LoopInterface, StreamSelectLoop
+from reactsse.openai import ChatCompletion, Completion, OpenAIClient, ResponseResult
 
 __all__ = ["DEFAULT_MODEL", "DEMO_PROMPT", "cmd_chat", "cmd_demo"]
 
@@ -39,49 +39,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     loop = new_loop(args.loop)
     app = MockApp(MockOptions(rate=args.rate))
     server = SSEServer(loop, app=app, options=ServerOptions(keepalive_interval=None))
+    trace = client_trace(args)
     # api_key="": the built-in server needs none, and the user's real key must not be sent.
-    client = OpenAIClient(
-        base_url=server.url + "/v1", api_key="", loop=loop, trace=client_trace(args)
+    client = OpenAIClient(base_url=server.url + "/v1", api_key="", loop=loop, trace=trace)
+    endpoint = (
+        "/v1/responses"
+        if args.responses
+        else "/v1/completions"
+        if args.completions
+        else "/v1/chat/completions"
     )
-    endpoint = "/v1/responses" if args.responses else "/v1/chat/completions"
     say(
         f"reactsse demo: built-in OpenAI-compatible server on {server.url}, "
         f"client and server on one {loop_name(args.loop)}"
     )
     rate = f"{args.rate:g} tokens/s" if args.rate else "unlimited"
     say(f"POST {endpoint}  model={MODEL_ID}  rate={rate}  prompt={args.prompt!r}")
-    printer = ChatPrinter(trace=args.trace)
-    outcome: list[ChatCompletion | ResponseResult | Exception] = []
-
-    def finished(result: ChatCompletion | ResponseResult | Exception) -> None:
-        outcome.append(result)
-        server.close()  # nothing left on the loop: run() returns
-
-    # The same request and outcome callbacks through either API; only the per-item one differs.
-    request: dict[str, Any] = {
-        "model": MODEL_ID,
-        "tools": load_tools(args.tools),
-        "on_done": finished,
-        "on_error": finished,
-    }
+    printer = ChatPrinter(trace=trace)
+    request: dict[str, Any] = {"model": MODEL_ID, "tools": load_tools(args.tools)}
     try:
-        with warnings_as_lines():
-            if args.responses:
-                handle: Any = client.start_responses(
-                    args.prompt, on_event=printer.responses_event, **request
-                )
-            else:
-                handle = client.start_chat(args.prompt, on_delta=printer.chat_delta, **request)
-            loop.run()
+        result = run_stream(loop, client, args, args.prompt, printer, request)
     finally:
-        if not outcome:  # Ctrl-C or a bug: release everything before leaving
-            handle.close()
-            server.close()
+        server.close()
         loop.close()
-    (result,) = outcome
-    if isinstance(result, Exception):
-        printer.end_line()
-        raise result
     printer.summary(result)
     return EXIT_OK
 
@@ -93,6 +73,7 @@ def _warn_demo_ignored(args: argparse.Namespace) -> None:
             (browser and args.prompt != DEMO_PROMPT, "--prompt is ignored with --browser"),
             (browser and args.tools is not None, "--tools is ignored with --browser"),
             (browser and args.responses, "--responses is ignored with --browser"),
+            (browser and args.completions, "--completions is ignored with --browser"),
             (browser and args.trace, "--trace is ignored with --browser"),
             (not browser and args.port != 0, "--port is ignored without --browser"),
             (
@@ -100,8 +81,65 @@ def _warn_demo_ignored(args: argparse.Namespace) -> None:
                 "--tools is ignored with --responses: the built-in server answers tool "
                 "calls on chat completions only",
             ),
+            (
+                not browser and args.completions and args.tools is not None,
+                "--tools is ignored with --completions: text completions take no tools",
+            ),
         ]
     )
+
+
+def run_stream(
+    loop: LoopInterface,
+    client: OpenAIClient,
+    args: argparse.Namespace,
+    prompt: str,
+    printer: ChatPrinter,
+    request: dict[str, Any],
+) -> ChatCompletion | Completion | ResponseResult:
+    """Stream one answer on ``loop``, callback style, and return its result (or raise).
+
+    Callbacks print each delta as the loop delivers it, so stdout and the trace are in the
+    order things happened (a blocking iterator would show a read's deltas after everything
+    else the loop did in that read, such as the end of the stream).
+    """
+    outcome: list[ChatCompletion | Completion | ResponseResult | Exception] = []
+
+    def finished(result: ChatCompletion | Completion | ResponseResult | Exception) -> None:
+        outcome.append(result)
+        loop.stop()
+
+    request = {**request, "on_done": finished, "on_error": finished}
+    system = request.pop("system", None)
+    tools = request.pop("tools", None)
+    handle: Any = None
+    try:
+        with warnings_as_lines():
+            if args.responses:
+                handle = client.start_responses(
+                    prompt, on_event=printer.responses_event, instructions=system, tools=tools,
+                    **request,
+                )  # fmt: skip
+            elif args.completions:
+                text = prompt if system is None else f"{system}\n\n{prompt}"
+                handle = client.start_completion(text, on_delta=printer.completion_delta, **request)
+            else:
+                messages: list[dict[str, Any]] = []
+                if system is not None:
+                    messages.append({"role": "system", "content": system})
+                messages.append({"role": "user", "content": prompt})
+                handle = client.start_chat(
+                    messages, on_delta=printer.chat_delta, tools=tools, **request
+                )
+            loop.run()
+    finally:
+        if not outcome and handle is not None:  # Ctrl-C or a bug: release the connection
+            handle.close()
+        printer.end_line()
+    (result,) = outcome
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def new_loop(name: str) -> StreamSelectLoop:
@@ -124,78 +162,32 @@ def cmd_chat(args: argparse.Namespace) -> int:
             "OPENAI_API_KEY is not set; export it, or use --base-url for a server that needs "
             "no key (e.g. reactsse serve)"
         )
-    client_options: dict[str, Any] = {
-        "api_key": None,  # OPENAI_API_KEY
-        "base_url": args.base_url,  # None: OPENAI_BASE_URL, else api.openai.com
-        "headers": dict(parse_headers(args.header)),
-        "read_timeout": args.read_timeout,
-        "connect_timeout": args.connect_timeout,
+    loop = new_loop(args.loop)
+    trace = client_trace(args)
+    client = OpenAIClient(
+        api_key=None,  # OPENAI_API_KEY
+        base_url=args.base_url,  # None: OPENAI_BASE_URL, else api.openai.com
+        headers=dict(parse_headers(args.header)),
+        read_timeout=args.read_timeout,
+        connect_timeout=args.connect_timeout,
         **reach_options(args),
-        "event_timeout": args.event_timeout,
-        "trace": client_trace(args),
-    }
+        event_timeout=args.event_timeout,
+        trace=trace,
+        loop=loop,
+    )
     model = args.model or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL
-    tools = load_tools(args.tools)
     extra: dict[str, Any] = {}
     if args.max_tokens is not None:
         extra["max_output_tokens" if args.responses else "max_tokens"] = args.max_tokens
     if args.temperature is not None:
         extra["temperature"] = args.temperature
-    messages: list[dict[str, Any]] = []
-    if args.system is not None:
-        messages.append({"role": "system", "content": args.system})
-    messages.append({"role": "user", "content": args.prompt})
-    printer = ChatPrinter(trace=args.trace)
-    result: ChatCompletion | ResponseResult | None
+    request: dict[str, Any] = {"model": model, "extra": extra, "system": args.system}
+    if not args.completions:
+        request["tools"] = load_tools(args.tools)
+    printer = ChatPrinter(trace=trace)
     try:
-        with warnings_as_lines():
-            if args.loop != "select":
-                from reactsse.aio import AsyncOpenAIClient, run
-
-                aclient = AsyncOpenAIClient(**client_options)
-
-                async def chat_async() -> ChatCompletion | ResponseResult | None:
-                    if args.responses:
-                        async with aclient.iter_responses(
-                            args.prompt,
-                            model=model,
-                            instructions=args.system,
-                            tools=tools,
-                            extra=extra,
-                        ) as aevents:
-                            async for event in aevents:
-                                if not isinstance(event, ResponseCompleted):
-                                    printer.responses_event(event)
-                        return aevents.result
-                    async with aclient.iter_chat(
-                        messages, model=model, tools=tools, extra=extra
-                    ) as adeltas:
-                        async for delta in adeltas:
-                            printer.chat_delta(delta)
-                    return adeltas.result
-
-                result = run(chat_async, backend=args.loop)
-            elif args.responses:
-                client = OpenAIClient(**client_options)
-                with client.iter_responses(
-                    args.prompt,
-                    model=model,
-                    instructions=args.system,
-                    tools=tools,
-                    extra=extra,
-                ) as events:
-                    for event in events:
-                        if not isinstance(event, ResponseCompleted):
-                            printer.responses_event(event)
-                result = events.result
-            else:
-                client = OpenAIClient(**client_options)
-                with client.iter_chat(messages, model=model, tools=tools, extra=extra) as deltas:
-                    for delta in deltas:
-                        printer.chat_delta(delta)
-                result = deltas.result
+        result = run_stream(loop, client, args, args.prompt, printer, request)
     finally:
-        printer.end_line()
-    if result is not None:
-        printer.summary(result)
+        loop.close()
+    printer.summary(result)
     return EXIT_OK

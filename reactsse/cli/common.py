@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from reactsse.cli.exits import UsageError
+from reactsse.cli.tracing import client_trace, stdout_wrote
 from reactsse.connector import system_trust_context
 from reactsse.errors import IncompleteStreamWarning
-from reactsse.eventsource import TextTrace, Trace
 
 __all__ = [
     "Style",
@@ -25,7 +25,6 @@ __all__ = [
     "reach_options",
     "read_data",
     "say",
-    "trace_line",
     "warn_ignored",
     "warnings_as_lines",
     "write",
@@ -55,12 +54,7 @@ def write(text: str) -> None:
     # Flushed per token: the point of streaming is to see each one as it arrives.
     sys.stdout.write(text)
     sys.stdout.flush()
-
-
-def trace_line(text: str) -> None:
-    # Same line discipline as TextTrace: one line per happening, flushed.
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+    stdout_wrote(text)  # a trace line on a terminal first ends a line that this left open
 
 
 @contextmanager
@@ -94,10 +88,6 @@ def reach_options(args: argparse.Namespace) -> dict[str, Any]:
         except ImportError as exc:
             raise UsageError(str(exc)) from None
     return options
-
-
-def client_trace(args: argparse.Namespace) -> Trace | None:
-    return TextTrace(sys.stderr) if args.trace else None
 
 
 def read_data(spec: str) -> str:

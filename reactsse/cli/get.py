@@ -9,7 +9,8 @@ import sys
 from reactsse.cli.common import client_trace, parse_headers, reach_options, read_data, write
 from reactsse.cli.exits import EXIT_OK
 from reactsse.cli.raw_trace import RawTrace
-from reactsse.eventsource import EventSourceOptions
+from reactsse.cli.tracing import CliTrace
+from reactsse.eventsource import EventSourceOptions, Trace
 from reactsse.eventsource import connect as _connect
 from reactsse.sse import MessageEvent
 
@@ -26,9 +27,11 @@ def cmd_get(args: argparse.Namespace) -> int:
         and looks_like_json(body)
     ):
         headers.append(("Content-Type", "application/json"))
-    trace = client_trace(args)
+    # ordered: the events are shown after the loop delivered them (a blocking iterator).
+    shown = client_trace(args, ordered=True)
+    trace: Trace | None = shown
     if args.format == "raw":
-        trace = RawTrace(trace, sys.stdout)
+        trace = RawTrace(shown, sys.stdout)
     options = EventSourceOptions(
         method=method,
         headers=headers,
@@ -45,17 +48,21 @@ def cmd_get(args: argparse.Namespace) -> int:
     if args.loop != "select":
         from reactsse.aio import run
 
-        return run(lambda: _get_async(args, options), backend=args.loop)
+        return run(lambda: _get_async(args, options, shown), backend=args.loop)
     count = 0
     with _connect(args.url, options=options) as events:
         for event in events:
             count += 1
-            if _print(args, event, count):
+            if _print(args, event, count, shown):
                 break
+    if shown is not None:
+        shown.finish()
     return EXIT_OK
 
 
-async def _get_async(args: argparse.Namespace, options: EventSourceOptions) -> int:
+async def _get_async(
+    args: argparse.Namespace, options: EventSourceOptions, shown: CliTrace | None
+) -> int:
     """``cmd_get`` in an asyncio or trio program: the same events, through ``aconnect``."""
     from reactsse.aio import aconnect
 
@@ -63,17 +70,27 @@ async def _get_async(args: argparse.Namespace, options: EventSourceOptions) -> i
     async with aconnect(args.url, options=options) as events:
         async for event in events:
             count += 1
-            if _print(args, event, count):
+            if _print(args, event, count, shown):
                 break
+    if shown is not None:
+        shown.finish()
     return EXIT_OK
 
 
-def _print(args: argparse.Namespace, event: MessageEvent, count: int) -> bool:
-    """Print the ``count``-th event as ``--format`` says; True when ``--max-events`` is reached."""
+def _print(
+    args: argparse.Namespace, event: MessageEvent, count: int, shown: CliTrace | None
+) -> bool:
+    """Print the ``count``-th event as ``--format`` says; True when ``--max-events`` is reached.
+
+    Then the trace lines that came after this event may go out (``shown``: the trace holds
+    them until the event they followed is printed).
+    """
     if args.format == "jsonl":
         write(event_json(event) + "\n")
     elif args.format == "text":
         write(event_text(event) + "\n")
+    if shown is not None:
+        shown.shown()
     return args.max_events is not None and count >= args.max_events
 
 

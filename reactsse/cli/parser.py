@@ -49,13 +49,38 @@ def add_loop_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_client_options(parser: argparse.ArgumentParser) -> None:
+def add_api_options(parser: argparse.ArgumentParser) -> None:
+    api = parser.add_mutually_exclusive_group()
+    api.add_argument("--responses", action="store_true", help="use the Responses API")
+    api.add_argument(
+        "--completions",
+        action="store_true",
+        help="use the text completions endpoint (POST /v1/completions, a prompt: instruct "
+        "models, vLLM, Ollama, llama.cpp)",
+    )
+
+
+def add_trace_options(parser: argparse.ArgumentParser) -> None:
+    # "--trace=full" is an option string of its own: argparse matches a whole option string
+    # before it splits at "=", and an optional value would swallow a following positional.
     parser.add_argument(
         "--trace",
-        action="store_true",
-        help="show every layer on stderr: socket reads, HTTP head and body pieces, SSE lines, "
-        "dispatched events (Authorization redacted)",
+        action="store_const",
+        const="short",
+        help="show each layer on stderr, one short line per step: socket reads, the HTTP head "
+        "and chunk-size lines, SSE lines, events, typed deltas (secrets redacted)",
     )
+    parser.add_argument(
+        "--trace=full",
+        dest="trace",
+        action="store_const",
+        const="full",
+        help="--trace without eliding long values",
+    )
+
+
+def _add_client_options(parser: argparse.ArgumentParser) -> None:
+    add_trace_options(parser)
     parser.add_argument(
         "--connect-timeout",
         type=timeout_option,
@@ -134,7 +159,7 @@ def _add_demo(commands: _Commands) -> None:
         metavar="TOKENS_PER_S",
         help="server speed in tokens per second (0: as fast as possible; default 40)",
     )
-    demo.add_argument("--responses", action="store_true", help="use the Responses API")
+    add_api_options(demo)
     demo.add_argument(
         "--browser",
         action="store_true",
@@ -145,9 +170,7 @@ def _add_demo(commands: _Commands) -> None:
         "--port", type=int, default=0, help="with --browser: the port (default: a free one)"
     )
     demo.add_argument("--tools", metavar="JSON|@FILE", help="tool definitions (JSON array)")
-    demo.add_argument(
-        "--trace", action="store_true", help="show every layer of the client on stderr"
-    )
+    add_trace_options(demo)
     add_loop_option(demo)
 
 
@@ -164,7 +187,7 @@ def _add_chat(commands: _Commands) -> None:
         "--model", "-m", help=f"model name (default $OPENAI_MODEL or {DEFAULT_MODEL})"
     )
     chat.add_argument("--base-url", metavar="URL", help="e.g. http://localhost:11434/v1 (Ollama)")
-    chat.add_argument("--responses", action="store_true", help="use the Responses API")
+    add_api_options(chat)
     chat.add_argument("--system", "-s", metavar="TEXT", help="system message / instructions")
     chat.add_argument("--tools", metavar="JSON|@FILE", help="tool definitions (JSON array)")
     chat.add_argument("--max-tokens", type=int, metavar="N", help="limit the answer's length")

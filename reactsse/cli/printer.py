@@ -5,10 +5,13 @@ from __future__ import annotations
 import sys
 import time
 
-from reactsse.cli.common import Style, say, trace_line, write
+from reactsse.cli.common import Style, say, write
+from reactsse.eventsource import TextTrace
 from reactsse.openai import (
     ChatCompletion,
     ChatDelta,
+    Completion,
+    CompletionDelta,
     ResponseFunctionCall,
     ResponseResult,
     ResponseStreamEvent,
@@ -36,9 +39,10 @@ def format_tool_call(call: ToolCall) -> str:
 
 
 class ChatPrinter:
-    """Prints chat deltas as they arrive and the summary at the end (shared by demo and chat)."""
+    """Prints chat, completion and Responses deltas as they arrive, and the summary at the end
+    (shared by demo and chat)."""
 
-    def __init__(self, *, trace: bool = False) -> None:
+    def __init__(self, *, trace: TextTrace | None = None) -> None:
         # With --trace, the last layer too: what the openai accumulator made of each event.
         self.trace = trace
         self.started = time.perf_counter()
@@ -50,6 +54,10 @@ class ChatPrinter:
     def _mark_first(self) -> None:
         if self.first_token is None:
             self.first_token = time.perf_counter() - self.started
+
+    def _show(self, typed: str) -> None:
+        assert self.trace is not None
+        self.trace.show("=", "openai", "", typed, len(typed))
 
     def text(self, piece: str) -> None:
         if not piece:
@@ -68,8 +76,8 @@ class ChatPrinter:
             sys.stderr.flush()
 
     def chat_delta(self, delta: ChatDelta) -> None:
-        if self.trace:
-            trace_line(f"= {compact(delta)}")
+        if self.trace is not None:
+            self._show(compact(delta))
         if delta.reasoning:
             self.reasoning(delta.reasoning)
         if delta.content:
@@ -77,9 +85,15 @@ class ChatPrinter:
         if delta.refusal:
             self.text(delta.refusal)
 
+    def completion_delta(self, delta: CompletionDelta) -> None:
+        if self.trace is not None:
+            self._show(compact(delta))
+        if delta.choice_index == 0:
+            self.text(delta.text)
+
     def responses_event(self, event: ResponseStreamEvent) -> None:
-        if self.trace:
-            trace_line(f"= {compact(event)}")
+        if self.trace is not None:
+            self._show(compact(event))
         if isinstance(event, ResponseTextDelta):
             self.text(event.text)
         elif isinstance(event, ResponseFunctionCall):
@@ -95,10 +109,12 @@ class ChatPrinter:
             write("\n")
             self._ended_with_newline = True
 
-    def summary(self, result: ChatCompletion | ResponseResult) -> None:
+    def summary(self, result: ChatCompletion | Completion | ResponseResult) -> None:
         if isinstance(result, ChatCompletion):
             for call in result.tool_calls:
                 self.tool_call(call)
+            ending = f"finish_reason={result.finish_reason}"
+        elif isinstance(result, Completion):
             ending = f"finish_reason={result.finish_reason}"
         else:
             ending = f"status={result.status}"

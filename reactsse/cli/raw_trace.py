@@ -22,6 +22,7 @@ class RawTrace(Trace):
     def __init__(self, inner: Trace | None, out: IO[str]) -> None:
         self._inner = inner
         self._out = out
+        self.wants_chunk_lines = inner is not None and inner.wants_chunk_lines
 
     def sse(self, record: Comment | Field | Dispatch) -> None:
         if isinstance(record, Comment):
@@ -52,6 +53,10 @@ class RawTrace(Trace):
     def response_head(self, head: Any) -> None:
         if self._inner is not None:
             self._inner.response_head(head)
+
+    def chunk_line(self, line: bytes) -> None:
+        if self._inner is not None:
+            self._inner.chunk_line(line)
 
     def body(self, size: int, decoded_size: int) -> None:
         if self._inner is not None:

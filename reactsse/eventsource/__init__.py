@@ -7,7 +7,8 @@ describes both.
 from reactsse.eventsource.iterator import EventIterator, connect
 from reactsse.eventsource.options import EventSourceOptions
 from reactsse.eventsource.source import EventSource, ReadyState
-from reactsse.eventsource.trace import TextTrace, Trace
+from reactsse.eventsource.text_trace import TextTrace
+from reactsse.eventsource.trace import Trace
 
 __all__ = [
     "EventIterator",

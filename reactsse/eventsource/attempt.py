@@ -194,8 +194,14 @@ class Attempt:
         self._on_connected()
         self.transport = transport
         body_reader = self._body_reader
+        trace = self._trace
+        # Showing chunk-size lines costs the de-chunker its fast path: only for a trace that
+        # shows them.
+        chunk_line = None if trace is None or not trace.wants_chunk_lines else trace.chunk_line
         http = (
-            ClientConnection() if body_reader is None else ClientConnection(body_reader=body_reader)
+            ClientConnection(on_chunk_line=chunk_line)
+            if body_reader is None
+            else ClientConnection(body_reader=body_reader, on_chunk_line=chunk_line)
         )
         self.http = http
         request = self.request
@@ -204,7 +210,6 @@ class Attempt:
         except ReactSSEError as error:
             self._on_fail(error)
             return
-        trace = self._trace
         if trace is not None:
             trace_connected(trace, transport)
             trace_request(trace, wire)

@@ -1,4 +1,4 @@
-"""``Trace`` (what an ``EventSource`` does, as it happens), ``TextTrace``, and the redaction.
+"""``Trace`` (what an ``EventSource`` does, as it happens), and the redaction of what it sees.
 
 Secrets never reach a trace: the helpers here (on ``reactsse.http.redact``) redact header values,
 URLs (userinfo, credential-looking query parameters) and header lines inside raw socket reads
@@ -7,22 +7,15 @@ before a trace method sees them.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
-from typing import IO
 
 from reactsse.connector import TLSTransport, Transport
 from reactsse.errors import ReactSSEError
 from reactsse.http import ResponseHead
-from reactsse.http.redact import (
-    ReadRedactor,
-    Scrubber,
-    redact_headers,
-    redact_url,
-)
+from reactsse.http.redact import ReadRedactor, Scrubber, redact_headers, redact_url
 from reactsse.sse import Comment, Dispatch, Field
 
-__all__ = ["TextTrace", "Trace"]
+__all__ = ["Trace"]
 
 
 class Trace:
@@ -34,7 +27,12 @@ class Trace:
     with userinfo and credential-looking query values redacted, and the credentials the request
     sends are scrubbed from what the server echoes (``socket_read`` data, error messages).
     When no trace is given, the source pays nothing but an ``is None`` test per read.
+
+    ``wants_chunk_lines``: set it to True to receive ``chunk_line`` calls; the de-chunker then
+    leaves its fast path, so a trace that does not show them does not ask for them.
     """
+
+    wants_chunk_lines = False
 
     def connecting(self, host: str, port: int, tls: bool) -> None:
         """A connection attempt starts (resolution, TCP, then TLS when ``tls``)."""
@@ -57,6 +55,12 @@ class Trace:
     def response_head(self, head: ResponseHead) -> None:
         """The response head arrived (headers redacted)."""
 
+    def chunk_line(self, line: bytes) -> None:
+        """A chunk-size line of a chunked body as received, without its CRLF (RFC 9112 §7.1),
+        when ``wants_chunk_lines``; the last one is ``b"0"``. Reported while HTTP decodes the
+        read: a line that follows a response head in the same read comes before
+        ``response_head``, which is reported once the read is decoded."""
+
     def body(self, size: int, decoded_size: int) -> None:
         """A piece of response body: ``size`` bytes on the wire, ``decoded_size`` after gzip."""
 
@@ -74,82 +78,6 @@ class Trace:
 
     def closed(self) -> None:
         """The source reached CLOSED (by ``close()`` or by itself)."""
-
-
-class TextTrace(Trace):
-    """A ready ``Trace`` that prints one line per happening to ``file`` (default ``sys.stderr``).
-
-    Lines start with ``*`` (the client), ``>`` (sent), ``<`` (received) or ``|`` (SSE decoder).
-    """
-
-    def __init__(self, file: IO[str] | None = None) -> None:
-        self._file = file
-        # Remembers a header line that a read boundary splits, to redact its second half too.
-        self._reads = ReadRedactor()
-
-    def _write(self, line: str) -> None:
-        file = self._file if self._file is not None else sys.stderr
-        file.write(line + "\n")
-        file.flush()
-
-    def connecting(self, host: str, port: int, tls: bool) -> None:
-        self._write(f"* connecting to {host}:{port} ({'TLS' if tls else 'TCP'})")
-
-    def via_proxy(self, proxy: str, tunnel: str) -> None:
-        self._write(f"* via proxy {proxy} ({tunnel})")
-
-    def connected(self, peer: str, tls_version: str | None) -> None:
-        self._write(f"* connected to {peer}" + (f" ({tls_version})" if tls_version else ""))
-
-    def request_sent(
-        self, request_line: str, headers: Sequence[tuple[str, str]], body_size: int
-    ) -> None:
-        self._write(f"> {request_line}")
-        for name, value in headers:
-            self._write(f"> {name}: {value}")
-        if body_size:
-            self._write(f"> ({body_size} bytes of body)")
-
-    def socket_read(self, data: bytes | memoryview) -> None:
-        self._write(f"< read {len(data)} bytes: {self._reads.excerpt(data)}")
-
-    def response_head(self, head: ResponseHead) -> None:
-        self._write(f"< HTTP/{head.http_version} {head.status} {head.reason}")
-        for name, value in head.headers:
-            self._write(f"< {name}: {value}")
-
-    def body(self, size: int, decoded_size: int) -> None:
-        if size == decoded_size:
-            self._write(f"< body piece: {size} bytes")
-        else:
-            self._write(f"< body piece: {size} bytes, {decoded_size} decoded")
-
-    def sse(self, record: Comment | Field | Dispatch) -> None:
-        if isinstance(record, Comment):
-            self._write(f"| comment: {record.text!r}")
-        elif isinstance(record, Field):
-            self._write(f"| field {record.name!r}: {record.value!r}")
-        elif record.event is None:
-            self._write("| blank line: nothing to dispatch")
-        else:
-            event = record.event
-            self._write(
-                f"| dispatch {event.type!r} data={event.data!r}"
-                f" last_event_id={event.last_event_id!r}"
-            )
-
-    def redirect(self, status: int, location: str) -> None:
-        self._write(f"* redirect {status} to {location}")
-
-    def reconnect_scheduled(self, delay: float, reason: ReactSSEError, last_event_id: str) -> None:
-        resume = f", Last-Event-ID: {last_event_id!r}" if last_event_id else ""
-        self._write(f"* reconnecting in {delay:.3f} s ({type(reason).__name__}: {reason}){resume}")
-
-    def error(self, error: ReactSSEError, fatal: bool) -> None:
-        self._write(f"* {'fatal ' if fatal else ''}error: {type(error).__name__}: {error}")
-
-    def closed(self) -> None:
-        self._write("* closed")
 
 
 # -- redaction -------------------------------------------------------------------------------

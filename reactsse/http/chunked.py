@@ -28,6 +28,7 @@ once its CRLF has arrived; a chunk footer is judged byte by byte as it arrives.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import h11
 
@@ -93,10 +94,20 @@ class BatchDechunker:
         "_pending",
         "_remaining",
         "_search_from",
+        "_size_of",
     )
 
-    def __init__(self, *, max_line_size: int) -> None:
+    def __init__(
+        self, *, max_line_size: int, on_size_line: Callable[[bytes], None] | None = None
+    ) -> None:
         self._max_line_size = max_line_size
+        # How feed looks up a chunk-size line: the shared cache's get, or (to show each line as
+        # received, for a trace) a function that reports the line first. Bound once per call, so
+        # the untraced loop pays nothing for the choice. feed_view's fast path reads size lines
+        # itself: a traced connection calls feed only.
+        self._size_of: Callable[[bytes], int | None] = (
+            _SIZE_CACHE.get if on_size_line is None else _reporting(on_size_line)
+        )
         self._remaining = 0
         self._footer = 0
         self._pending = b""
@@ -182,6 +193,7 @@ class BatchDechunker:
         remaining = self._remaining
         footer = self._footer
         append = out.append
+        size_of = self._size_of
         view: memoryview | None = None
         while True:
             if remaining:
@@ -216,7 +228,7 @@ class BatchDechunker:
             if line_end < 0:
                 break
             digits = data[pos:line_end]
-            chunk_size = _SIZE_CACHE.get(digits)  # servers repeat a handful of sizes
+            chunk_size = size_of(digits)  # the cache: servers repeat a handful of sizes
             if chunk_size is None:
                 chunk_size = _size_line(data, pos, line_end, digits)
             if chunk_size == 0:
@@ -271,6 +283,16 @@ class BatchDechunker:
         self._pending = b""
         self._in_trailers = False
         return parse_trailers(buffer[1 : match.end()])
+
+
+def _reporting(on_size_line: Callable[[bytes], None]) -> Callable[[bytes], int | None]:
+    """A size lookup that reports each chunk-size line (extensions included) as received."""
+
+    def size_of(line: bytes) -> int | None:
+        on_size_line(line)
+        return _SIZE_CACHE.get(line)
+
+    return size_of
 
 
 def _footer_rest(data: bytes, pos: int, footer: int) -> tuple[int, int]:

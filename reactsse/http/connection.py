@@ -45,7 +45,7 @@ State machine of ``ClientConnection`` (``ConnectionState``), its invariants:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 import h11
@@ -127,6 +127,9 @@ class ClientConnection:
     ``max_informational``: how many 1xx heads are skipped before the final head; one more is a
     LimitExceeded fault.
     Body bytes are returned content-decoded (gzip, x-gzip, deflate; see ``ContentDecoder``).
+    ``on_chunk_line`` (for a trace) is called with each chunk-size line of a chunked body, as
+    received and without its CRLF, by the batch reader (h11's reader does not show them); such
+    a connection skips the hot paths of ``receive_data``.
 
     Faults follow h11's convention: the ``receive_data`` call that meets one returns everything
     it decoded before it; the next call raises it (see ``ERROR`` in the module docstring).
@@ -138,6 +141,7 @@ class ClientConnection:
         body_reader: Literal["batch", "h11"] = DEFAULT_BODY_READER,
         max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
         max_informational: int = DEFAULT_MAX_INFORMATIONAL,
+        on_chunk_line: Callable[[bytes], None] | None = None,
     ) -> None:
         if body_reader not in ("batch", "h11"):
             raise ValueError(f"body_reader must be 'batch' or 'h11', not {body_reader!r}")
@@ -149,6 +153,7 @@ class ClientConnection:
         self._max_informational = max_informational
         self._informational = 0  # 1xx heads skipped
         self._max_header_size = max_header_size
+        self._on_chunk_line = on_chunk_line
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_size)
         self._state = ConnectionState.IDLE
         self._method = b""
@@ -382,10 +387,12 @@ class ClientConnection:
         # From here on, the bytes are ours: take back what h11 received past the head.
         rest = self._h11.trailing_data[0]
         if framing == "chunked":
-            self._chunked = BatchDechunker(max_line_size=self._max_header_size)
+            self._chunked = BatchDechunker(
+                max_line_size=self._max_header_size, on_size_line=self._on_chunk_line
+            )
         else:
             self._close = True
-        if self._content is None:
+        if self._content is None and self._on_chunk_line is None:
             self._dechunker = self._chunked
             self._close_delimited = self._close
         return self._receive_body(rest, body, more=True) if rest else None

@@ -98,11 +98,18 @@ _PENDING_LIMIT = 256
 def _redact_line(match: re.Match[bytes]) -> bytes:
     if is_secret_header(match.group(1).decode("latin-1")):
         return match.group(1) + b": " + REDACTED.encode()
-    return match.group(0)
+    line = match.group(0)
+    if b"@" in line or b"=" in line:
+        # A URL in another header's value (Location, Link): as redact_headers does.
+        text = line.decode("latin-1")
+        colon = text.index(":") + 1
+        return (text[:colon] + redact_url(text[colon:])).encode("latin-1")
+    return line
 
 
 def redact_header_lines(data: bytes) -> bytes:
-    """``data`` (raw HTTP bytes) with the value of every secret header line redacted."""
+    """``data`` (raw HTTP bytes) with the value of every secret header line redacted, and the
+    URLs in the other header lines (``redact_url``)."""
     return _HEADER_LINE.sub(_redact_line, data)
 
 
@@ -149,6 +156,8 @@ class ReadRedactor:
 
 # Shorter pieces are not worth scrubbing (and would mangle ordinary text).
 _MIN_SECRET = 6
+# The shortest piece of a secret split by a read boundary that a read's excerpt redacts.
+_MIN_PART = 3
 
 
 class Scrubber:
@@ -190,12 +199,26 @@ class Scrubber:
         return text
 
     def data(self, data: bytes | memoryview) -> bytes | memoryview:
-        """``data`` with every secret replaced (``data`` itself when it holds none)."""
+        """``data`` (one socket read) with every secret replaced (``data`` itself when it holds
+        none). A secret that a read boundary splits is redacted in both reads: a read that ends
+        with the beginning of a secret, or starts with its end (``_MIN_PART`` bytes or more),
+        has that part replaced, so two reads shown one after the other never show it whole."""
         raw = bytes(data)
         changed = False
+        redacted = REDACTED.encode()
         for secret in self._secrets:
             encoded = secret.encode("utf-8", "replace")
             if encoded in raw:
-                raw = raw.replace(encoded, REDACTED.encode())
+                raw = raw.replace(encoded, redacted)
                 changed = True
+            for size in range(len(encoded) - 1, _MIN_PART - 1, -1):
+                if raw.endswith(encoded[:size]):
+                    raw = raw[:-size] + redacted
+                    changed = True
+                    break
+            for size in range(len(encoded) - 1, _MIN_PART - 1, -1):
+                if raw.startswith(encoded[-size:]):
+                    raw = redacted + raw[size:]
+                    changed = True
+                    break
         return raw if changed else data

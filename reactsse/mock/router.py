@@ -10,13 +10,16 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import Any
 
 from reactsse.mock.chat import ChatStream
 from reactsse.mock.common import JSONObject, json_body
+from reactsse.mock.completion import CompletionStream
 from reactsse.mock.events import events_reply
 from reactsse.mock.faults import Fault, parse_fault, status_fault_reply
 from reactsse.mock.options import MockOptions
 from reactsse.mock.responses import ResponsesStream
+from reactsse.mock.text_completion import TextCompletionStream
 from reactsse.server.app import BodyReply, Reply, Request, error_reply
 
 __all__ = ["MODEL_ID", "MockApp"]
@@ -31,6 +34,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "/events": ("GET",),
     "/v1/models": ("GET",),
     "/v1/chat/completions": ("POST",),
+    "/v1/completions": ("POST",),
     "/v1/responses": ("POST",),
 }
 
@@ -38,9 +42,17 @@ _INDEX = """reactsse test server
 GET  /events?count=N&interval=S&drop_every=M&retry=MS   numbered events, resumes from Last-Event-ID
 GET  /v1/models
 POST /v1/chat/completions   (OpenAI-compatible; stream or not; tools -> a tool call)
+POST /v1/completions        (text completions: a prompt; stream or not)
 POST /v1/responses          (OpenAI Responses API; stream or not)
 Header X-Reactsse-Fault: error-after=N, disconnect-after=N, stall-after=N, status=CODE
 """
+
+
+_APIS: dict[str, type[CompletionStream[Any]]] = {
+    "/v1/chat/completions": ChatStream,
+    "/v1/completions": TextCompletionStream,
+    "/v1/responses": ResponsesStream,
+}
 
 
 class MockApp:
@@ -108,8 +120,7 @@ class MockApp:
         if isinstance(body, BodyReply):
             return body
         created = int(self._clock())
-        api = ChatStream if path == "/v1/chat/completions" else ResponsesStream
-        return api.answer(body, self.options, self._next_id(), created, fault)
+        return _APIS[path].answer(body, self.options, self._next_id(), created, fault)
 
     def _authorize(self, request: Request) -> BodyReply | None:
         if self.options.api_key is None:

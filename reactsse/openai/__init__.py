@@ -1,8 +1,10 @@
-"""OpenAI-style token streams: Chat Completions and the Responses API, over reactsse's SSE client.
+"""OpenAI-style token streams: Chat Completions, text completions and the Responses API, over
+reactsse's SSE client.
 
 Two layers, one module each:
 
-* **Accumulators** (``ChatAccumulator`` in ``chat``, ``ResponsesAccumulator`` in ``responses``):
+* **Accumulators** (``ChatAccumulator`` in ``chat``, ``CompletionAccumulator`` in
+  ``completions``, ``ResponsesAccumulator`` in ``responses``):
   pure logic, no I/O. Feed them ``reactsse.sse.MessageEvent`` objects; they return typed deltas
   (``types``), raise ``APIError`` for an error the server put inside the stream, and
   ``finish()`` returns the assembled result. The blocking iterator, the loop callbacks and any
@@ -20,13 +22,22 @@ from __future__ import annotations
 from reactsse.openai import types
 from reactsse.openai.chat import ChatAccumulator
 from reactsse.openai.client import OpenAIClient
+from reactsse.openai.completions import CompletionAccumulator
 from reactsse.openai.responses import ResponsesAccumulator
-from reactsse.openai.streams import ChatStream, ResponsesStream, StreamHandle, StreamIterator
+from reactsse.openai.streams import (
+    ChatStream,
+    CompletionStream,
+    ResponsesStream,
+    StreamHandle,
+    StreamIterator,
+)
 from reactsse.openai.types import *  # noqa: F403 - the typed values, listed once in types.__all__
 
 __all__ = [
     "ChatAccumulator",
     "ChatStream",
+    "CompletionAccumulator",
+    "CompletionStream",
     "OpenAIClient",
     "ResponsesAccumulator",
     "ResponsesStream",

@@ -20,12 +20,14 @@ from reactsse.eventsource.request import normalise_headers
 from reactsse.http import parse_url
 from reactsse.loop import Loop, LoopInterface
 from reactsse.openai.chat import ChatAccumulator
+from reactsse.openai.completions import CompletionAccumulator
 from reactsse.openai.payload import translate_error
-from reactsse.openai.request import chat_body, responses_body
+from reactsse.openai.request import chat_body, completion_body, responses_body
 from reactsse.openai.responses import ResponsesAccumulator
 from reactsse.openai.streams import (
     Accumulator,
     ChatStream,
+    CompletionStream,
     ResponsesStream,
     StreamHandle,
     StreamIterator,
@@ -33,6 +35,8 @@ from reactsse.openai.streams import (
 from reactsse.openai.types import (
     ChatCompletion,
     ChatDelta,
+    Completion,
+    CompletionDelta,
     Messages,
     ResponseResult,
     ResponseStreamEvent,
@@ -249,6 +253,48 @@ class OpenAIClient:
         """
         payload = chat_body(messages, model, tools, include_usage, extra)
         return self._iterate("/chat/completions", payload, ChatAccumulator())
+
+    # -- text completions -------------------------------------------------------------------
+
+    def start_completion(
+        self,
+        prompt: str,
+        *,
+        model: str,
+        on_delta: Callable[[CompletionDelta], object],
+        on_done: Callable[[Completion], object] | None = None,
+        on_error: Callable[[Exception], object] | None = None,
+        include_usage: bool = True,
+        extra: Mapping[str, Any] | None = None,
+    ) -> StreamHandle[CompletionDelta, Completion]:
+        """Start a text completion on the loop (callback style); returns a ``StreamHandle``.
+
+        ``POST {base_url}/completions`` with ``prompt`` and ``"stream": true`` (and
+        ``stream_options.include_usage`` unless ``include_usage=False``), plus ``extra`` body
+        fields (``max_tokens``, ``temperature`` ...): the legacy endpoint of instruct models,
+        served by OpenAI, vLLM, Ollama and llama.cpp. Later: ``on_delta(CompletionDelta)`` per
+        chunk and choice, then ``on_done(Completion)``, or ``on_error`` as in ``start_chat``.
+        """
+        payload = completion_body(prompt, model, include_usage, extra)
+        return self._start(
+            "/completions", payload, CompletionAccumulator(), on_delta, on_done, on_error
+        )
+
+    def iter_completion(
+        self,
+        prompt: str,
+        *,
+        model: str,
+        include_usage: bool = True,
+        extra: Mapping[str, Any] | None = None,
+    ) -> CompletionStream:
+        """Iterate over a text completion, blocking: ``for d in client.iter_completion(...)``.
+
+        Same request and errors as ``start_completion``; ``result`` is the ``Completion`` once
+        iteration ends.
+        """
+        payload = completion_body(prompt, model, include_usage, extra)
+        return self._iterate("/completions", payload, CompletionAccumulator())
 
     # -- Responses API ----------------------------------------------------------------------
 

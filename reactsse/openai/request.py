@@ -12,7 +12,7 @@ from typing import Any
 
 from reactsse.openai.types import Messages
 
-__all__ = ["chat_body", "responses_body"]
+__all__ = ["chat_body", "completion_body", "responses_body"]
 
 
 def chat_body(
@@ -51,5 +51,16 @@ def responses_body(
         payload["instructions"] = instructions
     if tools:
         payload["tools"] = list(tools)
+    payload.update(extra or {})
+    return payload
+
+
+def completion_body(
+    prompt: str, model: str, include_usage: bool, extra: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The JSON body of a streaming text completion (``POST /v1/completions``)."""
+    payload: dict[str, Any] = {"model": model, "prompt": prompt, "stream": True}
+    if include_usage:
+        payload["stream_options"] = {"include_usage": True}
     payload.update(extra or {})
     return payload

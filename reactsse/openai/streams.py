@@ -17,10 +17,24 @@ from reactsse.errors import ReactSSEError
 from reactsse.eventsource import EventSource
 from reactsse.http.redact import redact_url
 from reactsse.loop import BlockingIterator, Deferred, LoopInterface, StreamSelectLoop
-from reactsse.openai.types import ChatCompletion, ChatDelta, ResponseResult, ResponseStreamEvent
+from reactsse.openai.types import (
+    ChatCompletion,
+    ChatDelta,
+    Completion,
+    CompletionDelta,
+    ResponseResult,
+    ResponseStreamEvent,
+)
 from reactsse.sse import MessageEvent
 
-__all__ = ["Accumulator", "ChatStream", "ResponsesStream", "StreamHandle", "StreamIterator"]
+__all__ = [
+    "Accumulator",
+    "ChatStream",
+    "CompletionStream",
+    "ResponsesStream",
+    "StreamHandle",
+    "StreamIterator",
+]
 
 _D = TypeVar("_D")
 _R = TypeVar("_R")
@@ -237,3 +251,6 @@ ChatStream: TypeAlias = StreamIterator[ChatDelta, ChatCompletion]
 
 ResponsesStream: TypeAlias = StreamIterator[ResponseStreamEvent, ResponseResult]
 """The blocking iterator ``OpenAIClient.iter_responses`` returns."""
+
+CompletionStream: TypeAlias = StreamIterator[CompletionDelta, Completion]
+"""The blocking iterator ``OpenAIClient.iter_completion`` returns."""

@@ -16,6 +16,9 @@ __all__ = [
     "ChatChoice",
     "ChatCompletion",
     "ChatDelta",
+    "Completion",
+    "CompletionChoice",
+    "CompletionDelta",
     "Messages",
     "ResponseCompleted",
     "ResponseFunctionCall",
@@ -151,6 +154,57 @@ class ChatCompletion:
     @property
     def finish_reason(self) -> str | None:
         """The finish reason of choice 0 (``"stop"``, ``"length"``, ``"tool_calls"``...)."""
+        return self.choices[0].finish_reason if self.choices else None
+
+
+# --------------------------------------------------------------------------- text completions
+
+
+@dataclass(slots=True)
+class CompletionDelta:
+    """What one ``text_completion`` chunk (``POST /v1/completions``) says about one choice.
+
+    ``text`` is the piece of text to print (``""`` on the last chunk of a choice, which
+    carries ``finish_reason``); ``usage`` is set only on the final usage chunk (then
+    ``choice_index`` is -1).
+    """
+
+    choice_index: int
+    text: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    id: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class CompletionChoice:
+    """One choice of a text completion, assembled."""
+
+    index: int
+    text: str
+    finish_reason: str | None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The assembled text-completion stream. ``done`` is False when it ended without
+    ``[DONE]``; ``text`` and ``finish_reason`` are those of choice 0."""
+
+    id: str | None
+    model: str | None
+    choices: tuple[CompletionChoice, ...]
+    usage: Usage | None
+    done: bool
+
+    @property
+    def text(self) -> str:
+        """The text of choice 0 (``""`` if there is none)."""
+        return self.choices[0].text if self.choices else ""
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The finish reason of choice 0 (``"stop"``, ``"length"``)."""
         return self.choices[0].finish_reason if self.choices else None
 
 

@@ -78,7 +78,9 @@ def run_source(url: str, **options: object) -> tuple[ReactSSEError, str, EventSo
     """One traced, one-shot EventSource run that must fail; its error and its trace."""
     loop = StreamSelectLoop()
     trace = io.StringIO()
-    source = EventSource(url, loop=loop, reconnect=False, trace=TextTrace(trace), **options)
+    source = EventSource(
+        url, loop=loop, reconnect=False, trace=TextTrace(trace, width=None), **options
+    )
     errors: list[ReactSSEError] = []
     source.on("error", errors.append)
     started = time.monotonic()
@@ -173,17 +175,17 @@ def test_header_secret_echoed_by_a_401_never_shows(
     assert type(error) is HTTPStatusError
     assert error.status == 401
     assert "rejected /h with" in error.body and "<redacted>" in error.body
-    assert "< set-cookie: <redacted>" in trace
-    assert "* fatal error: HTTPStatusError: HTTP 401" in trace
+    assert "< http   set-cookie: <redacted>" in trace
+    assert "* source fatal error: HTTPStatusError: HTTP 401" in trace
     assert_no_secret(trace, repr(source), caplog.text, *error_texts(error))
 
 
 def test_header_secret_through_the_cli(echoing: ScriptedServer) -> None:
     result = run_cli(
-        "get", echoing.url("/h"), "--trace", "-H", f"Authorization: Bearer {SECRET}",
+        "get", echoing.url("/h"), "--trace=full", "-H", f"Authorization: Bearer {SECRET}",
         "-H", f"X-Auth-Token: {SECRET}",
     )  # fmt: skip
-    assert "< read" in result.stderr  # the raw reads were traced, redacted
+    assert "< wire   read" in result.stderr  # the raw reads were traced, redacted
     assert_cli_failed(result, 4, "HTTP error: HTTP 401")
 
 
@@ -201,8 +203,8 @@ def test_query_secret_in_status_error_redirect_and_trace(
     assert error.url.endswith("/next?access_token=<redacted>&page=2")
     assert "no such page: /next?access_token=<redacted>&page=2" in str(error)
     assert "api_key=<redacted>&q=1" in repr(source)
-    assert "< location: /next?access_token=<redacted>&page=2" in trace
-    assert "* redirect 302 to http://127.0.0.1:" in trace
+    assert "< http   location: /next?access_token=<redacted>&page=2" in trace
+    assert "* source redirect 302 to http://127.0.0.1:" in trace
     assert_no_secret(trace, repr(source), caplog.text, *error_texts(error))
 
 
@@ -216,8 +218,8 @@ def test_query_secret_in_a_read_timeout() -> None:
 
 def test_query_secret_through_the_cli() -> None:
     with ScriptedServer(redirecting_handler) as server:
-        result = run_cli("get", server.url(f"/start?access_token={SECRET}"), "--trace")
-    assert "* redirect 302 to" in result.stderr
+        result = run_cli("get", server.url(f"/start?access_token={SECRET}"), "--trace=full")
+    assert "* source redirect 302 to" in result.stderr
     assert_cli_failed(result, 4, "HTTP error: HTTP 500")
 
 
@@ -227,14 +229,18 @@ def test_query_secret_through_the_cli() -> None:
 def test_userinfo_is_rejected_without_showing_the_password() -> None:
     loop = StreamSelectLoop()
     with pytest.raises(InvalidURL) as info:
-        EventSource(f"http://user:{SECRET}@127.0.0.1:9/", loop=loop, trace=TextTrace(io.StringIO()))
+        EventSource(
+            f"http://user:{SECRET}@127.0.0.1:9/",
+            loop=loop,
+            trace=TextTrace(io.StringIO(), width=None),
+        )
     assert "credentials in the URL are not supported" in str(info.value)
     assert "http://<redacted>@127.0.0.1:9/" in str(info.value)
     assert_no_secret(*error_texts(info.value))
 
 
 def test_userinfo_through_the_cli() -> None:
-    result = run_cli("get", f"http://user:{SECRET}@127.0.0.1:9/", "--trace")
+    result = run_cli("get", f"http://user:{SECRET}@127.0.0.1:9/", "--trace=full")
     assert_cli_failed(result, 2, "credentials in the URL are not supported")
 
 
@@ -244,10 +250,10 @@ def test_redirect_to_a_userinfo_url_is_a_protocol_error() -> None:
 
     with ScriptedServer(handler) as server:
         error, trace, _source = run_source(server.url("/"))
-        result = run_cli("get", server.url("/"), "--trace")
+        result = run_cli("get", server.url("/"), "--trace=full")
     assert type(error) is RemoteProtocolError
     assert "redirect 302 to a URL that cannot be requested" in str(error)
-    assert "< location: http://<redacted>@127.0.0.1:9/x" in trace
+    assert "< http   location: http://<redacted>@127.0.0.1:9/x" in trace
     assert_no_secret(trace, *error_texts(error))
     assert_cli_failed(result, 1, "redirect 302 to a URL that cannot be requested")
 
@@ -273,7 +279,10 @@ def test_echoed_api_key_never_shows(caplog: pytest.LogCaptureFixture) -> None:
     trace = io.StringIO()
     with ScriptedServer(openai_echo_handler) as server:
         client = OpenAIClient(
-            api_key=SECRET, base_url=server.url("/v1"), trace=TextTrace(trace), read_timeout=5
+            api_key=SECRET,
+            base_url=server.url("/v1"),
+            trace=TextTrace(trace, width=None),
+            read_timeout=5,
         )
         with pytest.raises(HTTPStatusError) as info:
             for _ in client.iter_chat([{"role": "user", "content": "hi"}], model="m"):
@@ -282,17 +291,17 @@ def test_echoed_api_key_never_shows(caplog: pytest.LogCaptureFixture) -> None:
     assert error.status == 401
     assert "Incorrect API key provided: <redacted>" in str(error)
     assert ("x-rejected-key", "<redacted>") in error.headers
-    assert "* fatal error: HTTPStatusError" in trace.getvalue()
+    assert "* source fatal error: HTTPStatusError" in trace.getvalue()
     assert_no_secret(trace.getvalue(), repr(client), caplog.text, *error_texts(error))
 
 
 def test_echoed_api_key_through_chat_trace() -> None:
     with ScriptedServer(openai_echo_handler) as server:
         result = run_cli(
-            "chat", "hi", "--trace", "--base-url", server.url("/v1"),
+            "chat", "hi", "--trace=full", "--base-url", server.url("/v1"),
             env={"OPENAI_API_KEY": SECRET},
         )  # fmt: skip
-    assert "> Authorization: <redacted>" in result.stderr
+    assert "> http   Authorization: <redacted>" in result.stderr
     assert_cli_failed(result, 4, "Incorrect API key provided: <redacted>")
 
 
@@ -361,8 +370,22 @@ def test_malformed_head_excerpt_in_the_error_redacts_secret_headers() -> None:
 
     with ScriptedServer(handler) as server:
         error, trace, _source = run_source(server.url("/"))
-        result = run_cli("get", server.url("/"), "--trace")
+        result = run_cli("get", server.url("/"), "--trace=full")
     assert type(error) is RemoteProtocolError
     assert "Set-Cookie: <redacted>" in str(error)
     assert_no_secret(trace, *error_texts(error))
     assert_cli_failed(result, 1, "RemoteProtocolError")
+
+
+def test_a_secret_split_by_a_read_boundary_is_never_shown_whole() -> None:
+    # The trace shows each read whole (--trace=full): both halves of an echoed key would be
+    # there, one at the end of a read and one at the start of the next.
+    scrubber = Scrubber.for_request("/x", [("Authorization", f"Bearer {SECRET}")])
+    body = f"echo: {SECRET} done".encode()
+    for cut in range(len(body) + 1):
+        first = bytes(scrubber.data(body[:cut]))
+        second = bytes(scrubber.data(body[cut:]))
+        shown = (first + second).decode().replace("<redacted>", "|")
+        for piece in (SECRET[i : i + 3] for i in range(len(SECRET) - 2)):
+            # At most two bytes of the secret survive on either side of the cut.
+            assert piece not in shown, (cut, shown)

@@ -1,0 +1,135 @@
+"""``POST /v1/completions``: OpenAI's text completions (a ``prompt``), streamed or whole.
+
+The legacy endpoint of instruct models, and the one the first LLM token streams came from;
+vLLM, Ollama and llama.cpp serve it too. Stream shape as api.openai.com sends it:
+``text_completion`` objects with ``choices[0].text``, the last one with ``finish_reason``,
+then (with ``stream_options.include_usage``) a usage chunk with ``"choices": []``, then
+``data: [DONE]``. The answer is the one the chat route gives for the same user text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from reactsse.mock.chat import chat_usage
+from reactsse.mock.common import JSONObject, chunks, dumps, int_param, pace
+from reactsse.mock.completion import CompletionStream
+from reactsse.mock.text import answer_tokens, count_tokens
+from reactsse.server.app import BodyReply, Event, error_reply
+
+__all__ = ["TextCall", "TextCompletionStream", "parse_text_completion"]
+
+
+@dataclass
+class TextCall:
+    """What a text-completion request asks for, validated."""
+
+    model: str
+    prompt: str
+    max_tokens: int | None
+    include_usage: bool
+
+
+class TextCompletionStream(CompletionStream[TextCall]):
+    """One text completion: :meth:`events` streams it, :meth:`whole` is it whole."""
+
+    ID_PREFIX = "cmpl-reactsse"
+
+    def chunk(self, text: str, finish_reason: str | None = None) -> str:
+        """One ``text_completion`` chunk with ``text``, serialised."""
+        chunk: JSONObject = {
+            "id": self.id,
+            "object": "text_completion",
+            "created": self.created,
+            "model": self.call.model,
+            "choices": [
+                {"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}
+            ],
+        }
+        if self.call.include_usage:
+            chunk["usage"] = None  # as on chat: null on every chunk but the usage chunk
+        return dumps(chunk)
+
+    def tokens(self) -> tuple[list[str], str]:
+        """The answer's tokens and its finish_reason."""
+        tokens = answer_tokens(self.call.prompt, self.options.reply_tokens)
+        limit = self.call.max_tokens
+        if limit is not None and len(tokens) > limit:
+            return tokens[:limit], "length"
+        return tokens, "stop"
+
+    @staticmethod
+    def parse(body: JSONObject) -> TextCall | BodyReply:
+        return parse_text_completion(body)
+
+    def events(self) -> Iterator[Event]:
+        """The chunks, each due when its tokens are (``rate``), then ``[DONE]``."""
+        call, rate = self.call, self.options.rate
+        tokens, finish = self.tokens()
+        for emitted, text in chunks(tokens, self.options.chunk_tokens):
+            yield Event(self.chunk(text), at=pace(emitted, rate))
+        end = pace(len(tokens), rate)
+        yield Event(self.chunk("", finish), at=end)
+        if call.include_usage:
+            usage: JSONObject = {
+                "id": self.id,
+                "object": "text_completion",
+                "created": self.created,
+                "model": call.model,
+                "choices": [],
+                "usage": _usage(count_tokens(call.prompt), len(tokens)),
+            }
+            yield Event(dumps(usage), at=end)
+        yield Event("[DONE]", at=end)
+
+    def whole(self) -> JSONObject:
+        tokens, finish = self.tokens()
+        choice = {"text": "".join(tokens), "index": 0, "logprobs": None, "finish_reason": finish}
+        return {
+            "id": self.id,
+            "object": "text_completion",
+            "created": self.created,
+            "model": self.call.model,
+            "choices": [choice],
+            "usage": _usage(count_tokens(self.call.prompt), len(tokens)),
+        }
+
+    @staticmethod
+    def error_event(message: str) -> Event:
+        """What the API sends when a stream fails after the 200: a data-only error object."""
+        error = {"message": message, "type": "server_error", "param": None, "code": None}
+        return Event(dumps({"error": error}))
+
+
+def _usage(prompt_tokens: int, completion_tokens: int) -> JSONObject:
+    usage = chat_usage(prompt_tokens, completion_tokens)
+    return {name: usage[name] for name in ("prompt_tokens", "completion_tokens", "total_tokens")}
+
+
+def parse_text_completion(body: JSONObject) -> TextCall | BodyReply:
+    """Validate a text-completion request body: the call, or the 400 reply OpenAI gives."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return error_reply(
+            400, "you must provide a model parameter", "invalid_request_error", param="model"
+        )
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+        prompt = prompt[0]
+    if not isinstance(prompt, str):
+        # OpenAI also takes several prompts (one choice each) and token arrays; the mock
+        # answers one text prompt.
+        return error_reply(
+            400,
+            "Invalid 'prompt': the reactsse mock takes one prompt string.",
+            "invalid_request_error",
+            param="prompt",
+            code="invalid_value",
+        )
+    max_tokens = int_param(body, "max_tokens")
+    if isinstance(max_tokens, BodyReply):
+        return max_tokens
+    stream_options = body.get("stream_options")
+    include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
+    return TextCall(model, prompt, max_tokens, include_usage)

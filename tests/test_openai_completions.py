@@ -1,0 +1,141 @@
+"""Text completions (``POST /v1/completions``, a ``prompt``) end to end: the sans-IO
+accumulator, the typed client in both styles, the built-in server, and the official ``openai``
+package reading the built-in server's stream."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator
+
+import openai
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reactsse.errors import APIError, HTTPStatusError, IncompleteStreamWarning
+from reactsse.loop import StreamSelectLoop
+from reactsse.mock import MockApp, MockOptions
+from reactsse.openai import Completion, CompletionAccumulator, CompletionDelta, OpenAIClient
+from reactsse.server import BackgroundServer
+from reactsse.sse import MessageEvent
+
+PROMPT = "Tell me how Alice's adventure begins."
+
+
+def _chunk(text: str, finish: str | None = None, index: int = 0) -> MessageEvent:
+    choice = {"text": text, "index": index, "logprobs": None, "finish_reason": finish}
+    chunk = {"id": "cmpl-1", "object": "text_completion", "model": "m", "choices": [choice]}
+    data = json.dumps(chunk)
+    return MessageEvent("message", data, "")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[BackgroundServer]:
+    with BackgroundServer(MockApp(MockOptions(rate=0))) as background:
+        yield background
+
+
+# -- the accumulator (sans-IO) -----------------------------------------------------------------
+
+
+def test_accumulator_assembles_text_finish_and_usage() -> None:
+    acc = CompletionAccumulator()
+    assert acc.feed(_chunk("Once")) == [CompletionDelta(0, "Once", None, None, "cmpl-1", "m")]
+    acc.feed(_chunk(" upon"))
+    assert acc.feed(_chunk("", "length"))[0].finish_reason == "length"
+    usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    (last,) = acc.feed(MessageEvent("message", json.dumps({"choices": [], "usage": usage}), ""))
+    assert last.choice_index == -1 and last.usage is not None and last.usage.output_tokens == 2
+    assert acc.feed(MessageEvent("message", "[DONE]", "")) == []
+    assert acc.done
+    result = acc.finish()
+    assert (result.text, result.finish_reason, result.done) == ("Once upon", "length", True)
+    assert acc.feed(_chunk("after the end")) == []
+
+
+def test_accumulator_errors_and_missing_done() -> None:
+    acc = CompletionAccumulator()
+    error = {"error": {"message": "overloaded", "type": "server_error"}}
+    with pytest.raises(APIError, match="overloaded"):
+        acc.feed(MessageEvent("message", json.dumps(error), ""))
+    acc = CompletionAccumulator()
+    acc.feed(_chunk("x"))
+    with pytest.warns(IncompleteStreamWarning):
+        assert acc.finish().text == "x"
+
+
+@given(st.lists(st.text(max_size=8), max_size=12), st.integers(0, 3))
+def test_accumulator_joins_any_pieces(pieces: list[str], index: int) -> None:
+    acc = CompletionAccumulator()
+    for piece in pieces:
+        acc.feed(_chunk(piece, index=index))
+    acc.feed(MessageEvent("message", "[DONE]", ""))
+    result = acc.finish()
+    assert result.text == ("".join(pieces) if pieces else "")
+    assert [c.index for c in result.choices] == ([index] if pieces else [])
+
+
+# -- the client and the built-in server --------------------------------------------------------
+
+
+def test_iter_completion_streams_the_same_answer_as_chat(server: BackgroundServer) -> None:
+    client = OpenAIClient(base_url=server.url + "/v1", api_key="", read_timeout=20.0)
+    with client.iter_completion(PROMPT, model="m") as deltas:
+        pieces = [d.text for d in deltas if d.choice_index == 0]
+    result = deltas.result
+    assert isinstance(result, Completion)
+    assert result.text == "".join(pieces) and len(pieces) > 10
+    assert result.finish_reason == "stop" and result.done
+    assert result.id is not None and result.id.startswith("cmpl-reactsse")
+    assert result.usage is not None and result.usage.output_tokens == len(pieces) - 1
+    with client.iter_chat(PROMPT, model="m") as chat:
+        list(chat)
+    assert chat.result is not None and chat.result.content == result.text
+
+
+def test_start_completion_callbacks_and_max_tokens(server: BackgroundServer) -> None:
+    loop = StreamSelectLoop()
+    client = OpenAIClient(base_url=server.url + "/v1", api_key="", loop=loop, read_timeout=20.0)
+    seen: list[str] = []
+    done: list[Completion] = []
+    client.start_completion(
+        PROMPT,
+        model="m",
+        on_delta=lambda d: seen.append(d.text),
+        on_done=done.append,
+        on_error=lambda e: pytest.fail(str(e)),
+        extra={"max_tokens": 3},
+    )
+    loop.run()
+    loop.close()
+    (result,) = done
+    assert result.finish_reason == "length" and result.text == "".join(seen)
+    assert result.usage is not None and result.usage.output_tokens == 3
+
+
+def test_bad_prompt_is_a_400(server: BackgroundServer) -> None:
+    client = OpenAIClient(base_url=server.url + "/v1", api_key="", read_timeout=20.0)
+    with (
+        warnings.catch_warnings(),
+        pytest.raises(HTTPStatusError, match="prompt"),
+        client.iter_completion(42, model="m") as deltas,  # type: ignore[arg-type]
+    ):
+        list(deltas)
+
+
+# -- the official openai package reads the built-in server -------------------------------------
+
+
+def test_openai_package_streams_the_same_text(server: BackgroundServer) -> None:
+    sdk = openai.OpenAI(base_url=server.url + "/v1", api_key="anything", max_retries=0)
+    stream = sdk.completions.create(model="m", prompt=PROMPT, stream=True)
+    text = "".join(chunk.choices[0].text for chunk in stream if chunk.choices)
+    whole = sdk.completions.create(model="m", prompt=PROMPT)
+    sdk.close()
+    client = OpenAIClient(base_url=server.url + "/v1", api_key="", read_timeout=20.0)
+    with client.iter_completion(PROMPT, model="m") as deltas:
+        list(deltas)
+    assert deltas.result is not None
+    assert text == deltas.result.text == whole.choices[0].text
+    assert whole.choices[0].finish_reason == "stop"
