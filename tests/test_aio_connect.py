@@ -255,7 +255,7 @@ async def test_tls_and_trace(ca: trustme.CA) -> None:
             server.url(), reconnect=False, ssl_context=client_context, trace=TextTrace(out)
         )
     assert got == [("message", "secure", "")]
-    assert f"* connected to 127.0.0.1:{server.port} (TLSv1." in out.getvalue()
+    assert f"* conn   connected to 127.0.0.1:{server.port} (TLSv1." in out.getvalue()
 
 
 async def test_bad_arguments_fail_at_once() -> None:

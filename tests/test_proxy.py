@@ -131,9 +131,9 @@ def test_events_through_the_proxy(scheme: str, tls: bool) -> None:
     assert got == [("event 1", "1"), ("event 2", "2"), ("event 3", "3")]
     trace = trace_out.getvalue()
     how = "CONNECT" if scheme == "http" else ("SOCKS4a" if scheme == "socks4" else "SOCKS5")
-    assert f"* via proxy 127.0.0.1:{proxy.port} ({how} 127.0.0.1:{server.port})" in trace
+    assert f"* conn   via proxy 127.0.0.1:{proxy.port} ({how} 127.0.0.1:{server.port})" in trace
     # The socket's peer is the proxy: the stream really went through it.
-    assert f"* connected to 127.0.0.1:{proxy.port}" in trace
+    assert f"* conn   connected to 127.0.0.1:{proxy.port}" in trace
     if tls:
         assert "(TLSv1." in trace  # TLS with the target, inside the tunnel
 
@@ -261,7 +261,10 @@ def test_environment_proxy_is_used_for_a_name_and_named_in_the_error(
     message = str(info.value)
     assert f"127.0.0.1:{dead}" in message
     assert "the proxy, on the way to api.example.invalid:443" in message
-    assert f"* via proxy 127.0.0.1:{dead} (CONNECT api.example.invalid:443)" in trace_out.getvalue()
+    assert (
+        f"* conn   via proxy 127.0.0.1:{dead} (CONNECT api.example.invalid:443)"
+        in trace_out.getvalue()
+    )
     assert SECRET not in message + trace_out.getvalue()
 
 
@@ -302,7 +305,9 @@ def test_cli_proxy_and_trace_never_show_the_password() -> None:
         )
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.splitlines() == ["event 1", "event 2", "event 3"]
-    assert f"* via proxy 127.0.0.1:{proxy.port} (CONNECT 127.0.0.1:{server.port})" in ok.stderr
+    assert (
+        f"* conn   via proxy 127.0.0.1:{proxy.port} (CONNECT 127.0.0.1:{server.port})" in ok.stderr
+    )
     assert bad.returncode == 3  # a network error
     assert "407" in bad.stderr and "Traceback" not in bad.stderr
     for text in (ok.stdout, ok.stderr, bad.stdout, bad.stderr):
