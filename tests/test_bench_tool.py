@@ -330,6 +330,16 @@ def test_cli_processes_merge_and_progress_lines(mock_url: str) -> None:
     assert re.search(r"^\s*1\.\d s +\d+ streams open", run.stderr, re.MULTILINE), run.stderr
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "trio"])
+def test_cli_on_an_anyio_hosted_loop_counts_the_same(mock_url: str, loop: str) -> None:
+    url = f"{mock_url}/events?count=5&interval=0"
+    run = _bench(url, "-c", "2", "-n", "6", "--loop", loop, "--json")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["streams"]["completed"] == 6 and report["events"]["total"] == 30
+    assert report["errors"] == {}
+
+
 def test_cli_text_report_and_usage_errors(mock_url: str) -> None:
     run = _bench(f"{mock_url}/events?count=5&interval=0", "-c", "2", "-n", "4", "-q")
     assert run.returncode == 0, run.stderr

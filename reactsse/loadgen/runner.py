@@ -27,8 +27,8 @@ from reactsse.loop import LoopInterface, StreamSelectLoop
 
 __all__ = ["LOOPS", "ProcessCPU", "RunResult", "make_loop", "run_local", "run_processes"]
 
-LOOPS = ("select",)
-"""The loops ``--loop`` accepts."""
+LOOPS = ("select", "asyncio", "trio")
+"""The loops ``--loop`` accepts: ``StreamSelectLoop``, or ``AnyioLoop`` on asyncio or trio."""
 
 # Workers start this long after being spawned, so that every one has imported and connected
 # its loop before the first stream: the processes then load the server together.
@@ -61,6 +61,10 @@ def make_loop(name: str) -> LoopInterface:
     """The loop called ``name`` (one of ``LOOPS``)."""
     if name == "select":
         return StreamSelectLoop()
+    if name in LOOPS:
+        from reactsse.aio import AnyioLoop  # only then: anyio is not imported for select
+
+        return AnyioLoop(name)
     raise ValueError(f"unknown loop {name!r} (one of: {', '.join(LOOPS)})")
 
 
