@@ -7,8 +7,8 @@ Two layers, one module each:
   ``completions``, ``ResponsesAccumulator`` in ``responses``):
   pure logic, no I/O. Feed them ``reactsse.sse.MessageEvent`` objects; they return typed deltas
   (``types``), raise ``APIError`` for an error the server put inside the stream, and
-  ``finish()`` returns the assembled result. The blocking iterator, the loop callbacks and any
-  future async API all drive these same classes.
+  ``finish()`` returns the assembled result. The blocking iterator, the loop callbacks and the
+  async client (``reactsse.aio.AsyncOpenAIClient``) all drive these same classes.
 * **``OpenAIClient``** (``client``): builds the POST request (``request``), opens a one-shot
   stream with ``reactsse.eventsource`` and hands it to a ``StreamHandle`` or a
   ``StreamIterator`` (``streams``) that feeds the accumulator.

@@ -6,8 +6,8 @@ the last chunk before ``[DONE]`` has ``"choices": []`` and the ``usage`` object.
 arrive as fragments keyed by ``index``: the first fragment carries ``id`` and ``function.name``,
 later ones append to ``function.arguments``.
 
-No I/O here (no socket, loop or clock): the blocking iterator, the loop callbacks and any
-future async API drive this same class.
+No I/O here (no socket, loop or clock): the blocking iterator, the loop callbacks and the
+async client (``reactsse.aio.AsyncOpenAIClient``) drive this same class.
 """
 
 from __future__ import annotations
