@@ -42,9 +42,9 @@ from reactsse.connector import (
     Transport,
     connect,
 )
-from reactsse.connector.oserrors import format_address
 from reactsse.connector.resolve import ip_literal
 from reactsse.errors import ConnectError, ConnectionClosed, ConnectTimeout, TransportError
+from reactsse.http.url import format_address
 from reactsse.loop import LoopInterface
 
 

@@ -75,18 +75,6 @@ class AsyncChannel(AsyncIterator[T]):
 
     # -- the loop's side ------------------------------------------------------------------------
 
-    def push(self, item: T) -> None:
-        """Queue one item and wake the consumer."""
-        items = self._items
-        items.append(item)
-        if len(items) >= self._high and not self.paused:
-            self.paused = True
-            self._on_full()
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            waiter.set()
-
     def push_all(self, new: Iterable[T]) -> None:
         """Queue one socket read's items and wake the consumer once."""
         items = self._items

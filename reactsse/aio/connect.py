@@ -10,10 +10,8 @@ woken once per read (``reactsse/aio/channel.py``), with backpressure for a slow 
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from reactsse.aio.channel import AsyncChannel
-from reactsse.aio.hosted import DEFAULT_MAX_BUFFERED_EVENTS, HostedSource
+from reactsse.aio.hosted import DEFAULT_MAX_BUFFERED_EVENTS, HostedSource, HostedStream
 from reactsse.errors import ReactSSEError
 from reactsse.eventsource import EventSource, EventSourceOptions, ReadyState
 from reactsse.loop import LoopInterface
@@ -22,7 +20,7 @@ from reactsse.sse import MessageEvent
 __all__ = ["AsyncEventStream", "aconnect"]
 
 
-class AsyncEventStream:
+class AsyncEventStream(HostedStream[MessageEvent]):
     """What ``aconnect()`` returns: an async context manager, then an async iterator of events.
 
     Entering it opens the connection (on the host's shared loop); ``async for`` yields
@@ -30,7 +28,7 @@ class AsyncEventStream:
     cleanly (HTTP 204, the end of a stream that may not reconnect); a fatal error is raised after
     the events received before it. Leaving the block, by any way (the end, ``break``, an
     exception, a cancelled task, an expired ``anyio.fail_after``), closes the connection at
-    once. ``aclose()`` does the same.
+    once. ``aclose()`` (or ``close()``, from synchronous code) does the same.
     """
 
     def __init__(
@@ -43,10 +41,7 @@ class AsyncEventStream:
         def open_source(loop: LoopInterface) -> EventSource:
             return EventSource(url, loop=loop, options=options, **overrides)
 
-        self._hosted: HostedSource[MessageEvent] = HostedSource(
-            open_source, _wire, max_buffered_events
-        )
-        self._channel: AsyncChannel[MessageEvent] | None = None
+        super().__init__(HostedSource(open_source, _wire, max_buffered_events))
 
     @property
     def source(self) -> EventSource:
@@ -62,22 +57,6 @@ class AsyncEventStream:
     def buffered(self) -> int:
         """Events received and not yet taken by the consumer."""
         return 0 if self._channel is None else len(self._channel)
-
-    async def __aenter__(self) -> AsyncEventStream:
-        self._channel = self._hosted.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._hosted.close()
-
-    async def aclose(self) -> None:
-        """Close the connection at once; idempotent."""
-        self._hosted.close()
 
     def __aiter__(self) -> AsyncChannel[MessageEvent]:
         if self._channel is None:

@@ -1,4 +1,6 @@
-"""``HostedSource``: one ``EventSource`` on the host's shared loop, feeding an ``AsyncChannel``.
+"""``HostedSource``: one ``EventSource`` on the host's shared loop, feeding an ``AsyncChannel``;
+``HostedStream``: the ``async with`` around one, the base of what ``aconnect`` and the async
+OpenAI client return.
 
 What ``aconnect`` and the async OpenAI streams have in common: open the source on the shared
 ``AnyioLoop`` of the running host (``reactsse/aio/shared.py``), wire its listeners to a channel,
@@ -11,16 +13,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from types import TracebackType
+from typing import Any, Generic, TypeVar
 
 from reactsse.aio.channel import AsyncChannel
 from reactsse.aio.shared import SharedLoop, shared_loop
 from reactsse.eventsource import EventSource
 from reactsse.loop import LoopInterface
 
-__all__ = ["DEFAULT_MAX_BUFFERED_EVENTS", "HostedSource"]
+__all__ = ["DEFAULT_MAX_BUFFERED_EVENTS", "HostedSource", "HostedStream"]
 
 T = TypeVar("T")
+_S = TypeVar("_S", bound="HostedStream[Any]")
 
 #: How many events may wait for a slow consumer before the socket stops being read.
 DEFAULT_MAX_BUFFERED_EVENTS = 1024
@@ -95,3 +99,32 @@ class HostedSource(Generic[T]):
         # A safety net for a stream dropped without leaving its `async with`.
         with contextlib.suppress(Exception):
             self.close()
+
+
+class HostedStream(Generic[T]):
+    """Entering opens the ``HostedSource``; leaving the block, by any way, or ``aclose()`` or
+    ``close()`` closes the connection at once. ``_channel`` is the open channel, else ``None``."""
+
+    def __init__(self, hosted: HostedSource[T]) -> None:
+        self._hosted = hosted
+        self._channel: AsyncChannel[T] | None = None
+
+    async def __aenter__(self: _S) -> _S:
+        self._channel = self._hosted.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection at once; idempotent."""
+        self._hosted.close()
+
+    async def aclose(self) -> None:
+        """``close()``, for ``contextlib.aclosing`` and friends."""
+        self.close()

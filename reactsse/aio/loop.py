@@ -169,6 +169,8 @@ class AnyioLoop(StreamSelectLoop):
     _asyncio_native_wait = True
 
     def _wake(self) -> None:
+        # The methods a stream may call per event (adding a stream, a one-shot timer, a tick)
+        # inline these three lines rather than pay for this call.
         waking = self._host_wait.waking
         if waking is not None:
             waking()
@@ -204,9 +206,7 @@ class AnyioLoop(StreamSelectLoop):
         """See ``StreamSelectLoop.add_periodic_timer``."""
         timer = Timer(interval, callback, True)
         self._timers.add(timer)
-        waking = self._host_wait.waking
-        if waking is not None:
-            waking()
+        self._wake()
         return timer
 
     def future_tick(self, listener: Callable[[], object]) -> None:

@@ -9,11 +9,10 @@ stream runs on the host's shared loop (``reactsse/aio/hosted.py``), as ``aconnec
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from types import TracebackType
 from typing import Any, Generic, TypeAlias, TypeVar
 
 from reactsse.aio.channel import AsyncChannel
-from reactsse.aio.hosted import DEFAULT_MAX_BUFFERED_EVENTS, HostedSource
+from reactsse.aio.hosted import DEFAULT_MAX_BUFFERED_EVENTS, HostedSource, HostedStream
 from reactsse.errors import ReactSSEError
 from reactsse.eventsource import EventSource, EventSourceOptions
 from reactsse.loop import LoopInterface
@@ -35,7 +34,7 @@ _D = TypeVar("_D")
 _R = TypeVar("_R")
 
 
-class AsyncStream(Generic[_D, _R]):
+class AsyncStream(HostedStream[MessageEvent], Generic[_D, _R]):
     """One streaming request: ``async with`` opens it, ``async for`` yields the typed items.
 
     Items are handed out as soon as their event arrived. Iteration ends when the stream is
@@ -53,16 +52,13 @@ class AsyncStream(Generic[_D, _R]):
         max_buffered_events: int,
     ) -> None:
         def wire(source: EventSource, channel: AsyncChannel[MessageEvent]) -> None:
-            source.on("*", channel.push)
+            source.on_batch(channel.push_all)  # each read's events at once, as aconnect's
             source.on("error", lambda error: channel.fail(translate(error)))
             source.on("close", channel.finish)
 
-        self._hosted: HostedSource[MessageEvent] = HostedSource(
-            open_source, wire, max_buffered_events
-        )
+        super().__init__(HostedSource(open_source, wire, max_buffered_events))
         self._accumulator = accumulator
         self._translate = translate
-        self._events: AsyncChannel[MessageEvent] | None = None
         self._items: list[_D] = []
         self._finished = False
         self._result: _R | None = None
@@ -72,36 +68,20 @@ class AsyncStream(Generic[_D, _R]):
         """The assembled result once iteration has ended successfully, else ``None``."""
         return self._result
 
-    async def __aenter__(self) -> AsyncStream[_D, _R]:
-        self._events = self._hosted.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def close(self) -> None:
         """Close the connection at once; idempotent. Items not yet taken are dropped."""
         self._items.clear()
         self._finished = True
-        self._hosted.close()
-
-    async def aclose(self) -> None:
-        """``close()``, for ``contextlib.aclosing`` and friends."""
-        self.close()
+        super().close()
 
     def __aiter__(self) -> AsyncStream[_D, _R]:
-        if self._events is None:
+        if self._channel is None:
             raise RuntimeError("use the stream in `async with`: async with client.iter_chat(...)")
         return self
 
     async def __anext__(self) -> _D:
         items = self._items
-        events = self._events
+        events = self._channel
         assert events is not None
         while not items:
             if self._finished:

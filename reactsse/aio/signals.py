@@ -19,96 +19,40 @@ task, and ``_scopes[sig]`` is its cancel scope while it runs.
 from __future__ import annotations
 
 import signal as _signal
-import threading
-from collections import deque
 from collections.abc import Callable
-from types import FrameType
-from typing import TypeAlias
 
 import anyio
 import anyio.abc
 
+from reactsse.loop.signals import SignalListeners
+
 __all__ = ["HostSignals"]
 
-_Handler: TypeAlias = "Callable[[int, FrameType | None], object] | int | _signal.Handlers | None"
 
-
-class HostSignals:
-    """Signal listeners per signal number, no duplicates, watched by tasks of the host."""
+class HostSignals(SignalListeners):
+    """``SignalListeners`` watched by tasks of the host while it runs."""
 
     def __init__(self, wake: Callable[[], None]) -> None:
         """``wake()`` ends the loop's current wait in the host, so it dispatches at once."""
+        super().__init__()
         self._wake = wake
-        self._listeners: dict[int, list[Callable[[int], object]]] = {}
-        self._previous: dict[int, _Handler] = {}
         self._scopes: dict[int, anyio.CancelScope] = {}
         self._task_group: anyio.abc.TaskGroup | None = None
-        #: signal numbers received and not dispatched yet, oldest first.
-        self.pending: deque[int] = deque()
 
-    def is_empty(self) -> bool:
-        """True when no signal has a listener."""
-        return not self._listeners
-
-    def add(self, signal: int, listener: Callable[[int], object]) -> None:
-        """Call ``listener(signal)`` for every ``signal`` received; a duplicate is ignored.
-
-        Raises ``RuntimeError`` outside the main thread, ``TypeError`` for a non-callable
-        listener or a signal that is not an int, ``ValueError`` for a signal that cannot be
-        caught (``SIGKILL``, out of range).
-        """
-        _check_main_thread("add_signal")
-        if not callable(listener):
-            raise TypeError(f"signal listener must be callable, not {listener!r}")
-        if isinstance(signal, bool) or not isinstance(signal, int):
-            raise TypeError(f"signal must be an int signal number, not {signal!r}")
-        listeners = self._listeners.get(signal)
-        if listeners is not None:
-            if listener not in listeners:
-                listeners.append(listener)
-            return
-        try:
-            # Installing the recording handler is also the check that the signal can be caught.
-            previous = _signal.signal(signal, self._record)
-        except (ValueError, OSError) as exc:
-            raise ValueError(f"cannot listen to signal {signal!r}: {exc}") from exc
-        # A watcher still shutting down holds the handler found before it: keep that one.
-        self._previous.setdefault(signal, previous)
-        self._listeners[signal] = [listener]
+    def _install(self, signal: int) -> None:
+        # Until a watcher runs, the recording handler receives the signal. A watcher still
+        # shutting down holds the handler found before it: keep that one.
+        self._previous.setdefault(signal, self._take_signal(signal))
         if self._task_group is not None and signal not in self._scopes:
             self._task_group.start_soon(self._watch, signal)
 
-    def remove(self, signal: int, listener: Callable[[int], object]) -> None:
-        """Remove ``listener`` of ``signal``; an unknown pair is ignored.
-
-        Removing the last listener restores the handler installed before the first one (at once
-        when the loop is not running, when its watcher task ends otherwise). Raises
-        ``RuntimeError`` outside the main thread when that would change an OS handler.
-        """
-        listeners = self._listeners.get(signal)
-        if listeners is None or listener not in listeners:
-            return
-        if len(listeners) == 1:
-            _check_main_thread("remove_signal")
-        listeners.remove(listener)
-        if listeners:
-            return
-        del self._listeners[signal]
+    def _uninstall(self, signal: int) -> None:
+        # No watcher runs: put the old handler back now; else the watcher does as it ends.
         scope = self._scopes.get(signal)
         if scope is not None:
             scope.cancel()  # the watcher restores the handler on its way out
         else:
             self._restore(signal)
-
-    def dispatch(self) -> None:
-        """Call the listeners of every pending signal (from a copy of each list, as ReactPHP's
-        ``foreach`` does). An exception from a listener propagates; later signals stay pending.
-        """
-        pending = self.pending
-        while pending:
-            signal = pending.popleft()
-            for listener in list(self._listeners.get(signal, ())):
-                listener(signal)
 
     async def start(self, task_group: anyio.abc.TaskGroup) -> None:
         """Watch every signal with listeners from tasks of ``task_group``; returns once each
@@ -121,22 +65,6 @@ class HostSignals:
     def stop(self) -> None:
         """Start no more watchers: the loop's task group is being cancelled, ending them."""
         self._task_group = None
-
-    def clear(self) -> None:
-        """Remove every listener and restore every handler (main thread, loop not running)."""
-        for signal in list(self._listeners):
-            for listener in list(self._listeners.get(signal, ())):
-                self.remove(signal, listener)
-        self.pending.clear()
-
-    def _record(self, signum: int, frame: FrameType | None) -> None:
-        # Runs in the main thread between bytecodes while no host receives the signal.
-        self.pending.append(signum)
-
-    def _restore(self, signal: int) -> None:
-        previous = self._previous.pop(signal, None)
-        # A handler installed from C (not Python) reads back as None: SIG_DFL is the best guess.
-        _signal.signal(signal, _signal.SIG_DFL if previous is None else previous)
 
     async def _watch(
         self, signal: int, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -160,8 +88,3 @@ class HostSignals:
                 _signal.signal(signal, self._record)
                 if self._task_group is not None:  # removed, then added again meanwhile
                     self._task_group.start_soon(self._watch, signal)
-
-
-def _check_main_thread(what: str) -> None:
-    if threading.current_thread() is not threading.main_thread():
-        raise RuntimeError(f"{what}() must be called from the main thread (Python signal rule)")

@@ -63,6 +63,16 @@ class UsageError(Exception):
     """A bad option value found after argparse (e.g. ``-H`` without a colon)."""
 
 
+# The failures whose line is a fixed prefix and the error's message, first match wins
+# (subclasses before their bases).
+_PLAIN: tuple[tuple[type[BaseException], int, str], ...] = (
+    (TooManyRedirects, EXIT_HTTP, "HTTP error"),
+    (TLSError, EXIT_NETWORK, "TLS error"),
+    (Timeout, EXIT_NETWORK, "timeout"),
+    (TransportError, EXIT_NETWORK, "network error"),
+)
+
+
 def describe(error: BaseException) -> tuple[int, str]:
     """Map an expected failure to its exit code and one line of text."""
     if isinstance(error, UsageError):
@@ -74,14 +84,9 @@ def describe(error: BaseException) -> tuple[int, str]:
         return EXIT_API, f"the server reported an error{code}: {error}"
     if isinstance(error, HTTPStatusError):
         return EXIT_HTTP, f"HTTP error: {status_line(error)}"
-    if isinstance(error, TooManyRedirects):
-        return EXIT_HTTP, f"HTTP error: {error}"
-    if isinstance(error, TLSError):
-        return EXIT_NETWORK, f"TLS error: {error}"
-    if isinstance(error, Timeout):
-        return EXIT_NETWORK, f"timeout: {error}"
-    if isinstance(error, TransportError):
-        return EXIT_NETWORK, f"network error: {error}"
+    for kind, exit_code, what in _PLAIN:
+        if isinstance(error, kind):
+            return exit_code, f"{what}: {error}"
     if isinstance(error, ReactSSEError):
         return EXIT_ERROR, f"{type(error).__name__}: {error}"
     # An OSError outside our translation: e.g. `serve` cannot bind its port.

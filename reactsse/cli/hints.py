@@ -20,6 +20,7 @@ from reactsse.errors import (
     TLSError,
 )
 from reactsse.http.redact import redact_url
+from reactsse.http.url import format_address
 from reactsse.openai.payload import error_message_from_body
 
 __all__ = ["EXCERPT_CHARS", "body_excerpt", "hint", "one_line", "status_line"]
@@ -80,8 +81,7 @@ def hint(error: BaseException, args: argparse.Namespace) -> str | None:
         return f"is the server speaking plain http? {suggestion}"
     if isinstance(error, ConnectError) and "refused" in str(error).lower():
         if error.host is not None and error.port is not None:
-            host = f"[{error.host}]" if ":" in error.host else error.host
-            return f"is the server running on {host}:{error.port}?"
+            return f"is the server running on {format_address(error.host, error.port)}?"
         return "is the server running?"
     if (
         isinstance(error, ConnectionClosed)

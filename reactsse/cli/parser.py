@@ -152,12 +152,8 @@ def _add_demo(commands: _Commands) -> None:
         "and stream a chat completion from it through the whole stack, in one event loop.",
     )
     demo.add_argument("--prompt", default=DEMO_PROMPT, help="what to ask")
-    demo.add_argument(
-        "--rate",
-        type=positive_float,
-        default=40.0,
-        metavar="TOKENS_PER_S",
-        help="server speed in tokens per second (0: as fast as possible; default 40)",
+    _add_token_rate(
+        demo, 40.0, "server speed in tokens per second (0: as fast as possible; default 40)"
     )
     add_api_options(demo)
     demo.add_argument(
@@ -245,12 +241,8 @@ def _add_serve(commands: _Commands) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (0: a free one; default 8000)")
-    serve.add_argument(
-        "--rate",
-        type=positive_float,
-        default=None,
-        metavar="TOKENS_PER_S",
-        help="token rate of the OpenAI streams (default: as fast as the client reads)",
+    _add_token_rate(
+        serve, None, "token rate of the OpenAI streams (default: as fast as the client reads)"
     )
     serve.add_argument("--api-key", metavar="KEY", help="require this bearer key (401 otherwise)")
     serve.add_argument(
@@ -280,6 +272,13 @@ def _add_serve(commands: _Commands) -> None:
     )
     serve.add_argument(
         "-q", "--quiet", action="store_true", help="no access log (one line per request)"
+    )
+
+
+def _add_token_rate(parser: argparse.ArgumentParser, default: float | None, help: str) -> None:
+    # The built-in server's pace, for `demo` (its own server) and `serve`.
+    parser.add_argument(
+        "--rate", type=positive_float, default=default, metavar="TOKENS_PER_S", help=help
     )
 
 

@@ -18,7 +18,7 @@ import ssl
 from collections.abc import Callable
 
 from reactsse.connector.attempts import DEFAULT_ATTEMPT_DELAY, AddressAttempts, Failure
-from reactsse.connector.oserrors import connect_failed, format_address, resolve_failed
+from reactsse.connector.oserrors import connect_failed, resolve_failed
 from reactsse.connector.resolve import (
     Resolution,
     Resolver,
@@ -34,6 +34,7 @@ from reactsse.connector.tunnel import Handshake, SocketHandshake
 from reactsse.errors import ConnectError, ConnectTimeout, ProxyError, TLSError, TransportError
 from reactsse.http.proxy import ProxyURL
 from reactsse.http.tunnel import ConnectHandshake
+from reactsse.http.url import format_address
 from reactsse.loop.deferred import Deferred
 from reactsse.loop.interface import LoopInterface
 from reactsse.loop.oneshot import OneShotTimer

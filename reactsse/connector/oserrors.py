@@ -13,13 +13,13 @@ import ssl
 from typing import Any
 
 from reactsse.errors import ConnectError, ConnectionClosed, TLSError, TransportError
+from reactsse.http.url import format_address
 
 __all__ = [
     "CONNECT_PENDING",
     "address_tuple",
     "connect_failed",
     "describe",
-    "format_address",
     "handshake_error",
     "peer_host_port",
     "resolve_failed",
@@ -43,11 +43,6 @@ CONNECT_PENDING = frozenset(
     {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, errno.EALREADY}
     | {getattr(errno, "WSAEWOULDBLOCK", errno.EWOULDBLOCK)}
 )
-
-
-def format_address(host: str, port: int) -> str:
-    """``host:port``, with IPv6 literals in brackets (RFC 3986 section 3.2.2)."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def describe(exc: BaseException) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from reactsse.errors import ProxyError
 from reactsse.http.tunnel import HandshakeStep
+from reactsse.http.url import format_address
 
 __all__ = ["SocksHandshake"]
 
@@ -67,7 +68,7 @@ class SocksHandshake:
         self._password = password
         self._buffer = b""
         self._stage = "auth" if version == 5 else "connect"
-        self.authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.authority = format_address(host, port)
 
     def start(self) -> bytes:
         if self._version == 4:

@@ -43,6 +43,7 @@ from reactsse.http import (
     select_proxy,
 )
 from reactsse.http.redact import Scrubber
+from reactsse.http.url import format_address
 from reactsse.loop import LoopInterface, OneShotTimer
 
 __all__ = ["Attempt"]
@@ -354,7 +355,7 @@ class Attempt:
 
 def tunnel_name(proxy: ProxyURL, host: str, port: int) -> str:
     """How ``proxy`` reaches ``host:port``, for the trace: ``CONNECT host:443``, ``SOCKS5 ...``."""
-    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    authority = format_address(host, port)
     if proxy.is_socks:
         return f"{'SOCKS4a' if proxy.scheme.startswith('socks4') else 'SOCKS5'} {authority}"
     return f"CONNECT {authority}"

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reactsse.errors import InvalidURL
+from reactsse.http.url import format_address
 
 __all__ = [
     "PROXY_SCHEMES",
@@ -57,8 +58,7 @@ class ProxyURL:
     @property
     def display(self) -> str:
         """``host:port`` (IPv6 in brackets): what a trace or an error may show."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return format_address(self.host, self.port)
 
     @property
     def is_socks(self) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import h11
 
 from reactsse.errors import ProxyError
+from reactsse.http.url import format_address
 
 __all__ = ["ConnectHandshake", "HandshakeStep"]
 
@@ -29,7 +30,7 @@ class ConnectHandshake:
 
     def __init__(self, proxy: str, host: str, port: int, authorization: str | None = None) -> None:
         self._proxy = proxy
-        authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        authority = format_address(host, port)
         self.authority = authority
         self._conn = h11.Connection(h11.CLIENT)
         headers = [("Host", authority)]

@@ -16,9 +16,14 @@ from typing import Literal
 from reactsse.errors import InvalidURL
 from reactsse.http.redact import redact_url
 
-__all__ = ["URL", "parse_url"]
+__all__ = ["URL", "format_address", "parse_url"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def format_address(host: str, port: int) -> str:
+    """``host:port``, with IPv6 literals in brackets (RFC 3986 section 3.2.2)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 @dataclass(frozen=True)

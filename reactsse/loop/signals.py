@@ -1,6 +1,8 @@
 """``SignalsHandler``: signal listeners, OS handlers, the wake-up socket (src/SignalsHandler.php).
 
-Internal building block shared by every loop implementation.
+Internal building block shared by every loop implementation. ``SignalListeners`` is the part
+that does not depend on how a signal is received (the listener lists, the checks, dispatching),
+also the base of ``reactsse.aio``'s ``HostSignals``, which receives signals through its host.
 
 How a signal reaches a listener (ReactPHP with ``pcntl_async_signals`` calls listeners at once,
 between opcodes; this port lets the loop call them, right after its select, as SSL does without
@@ -9,7 +11,7 @@ async signals: see "Deviations"):
 1. Python's C-level handler writes a byte to the wake-up socket (``signal.set_wakeup_fd``), so a
    ``select`` blocked in the loop returns. Without it PEP 475 would retry the ``select`` after the
    Python handler ran, and the loop would stay blocked.
-2. The Python-level handler (``_handle``) appends the signal number to ``pending``.
+2. The Python-level handler (``_record``) appends the signal number to ``pending``.
 3. The loop sees ``pending`` non-empty after its select and calls ``dispatch()``, which drains the
    socket and calls each listener of each pending signal with the signal number. While ``pending``
    is non-empty the loop must not block (a signal may arrive after the drain).
@@ -36,41 +38,23 @@ __all__ = ["SignalsHandler"]
 _Handler: TypeAlias = "Callable[[int, FrameType | None], object] | int | _signal.Handlers | None"
 
 
-class SignalsHandler:
-    """Signal listeners per signal number, no duplicates (``in_array`` in SignalsHandler.php)."""
+class SignalListeners:
+    """Signal listeners per signal number, no duplicates (``in_array`` in SignalsHandler.php).
 
-    __slots__ = (
-        "_listeners",
-        "_on_wakeup_close",
-        "_on_wakeup_open",
-        "_previous",
-        "_previous_wakeup_fd",
-        "_wakeup_reader",
-        "_wakeup_writer",
-        "pending",
-    )
+    The bookkeeping every loop shares; a subclass decides how a signal is received:
+    ``_install(signal)`` runs before the first listener of a signal is stored (it raises
+    ``ValueError`` for a signal that cannot be caught), ``_uninstall(signal)`` after the last
+    one is removed. A received signal's number waits in ``pending`` until ``dispatch()``.
+    """
 
-    def __init__(
-        self,
-        on_wakeup_open: Callable[[socket.socket], object] = lambda _socket: None,
-        on_wakeup_close: Callable[[socket.socket], object] = lambda _socket: None,
-    ) -> None:
-        """``on_wakeup_open(sock)`` is called when the wake-up socket is created (the loop
-        registers it with its selector); ``on_wakeup_close(sock)`` just before it is closed."""
-        self._on_wakeup_open = on_wakeup_open
-        self._on_wakeup_close = on_wakeup_close
+    __slots__ = ("_listeners", "_previous", "pending")
+
+    def __init__(self) -> None:
         self._listeners: dict[int, list[Callable[[int], object]]] = {}
+        #: the handler each signal had before its first listener, until it is put back.
         self._previous: dict[int, _Handler] = {}
-        self._wakeup_reader: socket.socket | None = None
-        self._wakeup_writer: socket.socket | None = None
-        self._previous_wakeup_fd = -1
         #: signal numbers received and not dispatched yet, oldest first.
         self.pending: deque[int] = deque()
-
-    @property
-    def wakeup_socket(self) -> socket.socket | None:
-        """The socket that becomes readable when a signal arrives; None while no listener exists."""
-        return self._wakeup_reader
 
     def is_empty(self) -> bool:
         """True when no signal has a listener."""
@@ -81,7 +65,8 @@ class SignalsHandler:
 
         The first listener of a signal installs the OS handler (remembering the previous one).
         Raises ``RuntimeError`` outside the main thread, ``TypeError`` for a non-callable listener
-        or a signal that is not an int, ``ValueError`` for a signal that cannot be caught.
+        or a signal that is not an int, ``ValueError`` for a signal that cannot be caught
+        (``SIGKILL``, out of range).
         """
         _check_main_thread("add_signal")
         if not callable(listener):
@@ -93,14 +78,7 @@ class SignalsHandler:
             if listener not in listeners:
                 listeners.append(listener)
             return
-        opened = self._open_wakeup() if not self._listeners else False
-        try:
-            previous = _signal.signal(signal, self._handle)
-        except (ValueError, OSError) as exc:
-            if opened:
-                self._close_wakeup()
-            raise ValueError(f"cannot listen to signal {signal!r}: {exc}") from exc
-        self._previous[signal] = previous
+        self._install(signal)
         self._listeners[signal] = [listener]
 
     def remove(self, signal: int, listener: Callable[[int], object]) -> None:
@@ -119,25 +97,14 @@ class SignalsHandler:
         if listeners:
             return
         del self._listeners[signal]
-        previous = self._previous.pop(signal)
-        # A handler installed from C (not Python) reads back as None: SIG_DFL is the best guess.
-        _signal.signal(signal, _signal.SIG_DFL if previous is None else previous)
-        if not self._listeners:
-            self._close_wakeup()
+        self._uninstall(signal)
 
     def dispatch(self) -> None:
-        """Drain the wake-up socket and call the listeners of every pending signal.
+        """Call the listeners of every pending signal.
 
         The listeners of one signal are called from a copy of their list, as ReactPHP's
         ``foreach`` does. An exception from a listener propagates; later signals stay pending.
         """
-        reader = self._wakeup_reader
-        if reader is not None:
-            try:
-                while reader.recv(4096):
-                    pass
-            except (BlockingIOError, InterruptedError):
-                pass
         pending = self.pending
         while pending:
             signal = pending.popleft()
@@ -151,9 +118,86 @@ class SignalsHandler:
                 self.remove(signal, listener)
         self.pending.clear()
 
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
+    def _install(self, signal: int) -> None:
+        raise NotImplementedError
+
+    def _uninstall(self, signal: int) -> None:
+        raise NotImplementedError
+
+    def _take_signal(self, signal: int) -> _Handler:
+        """Make ``_record`` the handler of ``signal``; return the handler it replaced.
+
+        Installing it is also the check that the signal can be caught.
+        """
+        try:
+            return _signal.signal(signal, self._record)
+        except (ValueError, OSError) as exc:
+            raise ValueError(f"cannot listen to signal {signal!r}: {exc}") from exc
+
+    def _record(self, signum: int, frame: FrameType | None) -> None:
         # Runs in the main thread between bytecodes: only record, never call listeners here.
         self.pending.append(signum)
+
+    def _restore(self, signal: int) -> None:
+        previous = self._previous.pop(signal, None)
+        # A handler installed from C (not Python) reads back as None: SIG_DFL is the best guess.
+        _signal.signal(signal, _signal.SIG_DFL if previous is None else previous)
+
+
+class SignalsHandler(SignalListeners):
+    """``SignalListeners`` received through Python handlers and the process' wake-up socket."""
+
+    __slots__ = (
+        "_on_wakeup_close",
+        "_on_wakeup_open",
+        "_previous_wakeup_fd",
+        "_wakeup_reader",
+        "_wakeup_writer",
+    )
+
+    def __init__(
+        self,
+        on_wakeup_open: Callable[[socket.socket], object] = lambda _socket: None,
+        on_wakeup_close: Callable[[socket.socket], object] = lambda _socket: None,
+    ) -> None:
+        """``on_wakeup_open(sock)`` is called when the wake-up socket is created (the loop
+        registers it with its selector); ``on_wakeup_close(sock)`` just before it is closed."""
+        super().__init__()
+        self._on_wakeup_open = on_wakeup_open
+        self._on_wakeup_close = on_wakeup_close
+        self._wakeup_reader: socket.socket | None = None
+        self._wakeup_writer: socket.socket | None = None
+        self._previous_wakeup_fd = -1
+
+    @property
+    def wakeup_socket(self) -> socket.socket | None:
+        """The socket that becomes readable when a signal arrives; None while no listener exists."""
+        return self._wakeup_reader
+
+    def dispatch(self) -> None:
+        """Drain the wake-up socket, then call the listeners of every pending signal."""
+        reader = self._wakeup_reader
+        if reader is not None:
+            try:
+                while reader.recv(4096):
+                    pass
+            except (BlockingIOError, InterruptedError):
+                pass
+        super().dispatch()
+
+    def _install(self, signal: int) -> None:
+        opened = self._open_wakeup() if not self._listeners else False
+        try:
+            self._previous[signal] = self._take_signal(signal)
+        except ValueError:
+            if opened:
+                self._close_wakeup()
+            raise
+
+    def _uninstall(self, signal: int) -> None:
+        self._restore(signal)
+        if not self._listeners:
+            self._close_wakeup()
 
     def _open_wakeup(self) -> bool:
         reader, writer = socket.socketpair()

@@ -9,34 +9,19 @@ Without an app, the server serves the built-in OpenAI-compatible mock (``reactss
 
 from __future__ import annotations
 
+from reactsse.server import app
 from reactsse.server.access import AccessRecord, format_access
-from reactsse.server.app import (
-    App,
-    BodyReply,
-    Event,
-    EventFeed,
-    EventStream,
-    Reply,
-    Request,
-    error_reply,
-)
+from reactsse.server.app import *  # noqa: F403 - the app contract, listed once in app.__all__
 from reactsse.server.background import BackgroundServer
 from reactsse.server.options import ServerOptions
 from reactsse.server.server import SSEServer, serve
 
 __all__ = [
     "AccessRecord",
-    "App",
     "BackgroundServer",
-    "BodyReply",
-    "Event",
-    "EventFeed",
-    "EventStream",
-    "Reply",
-    "Request",
     "SSEServer",
     "ServerOptions",
-    "error_reply",
     "format_access",
     "serve",
 ]
+__all__ += app.__all__

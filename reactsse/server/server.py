@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from reactsse.connector import SocketTransport
+from reactsse.http.url import format_address
 from reactsse.loop import Loop, LoopInterface, Stream, TimerInterface
 from reactsse.server.app import App
 from reactsse.server.connection import Connection
@@ -113,8 +114,7 @@ class SSEServer:
     @property
     def url(self) -> str:
         """``http://host:port`` (IPv6 hosts in brackets), without a trailing slash."""
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._port}"
+        return f"http://{format_address(self._host, self._port)}"
 
     @property
     def connection_count(self) -> int:
