@@ -347,6 +347,37 @@ def test_long_comment_line_raises_and_limit_exact_boundary() -> None:
         EventStreamDecoder(max_event_size=10).feed(b"data:" + b"x" * 6 + b"\n\n")
 
 
+@pytest.mark.parametrize(
+    ("stream", "limit", "too_large"),
+    [
+        (b"data:data:data:\rdata:data:\n", 17, False),  # a value of 5 after one of 10: 17 held
+        (b"data:xxxx\ndata:xxxx\n\n", 10, False),  # data exactly at the limit
+        (b"data:xxxx\ndata:xxxx\ndata:\n\n", 10, True),
+        (b"data: xxxxxxxxx\n\n", 10, True),  # the line itself is longer than the limit
+    ],
+)
+def test_the_limit_does_not_depend_on_where_the_stream_is_cut(
+    stream: bytes, limit: int, too_large: bool
+) -> None:
+    """A line still arriving counts as the data it surely adds, as it will once whole."""
+
+    def outcome(pieces: list[bytes]) -> tuple[list[MessageEvent], bool]:
+        decoder = EventStreamDecoder(max_event_size=limit)
+        events: list[MessageEvent] = []
+        try:
+            for piece in pieces:
+                events += decoder.feed(piece)
+            events += decoder.close()
+        except EventTooLarge:
+            return events, True
+        return events, False
+
+    assert outcome([stream])[1] is too_large
+    cuts = [[stream[:i], stream[i:]] for i in range(1, len(stream))]
+    for pieces in [*cuts, [stream[i : i + 1] for i in range(len(stream))]]:
+        assert outcome(pieces) == outcome([stream]), pieces
+
+
 def test_events_at_the_limit_keep_flowing() -> None:
     decoder = EventStreamDecoder(max_event_size=1000)
     event = b"data: " + b"y" * 900 + b"\n\n"

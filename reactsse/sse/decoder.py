@@ -105,7 +105,9 @@ class EventStreamDecoder(FastPaths):
                 self._parts.append(data)
                 self._pending_size += len(data)
                 if self._pending_size + self._data_size > self._max_event_size:
-                    return self._fault("line", [])
+                    fault = self._partial_fault()
+                    if fault is not None:
+                        return self._fault(fault, [])
             return []
         events: list[MessageEvent] = []
         size = 0  # the size of a chunk that went through the line loop alone
@@ -150,8 +152,30 @@ class EventStreamDecoder(FastPaths):
         self._parts.append(piece)
         self._pending_size += len(piece)
         if self._pending_size + self._data_size > self._max_event_size:
-            return self._fault("line", events)
+            fault = self._partial_fault()
+            if fault is not None:
+                return self._fault(fault, events)
         return events
+
+    def _partial_fault(self) -> str | None:
+        """What a line still being received breaks, if anything: ``"line"`` or ``"event"``.
+
+        Counted as the whole line will be once it ends, so that where the stream was cut never
+        changes the result: the line alone past the limit, or the data it adds for sure (a
+        ``data:`` line adds at least what has arrived of its value, plus its LF) with the
+        event's data held. Only called when the two together pass the limit.
+        """
+        pending = self._pending_size
+        limit = self._max_event_size
+        if pending > limit:
+            return "line"
+        parts = self._parts
+        head = parts[0][:6] if len(parts[0]) >= 6 else b"".join(parts)[:6]
+        if not head.startswith(b"data:"):
+            return None  # another field, a comment, or a name still arriving: adds no data
+        # The value so far (one leading space is not part of it) and its LF.
+        added = pending - 5 if head == b"data: " else pending - 4
+        return "event" if self._data_size + added > limit else None
 
     def _start(self, data: bytes) -> bytes:
         if self._state is _State.BROKEN:
