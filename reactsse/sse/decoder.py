@@ -100,15 +100,7 @@ class EventStreamDecoder(FastPaths):
         if self._skip_lf or CR in data:
             data, self._skip_lf = normalise_line_ends(data, self._skip_lf)
         if LF not in data:  # no line completed (reads inside a long event): keep the piece
-            if data:
-                self._idle = False
-                self._parts.append(data)
-                self._pending_size += len(data)
-                if self._pending_size + self._data_size > self._max_event_size:
-                    fault = self._partial_fault()
-                    if fault is not None:
-                        return self._fault(fault, [])
-            return []
+            return self._keep_partial(data, []) if data else []
         events: list[MessageEvent] = []
         size = 0  # the size of a chunk that went through the line loop alone
         policy = self._policy
