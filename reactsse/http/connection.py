@@ -50,10 +50,8 @@ from typing import Literal
 
 import h11
 
-from reactsse._version import __version__
 from reactsse.errors import (
     ConnectionClosed,
-    LimitExceeded,
     LocalProtocolError,
     ReactSSEError,
     RemoteProtocolError,
@@ -61,6 +59,14 @@ from reactsse.errors import (
 from reactsse.http.chunked import BatchDechunker, excerpt
 from reactsse.http.content import ContentDecoder, content_decoder_for
 from reactsse.http.events import ResponseEnd, ResponseEvent, ResponseHead, decode_headers
+from reactsse.http.head import (
+    body_framing,
+    bounded,
+    final_head,
+    request_headers,
+    response_head,
+    translated,
+)
 from reactsse.http.url import URL
 
 __all__ = [
@@ -72,38 +78,15 @@ __all__ = [
 ]
 
 DEFAULT_MAX_HEADER_SIZE = 64 * 1024
+"""Default cap, in bytes, of a response head, an incomplete chunk-size line and the trailers."""
+
 # 1xx heads skipped before the final one, at most: a client that skips them without a count
 # can be held for ever by a server that sends "102 Processing" without end. A real server sends
 # a few (a 100 Continue, some 103 Early Hints, a 102 per long wait).
 DEFAULT_MAX_INFORMATIONAL = 32
-"""Default cap, in bytes, of a response head, an incomplete chunk-size line and the trailers."""
 
 DEFAULT_BODY_READER: Literal["batch", "h11"] = "batch"
 """The chunked-body reader ``ClientConnection`` uses unless told otherwise (see docs/http.md)."""
-
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_ERROR_TEXT_LIMIT = 200
-
-Framing = Literal["none", "chunked", "length", "close"]
-
-
-def body_framing(method: bytes, status: int, headers: Iterable[tuple[bytes, bytes]]) -> Framing:
-    """How the body of a final response to ``method`` is delimited (RFC 9112 §6.3, in order).
-
-    ``"none"``: a response to HEAD, a 204 or a 304 (rule 1), a 2xx to CONNECT (rule 2: the
-    connection becomes a tunnel); ``"chunked"``: Transfer-Encoding is present (rules 3-4; h11 has
-    already rejected any value but ``chunked``, and it overrides a Content-Length); ``"length"``:
-    Content-Length (rule 6); ``"close"``: neither, the body runs until the server closes the
-    connection (rule 8). ``headers`` are lower-cased names, as h11 gives them.
-    """
-    if status in (204, 304) or method == b"HEAD" or status < 200:
-        return "none"
-    if method == b"CONNECT" and status < 300:
-        return "none"
-    names = {name for name, _ in headers}
-    if b"transfer-encoding" in names:
-        return "chunked"
-    return "length" if b"content-length" in names else "close"
 
 
 class ConnectionState(enum.Enum):
@@ -213,7 +196,7 @@ class ClientConnection:
             raise LocalProtocolError("send_request() may be called once per ClientConnection")
         try:
             method_bytes = method.encode("ascii")
-            encoded = _request_headers(method, url, headers, body)
+            encoded = request_headers(method, url, headers, body)
             request = h11.Request(
                 method=method_bytes, target=url.target.encode("ascii"), headers=encoded
             )
@@ -224,7 +207,7 @@ class ClientConnection:
         except UnicodeEncodeError as exc:
             raise LocalProtocolError(f"cannot encode request: {exc}") from exc
         except h11.LocalProtocolError as exc:
-            raise LocalProtocolError(f"invalid request: {_bounded(str(exc))}") from exc
+            raise LocalProtocolError(f"invalid request: {bounded(str(exc))}") from exc
         self._method = method_bytes
         self._url = url
         self._state = ConnectionState.HEAD
@@ -361,7 +344,7 @@ class ClientConnection:
             )
         self._head += data
         self._h11.receive_data(data)
-        event, self._informational = _final_head(
+        event, self._informational = final_head(
             self._h11,
             self._head,
             self._max_header_size,
@@ -376,7 +359,7 @@ class ClientConnection:
         body: list[bytes | bytearray | memoryview],
         found: list[ResponseHead],
     ) -> ResponseEnd | None:
-        head = _response_head(event)
+        head = response_head(event)
         found.append(head)
         self._state = ConnectionState.BODY
         self._head = bytearray()
@@ -435,106 +418,12 @@ class ClientConnection:
         except h11.RemoteProtocolError as exc:
             if eof:
                 raise self._closed_early(str(exc)) from exc
-            raise _translated(exc, None, self._max_header_size) from exc
+            raise translated(exc, None, self._max_header_size) from exc
 
     def _closed_early(self, detail: str) -> ConnectionClosed:
         url = self._url
         return ConnectionClosed(
-            f"connection closed before the response was complete ({_bounded(detail)})",
+            f"connection closed before the response was complete ({bounded(detail)})",
             host=url.host if url else None,
             port=url.port if url else None,
         )
-
-
-def _response_head(event: h11.Response) -> ResponseHead:
-    return ResponseHead(
-        status=event.status_code,
-        reason=event.reason.decode("latin-1"),
-        headers=decode_headers(event.headers),
-        http_version=event.http_version.decode("ascii"),
-    )
-
-
-def _final_head(
-    connection: h11.Connection, head: bytearray, limit: int, skipped: int, max_skipped: int
-) -> tuple[h11.Response | None, int]:
-    """Read heads out of what h11 was fed: skip 1xx heads, return the final response (or None
-    while it is incomplete) and the count of 1xx heads skipped so far. ``head`` holds the bytes
-    fed since the head being read began (those of skipped 1xx heads are dropped from it);
-    ``limit`` is ``max_header_size``; ``skipped`` the 1xx heads skipped before this call, at
-    most ``max_skipped`` (``max_informational``)."""
-    while True:
-        try:
-            event = connection.next_event()
-        except h11.RemoteProtocolError as exc:
-            raise _translated(exc, head, limit) from exc
-        if event is h11.NEED_DATA or event is h11.PAUSED:
-            return None, skipped
-        size = len(head) - len(connection.trailing_data[0])  # h11 keeps what follows the head
-        if size > limit:
-            raise _head_too_large(head, limit)  # h11 only limits incomplete heads
-        if isinstance(event, h11.InformationalResponse):
-            if event.status_code == 101:
-                raise RemoteProtocolError(
-                    "the server switched protocols (101 Switching Protocols); "
-                    "reactsse speaks HTTP/1.1 only"
-                )
-            if skipped >= max_skipped:
-                reason = _bounded(event.reason.decode("latin-1"))
-                raise LimitExceeded(
-                    f"more than max_informational={max_skipped} 1xx responses before the final "
-                    f"response (the last: {event.status_code} {reason})",
-                    limit=max_skipped,
-                )
-            skipped += 1
-            del head[:size]
-            continue  # RFC 9110 §15.2: a client skips 1xx responses it does not expect
-        if not isinstance(event, h11.Response):  # pragma: no cover - h11 guarantees it
-            raise RemoteProtocolError(f"unexpected HTTP event {event!r}")
-        return event, skipped
-
-
-def _translated(exc: h11.RemoteProtocolError, head: bytearray | None, limit: int) -> ReactSSEError:
-    """Our error for h11's, raised while reading ``head`` (None: the body)."""
-    if exc.error_status_hint == 431:  # h11's "Receive buffer too long"
-        if head is not None:
-            return _head_too_large(head, limit)
-        return LimitExceeded(
-            f"response chunk-size line or trailer section longer than max_header_size={limit} "
-            "bytes",
-            limit=limit,
-        )
-    where = f" in {excerpt(head)}" if head is not None else ""
-    return RemoteProtocolError(f"malformed HTTP response: {_bounded(str(exc))}{where}")
-
-
-def _head_too_large(head: bytearray, limit: int) -> LimitExceeded:
-    return LimitExceeded(
-        f"response head larger than max_header_size={limit} bytes: {excerpt(head)}",
-        limit=limit,
-    )
-
-
-def _bounded(text: str) -> str:
-    return text if len(text) <= _ERROR_TEXT_LIMIT else text[:_ERROR_TEXT_LIMIT] + "..."
-
-
-def _request_headers(
-    method: str, url: URL, headers: Iterable[tuple[str, str]], body: bytes | None
-) -> list[tuple[bytes, bytes]]:
-    """The request's header fields, defaults first, as ``send_request`` documents them.
-
-    Raises UnicodeEncodeError for a name or value that is not latin-1."""
-    user = [(name, value.strip(" \t")) for name, value in headers]
-    overridden = {name.lower() for name, _ in user}
-    wants_length = body is not None or method.upper() in _BODY_METHODS
-    if wants_length and not overridden & {"content-length", "transfer-encoding"}:
-        user.append(("Content-Length", str(len(body or b""))))
-    defaults = [
-        ("Host", url.host_header),
-        ("Accept", "text/event-stream"),
-        ("Cache-Control", "no-cache"),
-        ("User-Agent", f"reactsse/{__version__}"),
-    ]
-    wire_headers = [(n, v) for n, v in defaults if n.lower() not in overridden] + user
-    return [(n.encode("latin-1"), v.encode("latin-1")) for n, v in wire_headers]
