@@ -70,3 +70,22 @@ def test_chat(server: BackgroundServer, api: list[str]) -> None:
 def test_demo() -> None:
     result = same_on_every_loop("demo", "--rate", "0")
     assert result.returncode == 0 and len(result.stdout.strip()) > 20
+
+
+@pytest.mark.parametrize(
+    "command", [["get", "http://127.0.0.1:9/"], ["demo"], ["bench", "http://127.0.0.1:9/"]]
+)
+def test_loop_trio_without_trio_is_one_usage_line(command: list[str]) -> None:
+    """trio is not a dependency: without it, ``--loop trio`` says how to get it, in one line."""
+    script = (
+        "import sys; sys.modules['trio'] = None\n"  # as if trio were not installed
+        "from reactsse.cli import main\n"
+        f"sys.exit(main({[*command, '--loop', 'trio']!r}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert "--loop trio needs the trio package: pip install trio" in result.stderr

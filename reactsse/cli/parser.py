@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from typing import NoReturn, TypeAlias
 
 from reactsse import __version__
@@ -38,10 +39,18 @@ def _add_header_option(parser: argparse.ArgumentParser, help_text: str) -> None:
     )
 
 
+def loop_choice(name: str) -> str:
+    """A ``--loop`` value. trio is not a dependency of reactsse: say how to get it, in one line."""
+    if name == "trio" and importlib.util.find_spec("trio") is None:
+        raise argparse.ArgumentTypeError("--loop trio needs the trio package: pip install trio")
+    return name
+
+
 def add_loop_option(parser: argparse.ArgumentParser) -> None:
     """``--loop``: the event loop a client command runs on (the output is the same on each)."""
     parser.add_argument(
         "--loop",
+        type=loop_choice,
         choices=("select", "asyncio", "trio"),
         default="select",
         help="the event loop: reactsse's own StreamSelectLoop (default), or the ReactPHP-style "
@@ -357,7 +366,11 @@ def _add_bench_output(bench: argparse.ArgumentParser) -> None:
     from reactsse.loadgen.runner import LOOPS
 
     bench.add_argument(
-        "--loop", choices=LOOPS, default="select", help="event loop of the client (default select)"
+        "--loop",
+        type=loop_choice,
+        choices=LOOPS,
+        default="select",
+        help="event loop of the client (default select)",
     )
     bench.add_argument(
         "-p",
