@@ -156,7 +156,7 @@ def _start_prerendered(scale: float) -> tuple[subprocess.Popen[str], str]:
 
 def _start_serve() -> tuple[subprocess.Popen[str], str]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "reactsse", "serve", "--port", "0", "--rate", "0"],
+        [sys.executable, "-m", "reactsse", "serve", "--port", "0", "--rate", "0", "--quiet"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         text=True,
