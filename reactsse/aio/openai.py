@@ -18,7 +18,7 @@ from reactsse.eventsource import EventSource, EventSourceOptions
 from reactsse.loop import LoopInterface
 from reactsse.openai import ChatAccumulator, OpenAIClient, ResponsesAccumulator
 from reactsse.openai.request import chat_body, responses_body
-from reactsse.openai.streams import Accumulator
+from reactsse.openai.streams import Accumulator, feed_items
 from reactsse.openai.types import (
     ChatCompletion,
     ChatDelta,
@@ -94,13 +94,8 @@ class AsyncStream(HostedStream[MessageEvent], Generic[_D, _R]):
             except Exception:
                 self._finished = True  # an error of the connection, already translated
                 raise
-            try:
-                items.extend(self._accumulator.feed(event))
-            except ReactSSEError as feed_error:
-                self.close()
-                raise self._translate(feed_error) from None
-            if self._accumulator.done:
-                self._end()  # the terminator: done, whether or not the server ends the response
+            if feed_items(self._accumulator, event, items, self.close, self._translate):
+                self._end()
             items.reverse()  # handed out with pop(), first item last
         return items.pop()
 
