@@ -16,9 +16,9 @@ from reactsse.aio.hosted import DEFAULT_MAX_BUFFERED_EVENTS, HostedSource, Hoste
 from reactsse.errors import ReactSSEError
 from reactsse.eventsource import EventSource, EventSourceOptions
 from reactsse.loop import LoopInterface
-from reactsse.openai import ChatAccumulator, OpenAIClient, ResponsesAccumulator
-from reactsse.openai.request import chat_body, responses_body
-from reactsse.openai.streams import Accumulator
+from reactsse.openai import OpenAIClient
+from reactsse.openai.request import StreamRequest, chat_request, responses_request
+from reactsse.openai.streams import Accumulator, feed_items
 from reactsse.openai.types import (
     ChatCompletion,
     ChatDelta,
@@ -94,13 +94,8 @@ class AsyncStream(HostedStream[MessageEvent], Generic[_D, _R]):
             except Exception:
                 self._finished = True  # an error of the connection, already translated
                 raise
-            try:
-                items.extend(self._accumulator.feed(event))
-            except ReactSSEError as feed_error:
-                self.close()
-                raise self._translate(feed_error) from None
-            if self._accumulator.done:
-                self._end()  # the terminator: done, whether or not the server ends the response
+            if feed_items(self._accumulator, event, items, self.close, self._translate):
+                self._end()
             items.reverse()  # handed out with pop(), first item last
         return items.pop()
 
@@ -150,13 +145,12 @@ class AsyncOpenAIClient:
         key = "set" if self.client.has_api_key else "none"
         return f"<AsyncOpenAIClient base_url={self.client.base_url!r} api_key={key}>"
 
-    def _stream(
-        self, path: str, payload: dict[str, Any], accumulator: Accumulator[_D, _R]
-    ) -> AsyncStream[_D, _R]:
+    def _stream(self, request: StreamRequest[Accumulator[_D, _R]]) -> AsyncStream[_D, _R]:
         client = self.client
+        path, body, accumulator = request
 
         def open_source(loop: LoopInterface) -> EventSource:
-            return client.open_source(path, payload, loop)
+            return client.open_source(path, body, loop)
 
         return AsyncStream(open_source, accumulator, client.translate_error, self._max_buffered)
 
@@ -174,8 +168,7 @@ class AsyncOpenAIClient:
         The request and errors of ``OpenAIClient.iter_chat``; yields ``ChatDelta`` objects;
         ``result`` is the ``ChatCompletion`` once iteration ends.
         """
-        payload = chat_body(messages, model, tools, include_usage, extra)
-        return self._stream("/chat/completions", payload, ChatAccumulator())
+        return self._stream(chat_request(messages, model, tools, include_usage, extra))
 
     def iter_responses(
         self,
@@ -191,5 +184,4 @@ class AsyncOpenAIClient:
         The request and errors of ``OpenAIClient.iter_responses``; ``result`` is the
         ``ResponseResult`` once iteration ends.
         """
-        payload = responses_body(input, model, instructions, tools, extra)
-        return self._stream("/responses", payload, ResponsesAccumulator())
+        return self._stream(responses_request(input, model, instructions, tools, extra))

@@ -49,15 +49,12 @@ def cmd_get(args: argparse.Namespace) -> int:
         from reactsse.aio import run
 
         return run(lambda: _get_async(args, options, shown), backend=args.loop)
-    count = 0
+    printer = _Printer(args, shown)
     with _connect(args.url, options=options) as events:
         for event in events:
-            count += 1
-            if _print(args, event, count, shown):
+            if printer.show(event):
                 break
-    if shown is not None:
-        shown.finish()
-    return EXIT_OK
+    return printer.finish()
 
 
 async def _get_async(
@@ -66,32 +63,43 @@ async def _get_async(
     """``cmd_get`` in an asyncio or trio program: the same events, through ``aconnect``."""
     from reactsse.aio import aconnect
 
-    count = 0
+    printer = _Printer(args, shown)
     async with aconnect(args.url, options=options) as events:
         async for event in events:
-            count += 1
-            if _print(args, event, count, shown):
+            if printer.show(event):
                 break
-    if shown is not None:
-        shown.finish()
-    return EXIT_OK
+    return printer.finish()
 
 
-def _print(
-    args: argparse.Namespace, event: MessageEvent, count: int, shown: CliTrace | None
-) -> bool:
-    """Print the ``count``-th event as ``--format`` says; True when ``--max-events`` is reached.
+class _Printer:
+    """Prints the events of ``get`` as ``--format`` says, for the blocking and the async loop."""
 
-    Then the trace lines that came after this event may go out (``shown``: the trace holds
-    them until the event they followed is printed).
-    """
-    if args.format == "jsonl":
-        write(event_json(event) + "\n")
-    elif args.format == "text":
-        write(event_text(event) + "\n")
-    if shown is not None:
-        shown.shown()
-    return args.max_events is not None and count >= args.max_events
+    def __init__(self, args: argparse.Namespace, shown: CliTrace | None) -> None:
+        self._format = args.format
+        self._max_events: int | None = args.max_events
+        self._shown = shown
+        self._count = 0
+
+    def show(self, event: MessageEvent) -> bool:
+        """Print one event; True when ``--max-events`` is reached.
+
+        Then the trace lines that came after this event may go out (``shown``: the trace holds
+        them until the event they followed is printed).
+        """
+        self._count += 1
+        if self._format == "jsonl":
+            write(event_json(event) + "\n")
+        elif self._format == "text":
+            write(event_text(event) + "\n")
+        if self._shown is not None:
+            self._shown.shown()
+        return self._max_events is not None and self._count >= self._max_events
+
+    def finish(self) -> int:
+        """The stream ended (or ``--max-events`` was reached): the trace's last lines go out."""
+        if self._shown is not None:
+            self._shown.finish()
+        return EXIT_OK
 
 
 def looks_like_json(text: str) -> bool:

@@ -263,18 +263,15 @@ class PendingConnect:
         """Stop every step: cancel the timer, the resolution, the attempts, the handshake."""
         self._phase = _Phase.DONE
         self._timer.cancel()
-        if self._resolution is not None:
-            self._resolution.cancel()
-            self._resolution = None
-        if self._attempts is not None:
-            self._attempts.cancel()
-            self._attempts = None
-        if self._tunnel is not None:
-            self._tunnel.cancel()
-            self._tunnel = None
-        if self._tls is not None:
-            self._tls.close()
-            self._tls = None
+        steps: tuple[Resolution | AddressAttempts | SocketHandshake | None, ...]
+        steps = (self._resolution, self._attempts, self._tunnel)
+        tls = self._tls
+        self._resolution = self._attempts = self._tunnel = self._tls = None
+        for step in steps:
+            if step is not None:
+                step.cancel()
+        if tls is not None:
+            tls.close()
 
     def _fail(self, error: Exception) -> None:
         self._release()

@@ -81,22 +81,12 @@ class EventSourceOptions:
     URL (``http://``, ``socks5h://``, ..., credentials allowed): every request through it."""
 
     def __post_init__(self) -> None:
-        durations = {
-            "retry": self.retry,
-            "max_reconnect_delay": self.max_reconnect_delay,
-            "min_reconnect_delay": self.min_reconnect_delay,
-            "backoff_reset_after": self.backoff_reset_after,
-        }
-        for name, value in durations.items():
+        for name in ("retry", "max_reconnect_delay", "min_reconnect_delay", "backoff_reset_after"):
+            value = getattr(self, name)
             if not value >= 0:  # also refuses NaN
                 raise ValueError(f"{name} must be >= 0, not {value!r}")
-        timeouts = {
-            "connect_timeout": self.connect_timeout,
-            "read_timeout": self.read_timeout,
-            "head_timeout": self.head_timeout,
-            "event_timeout": self.event_timeout,
-        }
-        for name, timeout in timeouts.items():
+        for name in ("connect_timeout", "read_timeout", "head_timeout", "event_timeout"):
+            timeout = getattr(self, name)
             if timeout is not None and not timeout > 0:
                 raise ValueError(f"{name} must be > 0 or None, not {timeout!r}")
         if self.max_redirects < 0 or (self.max_retries is not None and self.max_retries < 0):

@@ -11,7 +11,16 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from reactsse.mock.common import JSONObject, chunks, dumps, int_param, message_text, pace
+from reactsse.mock.common import (
+    JSONObject,
+    chunks,
+    dumps,
+    int_param,
+    message_text,
+    model_param,
+    pace,
+    wants_usage,
+)
 from reactsse.mock.completion import CompletionStream
 from reactsse.mock.options import MockOptions
 from reactsse.mock.text import answer_tokens, count_tokens, tokenize
@@ -167,11 +176,9 @@ def completion(call: ChatCall, options: MockOptions) -> tuple[list[str], str]:
 
 def parse_chat(body: JSONObject) -> ChatCall | BodyReply:
     """Validate a chat request body: the call, or the 400 reply OpenAI gives."""
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        return error_reply(
-            400, "you must provide a model parameter", "invalid_request_error", param="model"
-        )
+    model = model_param(body)
+    if isinstance(model, BodyReply):
+        return model
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return error_reply(
@@ -196,14 +203,12 @@ def parse_chat(body: JSONObject) -> ChatCall | BodyReply:
     max_tokens = int_param(body, "max_completion_tokens", "max_tokens")
     if isinstance(max_tokens, BodyReply):
         return max_tokens
-    stream_options = body.get("stream_options")
-    include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
     return ChatCall(
         model=model,
         prompt="\n".join(texts),
         last_user=last_user,
         max_tokens=max_tokens,
-        include_usage=include_usage,
+        include_usage=wants_usage(body),
         tool=chosen_tool(body),
     )
 

@@ -41,6 +41,22 @@ def message_text(content: object) -> str:
     return ""
 
 
+def model_param(body: JSONObject) -> str | BodyReply:
+    """The request's ``model``: a non-empty string, or the 400 reply OpenAI gives."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return error_reply(
+            400, "you must provide a model parameter", "invalid_request_error", param="model"
+        )
+    return model
+
+
+def wants_usage(body: JSONObject) -> bool:
+    """True if ``stream_options.include_usage`` is true: a last chunk with the ``usage``."""
+    stream_options = body.get("stream_options")
+    return isinstance(stream_options, dict) and stream_options.get("include_usage") is True
+
+
 def int_param(body: JSONObject, *names: str) -> int | BodyReply | None:
     """The first of ``names`` present in ``body``: an integer >= 1, or a 400 reply."""
     for name in names:

@@ -13,7 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reactsse.mock.chat import chat_usage
-from reactsse.mock.common import JSONObject, chunks, dumps, int_param, pace
+from reactsse.mock.common import (
+    JSONObject,
+    chunks,
+    dumps,
+    int_param,
+    model_param,
+    pace,
+    wants_usage,
+)
 from reactsse.mock.completion import CompletionStream
 from reactsse.mock.text import answer_tokens, count_tokens
 from reactsse.server.app import BodyReply, Event, error_reply
@@ -109,11 +117,9 @@ def _usage(prompt_tokens: int, completion_tokens: int) -> JSONObject:
 
 def parse_text_completion(body: JSONObject) -> TextCall | BodyReply:
     """Validate a text-completion request body: the call, or the 400 reply OpenAI gives."""
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        return error_reply(
-            400, "you must provide a model parameter", "invalid_request_error", param="model"
-        )
+    model = model_param(body)
+    if isinstance(model, BodyReply):
+        return model
     prompt = body.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
         prompt = prompt[0]
@@ -130,6 +136,4 @@ def parse_text_completion(body: JSONObject) -> TextCall | BodyReply:
     max_tokens = int_param(body, "max_tokens")
     if isinstance(max_tokens, BodyReply):
         return max_tokens
-    stream_options = body.get("stream_options")
-    include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
-    return TextCall(model, prompt, max_tokens, include_usage)
+    return TextCall(model, prompt, max_tokens, wants_usage(body))

@@ -7,7 +7,8 @@ arrive as fragments keyed by ``index``: the first fragment carries ``id`` and ``
 later ones append to ``function.arguments``.
 
 No I/O here (no socket, loop or clock): the blocking iterator, the loop callbacks and the
-async client (``reactsse.aio.AsyncOpenAIClient``) drive this same class.
+async client (``reactsse.aio.AsyncOpenAIClient``) drive this same class. The framing it shares
+with the text-completions stream (``[DONE]``, errors, ``usage``) is ``ChoiceStreamAccumulator``'s.
 """
 
 from __future__ import annotations
@@ -15,19 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from reactsse.errors import RemoteProtocolError
-from reactsse.openai.payload import (
-    DONE,
-    api_error_from_payload,
-    as_dict,
-    as_int,
-    as_list,
-    as_str,
-    decode_json,
-    error_json,
-    usage_from,
-    warn_incomplete,
-)
+from reactsse.openai.accumulator import ChoiceStreamAccumulator
+from reactsse.openai.payload import as_dict, as_int, as_list, as_str, warn_incomplete
 from reactsse.openai.types import (
     ChatChoice,
     ChatCompletion,
@@ -36,7 +26,6 @@ from reactsse.openai.types import (
     ToolCallDelta,
     Usage,
 )
-from reactsse.sse import MessageEvent
 
 __all__ = ["ChatAccumulator"]
 
@@ -68,7 +57,7 @@ class _ChoiceState:
         )
 
 
-class ChatAccumulator:
+class ChatAccumulator(ChoiceStreamAccumulator[ChatDelta]):
     """Turns the events of a Chat Completions stream into ``ChatDelta`` objects, and assembles them.
 
     Sans-IO: ``feed`` each ``MessageEvent`` as it is dispatched; call ``finish()`` when the
@@ -78,79 +67,13 @@ class ChatAccumulator:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self._choices: dict[int, _ChoiceState] = {}
-        self._id: str | None = None
-        self._model: str | None = None
-        self._usage: Usage | None = None
-        self._done = False
 
-    @property
-    def done(self) -> bool:
-        """True once ``data: [DONE]`` was received."""
-        return self._done
+    def usage_delta(self, usage: Usage, chunk_id: str | None, model: str | None) -> ChatDelta:
+        return ChatDelta(-1, usage=usage, id=chunk_id, model=model)
 
-    def feed(self, event: MessageEvent) -> list[ChatDelta]:
-        """Take one event; return the deltas it carries (often one, ``[]`` for nothing useful).
-
-        Raises ``APIError`` for ``event: error`` or a ``{"error": ...}`` payload, and
-        ``RemoteProtocolError`` for data that is neither ``[DONE]`` nor a JSON object.
-        """
-        if self._done:
-            return []
-        data = event.data
-        if event.type == "error":
-            raise api_error_from_payload(error_json(data), event="error")
-        if data == DONE or (len(data) < 16 and data.strip() == DONE):
-            # The sentinel; surrounding whitespace tolerated (openai-python uses startswith).
-            self._done = True
-            return []
-        if not data or data.isspace():
-            # An empty data field (``data:`` + blank line) carries nothing: skip it, the way
-            # keep-alive comments are skipped (reported against the official SDK:
-            # https://github.com/openai/openai-python/issues/2722).
-            return []
-        try:
-            chunk = decode_json(event)
-        except RemoteProtocolError:
-            if "\n" not in data:
-                raise
-            # Some servers (seen in vLLM and LocalAI samples) end each event with a single LF,
-            # so a conforming decoder joins several chunks into one event's data, one JSON
-            # document per line. Take them one by one; a data field that is neither (e.g. a
-            # bad pretty-printed object) still raises.
-            return self._feed_lines(event)
-        if "error" in chunk and chunk["error"] is not None:
-            raise api_error_from_payload(chunk, event=event.type)
-        chunk_id = as_str(chunk.get("id"))
-        model = as_str(chunk.get("model"))
-        self._id = self._id or chunk_id
-        self._model = self._model or model
-        deltas: list[ChatDelta] = []
-        for raw_choice in as_list(chunk.get("choices")):
-            choice = as_dict(raw_choice)
-            deltas.append(self._feed_choice(choice, chunk_id, model))
-        usage = usage_from(chunk.get("usage"))
-        if usage is not None:
-            self._usage = usage
-            deltas.append(ChatDelta(-1, usage=usage, id=chunk_id, model=model))
-        return deltas
-
-    def _feed_lines(self, event: MessageEvent) -> list[ChatDelta]:
-        lines = [line for line in event.data.split("\n") if line.strip()]
-        try:
-            for line in lines:
-                if line.strip() != DONE:
-                    decode_json(event._replace(data=line))
-        except RemoteProtocolError:
-            raise RemoteProtocolError(
-                f"event {event.type!r} carries data that is not JSON: {event.data[:200]!r}"
-            ) from None
-        deltas: list[ChatDelta] = []
-        for line in lines:
-            deltas.extend(self.feed(event._replace(data=line)))
-        return deltas
-
-    def _feed_choice(
+    def feed_choice(
         self, choice: dict[str, Any], chunk_id: str | None, model: str | None
     ) -> ChatDelta:
         delta = choice.get("delta")

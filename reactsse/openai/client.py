@@ -19,11 +19,13 @@ from reactsse.eventsource import EventSource, EventSourceOptions, Trace
 from reactsse.eventsource.request import normalise_headers
 from reactsse.http import parse_url
 from reactsse.loop import Loop, LoopInterface
-from reactsse.openai.chat import ChatAccumulator
-from reactsse.openai.completions import CompletionAccumulator
 from reactsse.openai.payload import translate_error
-from reactsse.openai.request import chat_body, completion_body, responses_body
-from reactsse.openai.responses import ResponsesAccumulator
+from reactsse.openai.request import (
+    StreamRequest,
+    chat_request,
+    completion_request,
+    responses_request,
+)
 from reactsse.openai.streams import (
     Accumulator,
     ChatStream,
@@ -162,16 +164,15 @@ class OpenAIClient:
 
     def _start(
         self,
-        path: str,
-        payload: dict[str, Any],
-        accumulator: Accumulator[_D, _R],
+        request: StreamRequest[Accumulator[_D, _R]],
         on_item: Callable[[_D], object],
         on_done: Callable[[_R], object] | None,
         on_error: Callable[[Exception], object] | None,
     ) -> StreamHandle[_D, _R]:
-        """A stream of ``path`` on ``self.loop``, callback style (``start_*``)."""
+        """A stream of ``request`` on ``self.loop``, callback style (``start_*``)."""
+        path, body, accumulator = request
         return StreamHandle(
-            self.open_source(path, payload, self.loop),
+            self.open_source(path, body, self.loop),
             accumulator,
             self.translate_error,
             on_item=on_item,
@@ -179,12 +180,11 @@ class OpenAIClient:
             on_error=on_error,
         )
 
-    def _iterate(
-        self, path: str, payload: dict[str, Any], accumulator: Accumulator[_D, _R]
-    ) -> StreamIterator[_D, _R]:
-        """A stream of ``path`` on a private loop, blocking (``iter_*``)."""
+    def _iterate(self, request: StreamRequest[Accumulator[_D, _R]]) -> StreamIterator[_D, _R]:
+        """A stream of ``request`` on a private loop, blocking (``iter_*``)."""
+        path, body, accumulator = request
         return StreamIterator(
-            lambda loop: self.open_source(path, payload, loop), accumulator, self.translate_error
+            lambda loop: self.open_source(path, body, loop), accumulator, self.translate_error
         )
 
     def _request_headers(self) -> list[tuple[str, str]]:
@@ -232,10 +232,8 @@ class OpenAIClient:
         ends without ``[DONE]`` warns ``IncompleteStreamWarning`` and still calls ``on_done``.
         Raises ``InvalidURL``/``TypeError`` (unserialisable body) at once.
         """
-        payload = chat_body(messages, model, tools, include_usage, extra)
-        return self._start(
-            "/chat/completions", payload, ChatAccumulator(), on_delta, on_done, on_error
-        )
+        request = chat_request(messages, model, tools, include_usage, extra)
+        return self._start(request, on_delta, on_done, on_error)
 
     def iter_chat(
         self,
@@ -251,8 +249,7 @@ class OpenAIClient:
         Same request and errors as ``start_chat``; returns a ``StreamIterator`` of
         ``ChatDelta`` whose ``result`` is the ``ChatCompletion`` once iteration ends.
         """
-        payload = chat_body(messages, model, tools, include_usage, extra)
-        return self._iterate("/chat/completions", payload, ChatAccumulator())
+        return self._iterate(chat_request(messages, model, tools, include_usage, extra))
 
     # -- text completions -------------------------------------------------------------------
 
@@ -275,10 +272,8 @@ class OpenAIClient:
         served by OpenAI, vLLM, Ollama and llama.cpp. Later: ``on_delta(CompletionDelta)`` per
         chunk and choice, then ``on_done(Completion)``, or ``on_error`` as in ``start_chat``.
         """
-        payload = completion_body(prompt, model, include_usage, extra)
-        return self._start(
-            "/completions", payload, CompletionAccumulator(), on_delta, on_done, on_error
-        )
+        request = completion_request(prompt, model, include_usage, extra)
+        return self._start(request, on_delta, on_done, on_error)
 
     def iter_completion(
         self,
@@ -293,8 +288,7 @@ class OpenAIClient:
         Same request and errors as ``start_completion``; ``result`` is the ``Completion`` once
         iteration ends.
         """
-        payload = completion_body(prompt, model, include_usage, extra)
-        return self._iterate("/completions", payload, CompletionAccumulator())
+        return self._iterate(completion_request(prompt, model, include_usage, extra))
 
     # -- Responses API ----------------------------------------------------------------------
 
@@ -319,10 +313,8 @@ class OpenAIClient:
         ``ResponseCompleted``), then ``on_done(ResponseResult)``, or ``on_error`` as in
         ``start_chat`` (``response.failed`` and ``error`` events raise ``APIError``).
         """
-        payload = responses_body(input, model, instructions, tools, extra)
-        return self._start(
-            "/responses", payload, ResponsesAccumulator(), on_event, on_done, on_error
-        )
+        request = responses_request(input, model, instructions, tools, extra)
+        return self._start(request, on_event, on_done, on_error)
 
     def iter_responses(
         self,
@@ -338,8 +330,7 @@ class OpenAIClient:
         Same request and errors as ``start_responses``; ``result`` is the ``ResponseResult``
         once iteration ends.
         """
-        payload = responses_body(input, model, instructions, tools, extra)
-        return self._iterate("/responses", payload, ResponsesAccumulator())
+        return self._iterate(responses_request(input, model, instructions, tools, extra))
 
 
 def _client_options(

@@ -7,30 +7,22 @@ is ``data: {"object": "text_completion", "choices": [{"index", "text", "finish_r
 ``data: [DONE]`` ends the stream; with ``stream_options.include_usage`` the last chunk before
 ``[DONE]`` has ``"choices": []`` and the ``usage`` object.
 
-No I/O here (no socket, loop or clock), like ``ChatAccumulator``.
+No I/O here (no socket, loop or clock), like ``ChatAccumulator``; the framing both share
+(``[DONE]``, errors, ``usage``, one JSON document per line) is ``ChoiceStreamAccumulator``'s.
 """
 
 from __future__ import annotations
 
-from reactsse.openai.payload import (
-    DONE,
-    api_error_from_payload,
-    as_dict,
-    as_int,
-    as_list,
-    as_str,
-    decode_json,
-    error_json,
-    usage_from,
-    warn_incomplete,
-)
+from typing import Any
+
+from reactsse.openai.accumulator import ChoiceStreamAccumulator
+from reactsse.openai.payload import as_int, as_str, warn_incomplete
 from reactsse.openai.types import Completion, CompletionChoice, CompletionDelta, Usage
-from reactsse.sse import MessageEvent
 
 __all__ = ["CompletionAccumulator"]
 
 
-class CompletionAccumulator:
+class CompletionAccumulator(ChoiceStreamAccumulator[CompletionDelta]):
     """Turns the events of a text-completions stream into ``CompletionDelta`` objects, and
     assembles them into a ``Completion``.
 
@@ -39,57 +31,24 @@ class CompletionAccumulator:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         # choice index -> [text pieces], finish_reason
         self._texts: dict[int, list[str]] = {}
         self._finish: dict[int, str] = {}
-        self._id: str | None = None
-        self._model: str | None = None
-        self._usage: Usage | None = None
-        self._done = False
 
-    @property
-    def done(self) -> bool:
-        """True once ``data: [DONE]`` was received."""
-        return self._done
+    def feed_choice(
+        self, choice: dict[str, Any], chunk_id: str | None, model: str | None
+    ) -> CompletionDelta:
+        index = as_int(choice.get("index"))
+        text = as_str(choice.get("text")) or ""
+        finish_reason = as_str(choice.get("finish_reason"))
+        self._texts.setdefault(index, []).append(text)
+        if finish_reason is not None:
+            self._finish[index] = finish_reason
+        return CompletionDelta(index, text, finish_reason, None, chunk_id, model)
 
-    def feed(self, event: MessageEvent) -> list[CompletionDelta]:
-        """Take one event; return the deltas it carries (``[]`` for nothing useful).
-
-        Raises ``APIError`` for ``event: error`` or a ``{"error": ...}`` payload, and
-        ``RemoteProtocolError`` for data that is neither ``[DONE]`` nor a JSON object.
-        """
-        if self._done:
-            return []
-        data = event.data
-        if event.type == "error":
-            raise api_error_from_payload(error_json(data), event="error")
-        if data.strip() == DONE:
-            self._done = True
-            return []
-        if not data or data.isspace():
-            return []  # an empty data field carries nothing, as for chat
-        chunk = decode_json(event)
-        if "error" in chunk and chunk["error"] is not None:
-            raise api_error_from_payload(chunk, event=event.type)
-        chunk_id = as_str(chunk.get("id"))
-        model = as_str(chunk.get("model"))
-        self._id = self._id or chunk_id
-        self._model = self._model or model
-        deltas: list[CompletionDelta] = []
-        for raw_choice in as_list(chunk.get("choices")):
-            choice = as_dict(raw_choice)
-            index = as_int(choice.get("index"))
-            text = as_str(choice.get("text")) or ""
-            finish_reason = as_str(choice.get("finish_reason"))
-            self._texts.setdefault(index, []).append(text)
-            if finish_reason is not None:
-                self._finish[index] = finish_reason
-            deltas.append(CompletionDelta(index, text, finish_reason, None, chunk_id, model))
-        usage = usage_from(chunk.get("usage"))
-        if usage is not None:
-            self._usage = usage
-            deltas.append(CompletionDelta(-1, usage=usage, id=chunk_id, model=model))
-        return deltas
+    def usage_delta(self, usage: Usage, chunk_id: str | None, model: str | None) -> CompletionDelta:
+        return CompletionDelta(-1, usage=usage, id=chunk_id, model=model)
 
     @property
     def completion(self) -> Completion:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, MutableSequence
 from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from reactsse.errors import ReactSSEError
@@ -34,6 +34,7 @@ __all__ = [
     "ResponsesStream",
     "StreamHandle",
     "StreamIterator",
+    "feed_items",
 ]
 
 _D = TypeVar("_D")
@@ -55,6 +56,29 @@ class Accumulator(Protocol[_D, _R_co]):
 Translate: TypeAlias = Callable[[ReactSSEError], ReactSSEError]
 """Turns an error of the stream into the one the user sees (the client's server-message and
 key-scrubbing translation)."""
+
+
+def feed_items(
+    accumulator: Accumulator[_D, object],
+    event: MessageEvent,
+    items: MutableSequence[_D],
+    close: Callable[[], None],
+    translate: Translate,
+) -> bool:
+    """The step an iterator takes for each event: ``StreamIterator`` here and ``AsyncStream``
+    in ``reactsse.aio`` share it.
+
+    The items of ``event`` go to the end of ``items``. An error the accumulator raises (an
+    ``APIError`` inside the stream, data that is not JSON) closes the stream (``close()``) and
+    leaves translated. Returns True once the terminator has come: the caller then finishes,
+    whether or not the server ends the response.
+    """
+    try:
+        items.extend(accumulator.feed(event))
+    except ReactSSEError as feed_error:
+        close()
+        raise translate(feed_error) from None
+    return accumulator.done
 
 
 class StreamHandle(Generic[_D, _R]):
@@ -210,13 +234,7 @@ class StreamIterator(Generic[_D, _R]):
             except Exception:
                 self._finished = True  # an error of the connection, already translated
                 raise
-            try:
-                items.extend(self._accumulator.feed(event))
-            except ReactSSEError as feed_error:
-                self.close()
-                raise self._translate(feed_error) from None
-            if self._accumulator.done:
-                # The terminator: finish now, whether or not the server ends the response.
+            if feed_items(self._accumulator, event, items, self.close, self._translate):
                 self._end()
         return items.popleft()
 
