@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 import trustme
+from _cli_helpers import run
 from _connector_helpers import refusing_port
 from _sse_test_servers import Exchange, ScriptedServer, sse_head
 
@@ -36,23 +37,6 @@ TOOLS = json.dumps(
         }
     ]
 )
-
-
-def run(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 30.0
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    full_env["NO_COLOR"] = "1"
-    full_env["PYTHONIOENCODING"] = "utf-8"
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "reactsse", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=timeout,
-        env=full_env,
-    )
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, text: str) -> None:

@@ -7,34 +7,16 @@ server or a scripted one on 127.0.0.1 and checks the exact exit code and that st
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
+from _cli_helpers import run
 from _connector_helpers import refusing_port
 from _sse_test_servers import Exchange, ScriptedServer
 
 from reactsse.cli.hints import body_excerpt
 from reactsse.server import BackgroundServer, ServerOptions
-
-
-def run(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 30.0
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    full_env["NO_COLOR"] = "1"
-    full_env["PYTHONIOENCODING"] = "utf-8"
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "reactsse", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=timeout,
-        env=full_env,
-    )
 
 
 def one_error_line(result: subprocess.CompletedProcess[str], code: int) -> str:

@@ -6,29 +6,16 @@ identical. The decorations on stderr name the loop, so only their outcome lines 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
+from _cli_helpers import run
 
 from reactsse.server import BackgroundServer, ServerOptions
 
 LOOPS = ("select", "asyncio", "trio")
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    env.update({"NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"})
-    return subprocess.run(
-        [sys.executable, "-m", "reactsse", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=30.0,
-        env=env,
-    )
 
 
 @pytest.fixture(scope="module")
