@@ -4,8 +4,9 @@ pproxy speaks HTTP CONNECT, SOCKS5 and SOCKS4 on one port; the tests start it as
 (with and without Basic credentials), stream events through it from the scripted SSE servers
 (plain and TLS targets, ``trustme`` certificates), kill it mid-stream, and check that planted
 credentials never reach an error, a trace or a repr. Refusals with a status pproxy does not
-send (403, 502) are checked on the sans-IO handshake; ``NO_PROXY`` and the environment are a
-table of the pure selection function. Nothing leaves loopback.
+send (403, 502) are checked on the sans-IO handshake here, and from real servers in
+``test_proxy_servers.py``; ``https://`` proxies are ``test_proxy_tls.py``'s. ``NO_PROXY`` and
+the environment are a table of the pure selection function. Nothing leaves loopback.
 """
 
 from __future__ import annotations
