@@ -63,6 +63,7 @@ class TLSLayer(Transport):
         self._on_close: Callable[[Exception | None], object] | None = None
         self._started = False
         self._paused = False
+        self._lower_ended = False  # the lower transport ended cleanly: EOF written to the BIO
         self._failed: TransportError | None = None  # failure before start(), reported by start()
 
     # -- Transport ------------------------------------------------------------------------------
@@ -133,6 +134,9 @@ class TLSLayer(Transport):
         self._encrypt(data)
 
     def end(self) -> None:
+        if self._state is State.HANDSHAKING:
+            self.close()  # nothing to flush yet; the handshake's owner is told by close()
+            return
         if self._state in (State.CLOSED, State.CLOSING):
             return
         was, self._state = self._state, State.CLOSING
@@ -155,8 +159,9 @@ class TLSLayer(Transport):
         if self._state is not State.OPEN or not self._started:
             return
         self._lower.resume_reading()
-        if self._incoming.pending or self._ssl.pending():
-            # Records that came with the handshake's last flight, or before a pause.
+        if self._incoming.pending or self._ssl.pending() or self._lower_ended:
+            # Records that came with the handshake's last flight or during a pause, and the
+            # end that came after them: delivered in order.
             self._loop.future_tick(self._deliver_if_reading)
 
     def __repr__(self) -> str:
@@ -208,6 +213,9 @@ class TLSLayer(Transport):
             return
         if error is None and self._state is State.OPEN:
             self._incoming.write_eof()
+            self._lower_ended = True
+            if not self._started or self._paused:
+                return  # what the BIO holds, then the end, once reading (resume_reading)
             self._deliver_plaintext()
         if self._state is not State.CLOSED:
             self._finish(as_transport_error(error, self.peer))

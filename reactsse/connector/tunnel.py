@@ -180,6 +180,8 @@ class TransportTunnel(Transport):
         self._on_data: Callable[[memoryview], object] | None = None
         self._on_close: Callable[[Exception | None], object] | None = None
         self._started = False
+        # The lower transport ended after the tunnel opened but before start(): reported then.
+        self._ended: tuple[Exception | None] | None = None
 
     def cancel(self) -> None:
         """Abort the handshake (as ``SocketHandshake.cancel``): ``close()``."""
@@ -204,6 +206,10 @@ class TransportTunnel(Transport):
         self._started = True
         self._on_data = on_data
         self._on_close = on_close
+        if self._ended is not None:
+            error = self._ended[0]
+            self._loop.future_tick(lambda: self._report(error))
+            return
         self._lower.resume_reading()
 
     def write(self, data: bytes) -> None:
@@ -275,10 +281,10 @@ class TransportTunnel(Transport):
     def _lower_closed(self, error: Exception | None) -> None:
         handshake = self._handshake
         if handshake is None:
-            on_close = self._on_close
-            self._on_data = self._on_close = self.on_drain = None
-            if on_close is not None:
-                on_close(error)
+            if not self._started:
+                self._ended = (error,)
+                return
+            self._report(error)
             return
         if error is None:
             try:
@@ -293,6 +299,12 @@ class TransportTunnel(Transport):
             failure.__cause__ = error
             error = failure
         self._fail(error)
+
+    def _report(self, error: Exception | None) -> None:
+        on_close = self._on_close
+        self._on_data = self._on_close = self.on_drain = None
+        if on_close is not None:
+            on_close(error)
 
     def _lower_drained(self) -> None:
         if self._handshake is None and self.on_drain is not None:
