@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -34,15 +35,23 @@ from reactsse.eventsource import TextTrace, connect
 
 @contextmanager
 def _server_process(command: list[str], port: int, what: str, cwd: Path) -> Iterator[int]:
-    """Run ``command`` until the block ends; yield ``port`` once it listens there."""
+    """Run ``command`` until the block ends; yield ``port`` once it listens there.
+
+    In a session of its own, killed as a process group: proxy.py's acceptors and workers are
+    child processes that outlive a parent killed alone.
+    """
     process = subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         wait_listening(port, what)
         yield port
     finally:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
 
 
