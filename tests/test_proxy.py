@@ -4,8 +4,9 @@ pproxy speaks HTTP CONNECT, SOCKS5 and SOCKS4 on one port; the tests start it as
 (with and without Basic credentials), stream events through it from the scripted SSE servers
 (plain and TLS targets, ``trustme`` certificates), kill it mid-stream, and check that planted
 credentials never reach an error, a trace or a repr. Refusals with a status pproxy does not
-send (403, 502) are checked on the sans-IO handshake; ``NO_PROXY`` and the environment are a
-table of the pure selection function. Nothing leaves loopback.
+send (403, 502) are checked on the sans-IO handshake here, and from real servers in
+``test_proxy_servers.py``; ``https://`` proxies are ``test_proxy_tls.py``'s. ``NO_PROXY`` and
+the environment are a table of the pure selection function. Nothing leaves loopback.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from _connector_helpers import CERTS, refusing_port
+from _proxy_helpers import SECRET, pproxy, three_events
 from _sse_test_servers import Exchange, ScriptedServer, sse_head
 
 from reactsse.errors import HTTPStatusError, InvalidURL, ProxyError
@@ -32,93 +32,26 @@ from reactsse.http.tunnel import ConnectHandshake
 pytest.importorskip("pproxy")
 pytest.importorskip("socksio")
 
-SECRET = "pl4nted-s3cret"
-# pproxy installs uvloop when it can, which then refuses its own get_event_loop() call; the
-# launcher hides uvloop so that pproxy runs on the standard asyncio loop.
-_LAUNCH = (
-    "import sys; sys.modules['uvloop'] = None; import pproxy.server as s; "
-    "sys.argv = ['pproxy', *sys.argv[1:]]; s.main()"
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class PProxy:
-    """A pproxy process listening on 127.0.0.1 (HTTP CONNECT, SOCKS5, SOCKS4)."""
-
-    def __init__(self, *, auth: str | None = None, block: Path | None = None) -> None:
-        self.port = _free_port()
-        self.auth = auth
-        self.block = block
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        listen = f"http+socks5+socks4://127.0.0.1:{self.port}"
-        if self.auth is not None:
-            listen += f"#{self.auth}"
-        command = [sys.executable, "-c", _LAUNCH, "-l", listen, "--auth", "0"]
-        if self.block is not None:
-            command += ["-b", str(self.block)]
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        pytest.fail("pproxy did not start listening")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(10)
-            self.process = None
-
-    def url(self, scheme: str = "http", credentials: str = "") -> str:
-        auth = f"{credentials}@" if credentials else ""
-        return f"{scheme}://{auth}127.0.0.1:{self.port}"
-
-
-@contextmanager
-def pproxy(**kwargs: object) -> Iterator[PProxy]:
-    proxy = PProxy(**kwargs)  # type: ignore[arg-type]
-    proxy.start()
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
-
-
-def _three_events(ex: Exchange) -> None:
-    ex.send_head(200, sse_head())
-    for n in (1, 2, 3):
-        ex.send_chunk(b"id: %d\ndata: event %d\n\n" % (n, n))
-    ex.end_chunks()
-
-
 # -- through a real proxy --------------------------------------------------------------------
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("scheme", ["http", "socks5", "socks5h", "socks4"])
-@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+@pytest.mark.parametrize(
+    ("scheme", "tls"),
+    [
+        (scheme, tls)
+        for scheme in ("http", "socks5", "socks5h", "socks4")
+        for tls in (False, True)
+        if not (scheme == "socks4" and tls)  # one SOCKS4 case: the tunnel is the same
+    ],
+    ids=lambda value: {False: "plain", True: "tls"}.get(value, value),
+)
 def test_events_through_the_proxy(scheme: str, tls: bool) -> None:
-    if scheme == "socks4" and tls:
-        pytest.skip("one SOCKS4 case is enough")
     server_tls = CERTS.server if tls else None
     trace_out = io.StringIO()
     with (
         pproxy() as proxy,
-        ScriptedServer(_three_events, ssl_context=server_tls) as server,
+        ScriptedServer(three_events, ssl_context=server_tls) as server,
         connect(
             server.url(),
             proxy=proxy.url(scheme),
@@ -141,7 +74,7 @@ def test_events_through_the_proxy(scheme: str, tls: bool) -> None:
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("scheme", ["http", "socks5h"])
 def test_proxy_credentials_good(scheme: str) -> None:
-    with pproxy(auth=f"alice:{SECRET}") as proxy, ScriptedServer(_three_events) as server:
+    with pproxy(auth=f"alice:{SECRET}") as proxy, ScriptedServer(three_events) as server:
         url = proxy.url(scheme, f"alice:{SECRET}")
         with connect(server.url(), proxy=url, reconnect=False) as events:
             assert [event.data for event in events] == ["event 1", "event 2", "event 3"]
@@ -151,7 +84,7 @@ def test_proxy_credentials_good(scheme: str) -> None:
 @pytest.mark.parametrize("scheme", ["http", "socks5h"])
 def test_proxy_credentials_bad_fail_at_once_and_never_show(scheme: str) -> None:
     trace_out = io.StringIO()
-    with pproxy(auth="alice:right-one") as proxy, ScriptedServer(_three_events) as server:
+    with pproxy(auth="alice:right-one") as proxy, ScriptedServer(three_events) as server:
         url = proxy.url(scheme, f"alice:{SECRET}")
         options = EventSourceOptions(proxy=url, trace=TextTrace(trace_out))
         start = time.monotonic()
@@ -174,7 +107,7 @@ def test_proxy_credentials_bad_fail_at_once_and_never_show(scheme: str) -> None:
 def test_a_proxy_that_refuses_the_target(tmp_path: Path) -> None:
     block = tmp_path / "block.txt"
     block.write_text("127\\.0\\.0\\.1\n")
-    with pproxy(block=block) as proxy, ScriptedServer(_three_events) as server:
+    with pproxy(block=block) as proxy, ScriptedServer(three_events) as server:
         with (
             connect(server.url(), proxy=proxy.url(), reconnect=False) as events,
             pytest.raises(ProxyError) as info,
@@ -187,7 +120,10 @@ def test_a_proxy_that_refuses_the_target(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_the_proxy_dies_mid_stream_and_the_stream_resumes_through_it() -> None:
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_the_proxy_dies_mid_stream_and_the_stream_resumes_through_it(
+    scheme: str, tmp_path: Path
+) -> None:
     resumed = threading.Event()
 
     def handler(ex: Exchange) -> None:
@@ -200,10 +136,18 @@ def test_the_proxy_dies_mid_stream_and_the_stream_resumes_through_it() -> None:
             resumed.set()
             ex.end_chunks()
 
-    with pproxy() as proxy, ScriptedServer(handler) as server:
+    tls = None
+    if scheme == "https":  # TLS to the proxy: the tunnel inside it dies, and is made again
+        tls = tmp_path / "proxy.pem"
+        CERTS.cert.private_key_and_cert_chain_pem.write_to_path(str(tls))
+    with pproxy(tls=tls) as proxy, ScriptedServer(handler) as server:
         got = []
         with connect(
-            server.url(), proxy=proxy.url(), retry=0.05, max_reconnect_delay=0.2
+            server.url(),
+            proxy=proxy.url(scheme),
+            proxy_ssl_context=CERTS.client,
+            retry=0.05,
+            max_reconnect_delay=0.2,
         ) as events:
             for event in events:
                 got.append(event.data)
@@ -273,7 +217,7 @@ def test_environment_proxy_is_used_for_a_name_and_named_in_the_error(
 
 @pytest.mark.timeout(60)
 def test_cli_proxy_and_trace_never_show_the_password() -> None:
-    with pproxy(auth=f"alice:{SECRET}") as proxy, ScriptedServer(_three_events) as server:
+    with pproxy(auth=f"alice:{SECRET}") as proxy, ScriptedServer(three_events) as server:
         ok = subprocess.run(
             [
                 sys.executable,
@@ -452,24 +396,12 @@ def test_system_trust_store_context_verifies_against_the_system() -> None:
 
     # A throwaway CA is in no system store: the handshake must refuse it.
     with (
-        ScriptedServer(_three_events, ssl_context=CERTS.server) as server,
+        ScriptedServer(three_events, ssl_context=CERTS.server) as server,
         connect(server.url(), ssl_context=system_trust_context(), reconnect=False) as events,
         pytest.raises(TLSError) as info,
     ):
         next(events)
     assert "certificate verify failed" in str(info.value)
-
-
-def test_an_https_proxy_is_refused_clearly_and_not_retried() -> None:
-    with (
-        connect("http://127.0.0.1:9/", proxy=f"https://u:{SECRET}@127.0.0.1:9") as events,
-        pytest.raises(ProxyError) as info,
-    ):
-        next(events)
-    # Refused before any byte is sent: no TLS-in-TLS yet (docs/connector.md, Known limits).
-    assert "https:// proxies are not supported yet" in str(info.value)
-    assert info.value.retryable is False
-    assert SECRET not in str(info.value)
 
 
 def test_the_openai_client_takes_the_proxy_option() -> None:

@@ -84,7 +84,8 @@ def reach_options(args: argparse.Namespace) -> dict[str, Any]:
         options["proxy"] = False
     if args.truststore:
         try:
-            options["ssl_context"] = system_trust_context()
+            # The operating system's store for the target and for an https:// proxy alike.
+            options["ssl_context"] = options["proxy_ssl_context"] = system_trust_context()
         except ImportError as exc:
             raise UsageError(str(exc)) from None
     return options

@@ -107,7 +107,7 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--proxy",
         metavar="URL",
-        help="connect through this proxy: http://[user:pass@]host:port, socks5h://, "
+        help="connect through this proxy: http://[user:pass@]host:port, https://, socks5h://, "
         "socks4a:// (default: HTTPS_PROXY/HTTP_PROXY/ALL_PROXY, minus NO_PROXY)",
     )
     parser.add_argument(
@@ -118,7 +118,8 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--truststore",
         action="store_true",
-        help="verify TLS against the operating system's trust store (needs reactsse[truststore])",
+        help="verify TLS (the target's and an https:// proxy's) against the operating system's "
+        "trust store (needs reactsse[truststore])",
     )
     parser.add_argument(
         "--event-timeout",

@@ -28,9 +28,10 @@ from reactsse.connector.resolve import (
     resolve_literal,
 )
 from reactsse.connector.socks import SocksHandshake
-from reactsse.connector.tls import TLSTransport
+from reactsse.connector.tls import TLSTransport, default_ssl_context
+from reactsse.connector.tlslayer import TLSLayer
 from reactsse.connector.transport import SocketTransport, Transport
-from reactsse.connector.tunnel import Handshake, SocketHandshake
+from reactsse.connector.tunnel import Handshake, SocketHandshake, TransportTunnel
 from reactsse.errors import ConnectError, ConnectTimeout, ProxyError, TLSError, TransportError
 from reactsse.http.proxy import ProxyURL
 from reactsse.http.tunnel import ConnectHandshake
@@ -68,10 +69,12 @@ class PendingConnect:
         on_connected: Callable[[Transport], object],
         on_error: Callable[[Exception], object],
         proxy: ProxyURL | None = None,
+        proxy_ssl_context: ssl.SSLContext | None = None,
         resolver: Resolver = getaddrinfo_addresses,
         attempt_delay: float = DEFAULT_ATTEMPT_DELAY,
     ) -> None:
         self._loop = loop
+        self._proxy_ssl_context = proxy_ssl_context
         self._host = host
         self._port = port
         self._proxy = proxy
@@ -81,7 +84,7 @@ class PendingConnect:
         self._dial = (
             (host, port) if proxy is None else (ip_literal(proxy.host) or proxy.host, proxy.port)
         )
-        self._tunnel: SocketHandshake | None = None
+        self._tunnel: SocketHandshake | TransportTunnel | None = None
         self._ssl_context = ssl_context
         self._server_hostname = server_hostname
         self._timeout = timeout
@@ -94,7 +97,8 @@ class PendingConnect:
         self._timer = OneShotTimer(loop, self._on_timeout)
         self._resolution: Resolution | None = None
         self._attempts: AddressAttempts | None = None
-        self._tls: TLSTransport | None = None
+        # The TLS handshake under way: with the proxy (an https:// proxy), then the target's.
+        self._tls: TLSTransport | TLSLayer | None = None
 
     @property
     def phase(self) -> str:
@@ -118,16 +122,6 @@ class PendingConnect:
             return
         if self._deadline is not None:
             self._timer.arm(max(0.0, self._deadline - self._loop.now()))
-        if self._proxy is not None and self._proxy.is_tls:
-            # TLS to the proxy, then TLS in TLS to the target, is not written yet.
-            self._fail(
-                ProxyError(
-                    f"https:// proxies are not supported yet ({self._proxy.display}); use an "
-                    "http:// or socks5h:// proxy URL",
-                    retryable=False,
-                )
-            )
-            return
         host, port = self._dial
         literal = ip_literal(host)
         if literal is not None:
@@ -178,6 +172,9 @@ class PendingConnect:
             self._target_reached(sock)
             return
         self._phase = _Phase.TUNNELLING
+        if proxy.is_tls:
+            self._proxy_tls_start(sock, proxy)
+            return
         handshake: Handshake
         if proxy.is_socks:
             try:
@@ -204,16 +201,71 @@ class PendingConnect:
         self._tunnel = None
         self._target_reached(sock)
 
-    def _target_reached(self, sock: socket.socket) -> None:
-        """A byte pipe to the target (direct, or a tunnel): plain, or TLS on top."""
+    # -- an https:// proxy: TLS to the proxy, CONNECT over it --------------------------------------
+
+    def _proxy_tls_start(self, sock: socket.socket, proxy: ProxyURL) -> None:
+        context = self._proxy_ssl_context or default_ssl_context()
+        try:
+            self._tls = TLSTransport(
+                self._loop, sock, context, server_hostname=ip_literal(proxy.host) or proxy.host
+            )
+        except TLSError as exc:
+            self._proxy_tls_failed(exc)
+            return
+        self._tls.handshake(self._proxy_tls_done, self._proxy_tls_failed)
+
+    def _proxy_tls_done(self) -> None:
+        tls, proxy = self._tls, self._proxy
+        assert tls is not None and proxy is not None
+        self._tls = None
+        handshake = ConnectHandshake(proxy.display, self._host, self._port, proxy.basic_auth())
+        self._tunnel = TransportTunnel(
+            self._loop, tls, handshake, proxy.display, self._transport_tunnel_open, self._fail
+        )
+        self._tunnel.open()
+
+    def _proxy_tls_failed(self, error: Exception) -> None:
+        """TLS with the proxy failed: say it was the proxy's (a certificate, a name), not the
+        target's; the proxy is named as ``host:port``, never with its credentials."""
+        self._tls = None
+        proxy = self._proxy
+        assert proxy is not None
+        failure = ProxyError(
+            f"TLS with the proxy {proxy.display} failed, on the way to "
+            f"{format_address(self._host, self._port)}: {error}",
+            retryable=False,  # as for TLSError: a certificate does not fix itself
+            host=self._dial[0],
+            port=self._dial[1],
+        )
+        failure.__cause__ = error
+        self._fail(failure)
+
+    def _transport_tunnel_open(self, tunnel: Transport) -> None:
+        self._tunnel = None
+        self._target_reached(tunnel)
+
+    # -- the target --------------------------------------------------------------------------------
+
+    def _target_reached(self, pipe: socket.socket | Transport) -> None:
+        """A byte pipe to the target: a socket (direct, or a tunnel on the proxy's socket) or a
+        transport (a tunnel inside TLS with the proxy); plain, or TLS on top."""
         if self._ssl_context is None:
-            self._succeed(SocketTransport(self._loop, sock))
+            self._succeed(
+                SocketTransport(self._loop, pipe) if isinstance(pipe, socket.socket) else pipe
+            )
             return
         self._phase = _Phase.HANDSHAKING
         hostname = self._server_hostname or ip_literal(self._host) or self._host
         try:
-            self._tls = TLSTransport(self._loop, sock, self._ssl_context, server_hostname=hostname)
+            if isinstance(pipe, socket.socket):  # the direct read path, no layer in between
+                self._tls = TLSTransport(
+                    self._loop, pipe, self._ssl_context, server_hostname=hostname
+                )
+            else:  # TLS in TLS: the target's records travel inside the proxy's session
+                self._tls = TLSLayer(self._loop, pipe, self._ssl_context, server_hostname=hostname)
         except TLSError as exc:
+            if isinstance(pipe, Transport):  # a socket is closed by TLSTransport already
+                pipe.close()
             exc.host, exc.port = self._host, self._port
             self._fail(exc)
             return
@@ -263,7 +315,7 @@ class PendingConnect:
         """Stop every step: cancel the timer, the resolution, the attempts, the handshake."""
         self._phase = _Phase.DONE
         self._timer.cancel()
-        steps: tuple[Resolution | AddressAttempts | SocketHandshake | None, ...]
+        steps: tuple[Resolution | AddressAttempts | SocketHandshake | TransportTunnel | None, ...]
         steps = (self._resolution, self._attempts, self._tunnel)
         tls = self._tls
         self._resolution = self._attempts = self._tunnel = self._tls = None
@@ -296,6 +348,7 @@ def connect(
     on_connected: Callable[[Transport], object],
     on_error: Callable[[Exception], object],
     proxy: ProxyURL | None = None,
+    proxy_ssl_context: ssl.SSLContext | None = None,
     resolve: Resolver | None = None,
     attempt_delay: float = DEFAULT_ATTEMPT_DELAY,
 ) -> PendingConnect:
@@ -312,12 +365,16 @@ def connect(
     ``proxy`` (a ``reactsse.http.ProxyURL``): connect to the proxy instead, then open a tunnel
     to ``host:port`` (HTTP ``CONNECT`` for ``http://``, SOCKS5 or SOCKS4a with the name
     resolved by the proxy for ``socks5://``, ``socks5h://``, ``socks4a://``); TLS to the target
-    runs inside the tunnel. A refusal is a ``ProxyError`` with the proxy's status.
+    runs inside the tunnel. A refusal is a ``ProxyError`` with the proxy's status. An
+    ``https://`` proxy is reached over TLS first (verified with ``proxy_ssl_context``, default
+    ``default_ssl_context()``, against the proxy's host name), ``CONNECT`` runs inside that
+    session, and TLS to the target inside the tunnel (TLS in TLS); a TLS failure with the proxy
+    is a ``ProxyError`` naming the proxy, one with the target a ``TLSError``.
     For TLS, the certificate is checked against ``server_hostname`` or else ``host`` (SNI is
     sent for names only, not IP literals).
 
     ``timeout`` (seconds, ``None`` for none) covers resolution, TCP connect, the proxy's
-    handshake and the TLS handshake.
+    handshakes (TLS and tunnel) and the TLS handshake with the target.
     Later, from the loop, exactly one of: ``on_connected(transport)`` (a ``SocketTransport`` or
     ``TLSTransport``, not started: call its ``start``), or ``on_error(exc)`` with a
     ``ConnectError`` (resolution failed, refused, unreachable), a ``TLSError`` (handshake or
@@ -342,6 +399,7 @@ def connect(
         on_connected=on_connected,
         on_error=on_error,
         proxy=proxy,
+        proxy_ssl_context=proxy_ssl_context,
         resolver=getaddrinfo_addresses if resolve is None else resolve,
         attempt_delay=attempt_delay,
     )

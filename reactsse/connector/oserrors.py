@@ -18,6 +18,7 @@ from reactsse.http.url import format_address
 __all__ = [
     "CONNECT_PENDING",
     "address_tuple",
+    "as_transport_error",
     "connect_failed",
     "describe",
     "handshake_error",
@@ -94,6 +95,18 @@ def stream_error(exc: OSError, peer: tuple[Any, ...]) -> TransportError:
         )
     error.__cause__ = exc
     return error
+
+
+def as_transport_error(error: Exception | None, peer: tuple[Any, ...]) -> TransportError | None:
+    """``error`` as a ``TransportError``: itself if it is one, else wrapped (``__cause__`` set)."""
+    if error is None or isinstance(error, TransportError):
+        return error
+    if isinstance(error, OSError):
+        return stream_error(error, peer)
+    where, host, port = _where(peer)
+    wrapped = ConnectionClosed(f"connection with {where} failed: {error}", host=host, port=port)
+    wrapped.__cause__ = error
+    return wrapped
 
 
 def handshake_error(

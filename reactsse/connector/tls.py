@@ -19,7 +19,7 @@ from reactsse.errors import TLSError, TransportError
 from reactsse.loop.deferred import Deferred
 from reactsse.loop.interface import LoopInterface
 
-__all__ = ["TLSTransport", "default_ssl_context", "system_trust_context"]
+__all__ = ["TLSTransport", "default_ssl_context", "system_trust_context", "wrap_bio"]
 
 
 def default_ssl_context() -> ssl.SSLContext:
@@ -46,6 +46,29 @@ def system_trust_context() -> ssl.SSLContext:
             "pip install 'reactsse[truststore]'"
         ) from None
     return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+def wrap_bio(
+    context: ssl.SSLContext,
+    incoming: ssl.MemoryBIO,
+    outgoing: ssl.MemoryBIO,
+    *,
+    server_side: bool = False,
+    server_hostname: str | None = None,
+) -> ssl.SSLObject:
+    """``context.wrap_bio``, refusing a client with ``check_hostname`` and no host name.
+
+    ``SSLSocket`` refuses that; ``SSLObject`` does not, and would then check the chain but not
+    the name (CPython ssl.py ``SSLSocket._create``). Raises ``TLSError`` for any refusal.
+    """
+    try:
+        if not server_side and context.check_hostname and not server_hostname:
+            raise ValueError("check_hostname requires server_hostname")
+        return context.wrap_bio(
+            incoming, outgoing, server_side=server_side, server_hostname=server_hostname
+        )
+    except (ValueError, ssl.SSLError) as exc:
+        raise TLSError(f"cannot start TLS: {exc}") from exc
 
 
 class TLSTransport(SocketBase):
@@ -84,19 +107,16 @@ class TLSTransport(SocketBase):
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         try:
-            if not server_side and context.check_hostname and not server_hostname:
-                # SSLSocket refuses this; SSLObject does not, and would then check the chain
-                # but not the name (CPython ssl.py SSLSocket._create).
-                raise ValueError("check_hostname requires server_hostname")
-            self._ssl = context.wrap_bio(
+            self._ssl = wrap_bio(
+                context,
                 self._incoming,
                 self._outgoing,
                 server_side=server_side,
                 server_hostname=server_hostname,
             )
-        except (ValueError, ssl.SSLError) as exc:
+        except TLSError:
             self._release()
-            raise TLSError(f"cannot start TLS: {exc}") from exc
+            raise
 
     @property
     def is_tls(self) -> bool:

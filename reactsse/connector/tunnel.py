@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from reactsse.connector.oserrors import describe
+from reactsse.connector.transport import Transport
 from reactsse.errors import ProxyError
 from reactsse.http.tunnel import HandshakeStep
 from reactsse.loop.interface import LoopInterface, Stream
 
-__all__ = ["Handshake", "SocketHandshake"]
+__all__ = ["Handshake", "SocketHandshake", "TransportTunnel", "too_early"]
 
 # A proxy's answer is a head of a few hundred bytes; h11 bounds it anyway (16 KiB).
 _RECV_SIZE = 16384
@@ -33,6 +34,15 @@ class Handshake(Protocol):
     def start(self) -> bytes: ...
 
     def receive(self, data: bytes) -> HandshakeStep: ...
+
+
+def too_early(proxy: str, authority: str, count: int) -> ProxyError:
+    """The proxy sent bytes right after opening the tunnel: neither an HTTP request nor a TLS
+    ClientHello lets the target speak first, so they cannot be the target's."""
+    return ProxyError(
+        f"proxy {proxy} sent {count} bytes after opening the tunnel to {authority}, "
+        "before the target could speak"
+    )
 
 
 class SocketHandshake:
@@ -121,13 +131,7 @@ class SocketHandshake:
         if not done or self._sock is None:
             return
         if leftover:
-            # Neither an HTTP request nor a TLS ClientHello lets the target speak first.
-            self._fail(
-                ProxyError(
-                    f"proxy {self._proxy} sent {len(leftover)} bytes after opening the tunnel "
-                    f"to {self._handshake.authority}, before the target could speak"
-                )
-            )
+            self._fail(too_early(self._proxy, self._handshake.authority, len(leftover)))
             return
         self._sock = None
         self._loop.remove_read_stream(sock)
@@ -145,4 +149,167 @@ class SocketHandshake:
 
     def _fail(self, error: Exception) -> None:
         self.cancel()
+        self._on_error(error)
+
+
+class TransportTunnel(Transport):
+    """Run ``handshake`` over ``lower`` (TLS to an ``https://`` proxy), then be the tunnel.
+
+    ``open()`` starts ``lower`` and sends the request; then, from the loop, ``on_done(self)``
+    (the tunnel is open: use it as the ``Transport`` to the target) or ``on_error(ProxyError)``,
+    once, and neither after ``close()``. Once open it passes everything through to ``lower``:
+    writes, flow control, ``end``/``close`` and the end of the stream.
+    """
+
+    def __init__(
+        self,
+        loop: LoopInterface,
+        lower: Transport,
+        handshake: Handshake,
+        proxy: str,
+        on_done: Callable[[Transport], object],
+        on_error: Callable[[Exception], object],
+    ) -> None:
+        self._loop = loop
+        self._lower = lower
+        self._handshake: Handshake | None = handshake
+        self._authority = handshake.authority
+        self._proxy = proxy
+        self._on_done = on_done
+        self._on_error = on_error
+        self._on_data: Callable[[memoryview], object] | None = None
+        self._on_close: Callable[[Exception | None], object] | None = None
+        self._started = False
+        # The lower transport ended after the tunnel opened but before start(): reported then.
+        self._ended: tuple[Exception | None] | None = None
+
+    def cancel(self) -> None:
+        """Abort the handshake (as ``SocketHandshake.cancel``): ``close()``."""
+        self.close()
+
+    def open(self) -> None:
+        handshake = self._handshake
+        assert handshake is not None
+        self._lower.on_drain = self._lower_drained
+        self._lower.start(self._lower_data, self._lower_closed)
+        self._lower.write(handshake.start())
+
+    # -- Transport (once open) -------------------------------------------------------------------
+
+    def start(
+        self,
+        on_data: Callable[[memoryview], object],
+        on_close: Callable[[Exception | None], object],
+    ) -> None:
+        if self._started:
+            raise RuntimeError("Transport.start() called twice")
+        self._started = True
+        self._on_data = on_data
+        self._on_close = on_close
+        if self._ended is not None:
+            error = self._ended[0]
+            self._loop.future_tick(lambda: self._report(error))
+            return
+        self._lower.resume_reading()
+
+    def write(self, data: bytes) -> None:
+        if self._handshake is None:
+            self._lower.write(data)
+
+    def end(self) -> None:
+        self._lower.end()
+
+    def close(self) -> None:
+        self._handshake = None
+        self._on_data = self._on_close = self.on_drain = None
+        self._lower.close()
+
+    def pause_reading(self) -> None:
+        self._lower.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._started:
+            self._lower.resume_reading()
+
+    @property
+    def buffered_size(self) -> int:
+        return self._lower.buffered_size
+
+    @property
+    def peer(self) -> tuple[Any, ...]:
+        return self._lower.peer
+
+    @property
+    def local(self) -> tuple[Any, ...]:
+        return self._lower.local
+
+    @property
+    def is_tls(self) -> bool:
+        return False  # the bytes to the target are plain; TLS is only to the proxy
+
+    @property
+    def is_closed(self) -> bool:
+        return self._lower.is_closed
+
+    def __repr__(self) -> str:
+        return f"<TransportTunnel to {self._authority} via {self._proxy} over {self._lower!r}>"
+
+    # -- the lower transport's callbacks ----------------------------------------------------------
+
+    def _lower_data(self, data: memoryview) -> None:
+        handshake = self._handshake
+        if handshake is None:
+            if self._on_data is not None:
+                self._on_data(data)
+            return
+        try:
+            out, done, leftover = handshake.receive(bytes(data))
+        except ProxyError as error:
+            self._fail(error)
+            return
+        if out:
+            self._lower.write(out)
+        if not done:
+            return
+        if leftover:
+            self._fail(too_early(self._proxy, self._authority, len(leftover)))
+            return
+        self._handshake = None
+        self._lower.pause_reading()  # until start()
+        self._on_done(self)
+
+    def _lower_closed(self, error: Exception | None) -> None:
+        handshake = self._handshake
+        if handshake is None:
+            if not self._started:
+                self._ended = (error,)
+                return
+            self._report(error)
+            return
+        if error is None:
+            try:
+                handshake.receive(b"")  # the proxy closed: the handshake says what it means
+            except ProxyError as refusal:
+                error = refusal
+        if not isinstance(error, ProxyError):
+            failure = ProxyError(
+                f"connection to proxy {self._proxy} failed while opening the tunnel to "
+                f"{self._authority}: {error or 'closed'}"
+            )
+            failure.__cause__ = error
+            error = failure
+        self._fail(error)
+
+    def _report(self, error: Exception | None) -> None:
+        on_close = self._on_close
+        self._on_data = self._on_close = self.on_drain = None
+        if on_close is not None:
+            on_close(error)
+
+    def _lower_drained(self) -> None:
+        if self._handshake is None and self.on_drain is not None:
+            self.on_drain()
+
+    def _fail(self, error: Exception) -> None:
+        self.close()
         self._on_error(error)

@@ -80,6 +80,7 @@ class Attempt:
         "_on_head",
         "_pending",
         "_proxy",
+        "_proxy_ssl_context",
         "_read_watchdog",
         "_ssl_context",
         "_trace",
@@ -121,6 +122,7 @@ class Attempt:
             else Scrubber.for_request(request.url.target, request.headers)
         )
         self._proxy = options.proxy
+        self._proxy_ssl_context = options.proxy_ssl_context
         # Shared by the attempts of one source: started when connected, stopped by close().
         self._read_watchdog = read_watchdog
         self._on_connected = on_connected
@@ -163,6 +165,7 @@ class Attempt:
             on_connected=self._connected,
             on_error=self._connect_failed,
             proxy=proxy,
+            proxy_ssl_context=self._proxy_ssl_context,
         )
 
     def close(self) -> None:
@@ -358,7 +361,7 @@ def tunnel_name(proxy: ProxyURL, host: str, port: int) -> str:
     authority = format_address(host, port)
     if proxy.is_socks:
         return f"{'SOCKS4a' if proxy.scheme.startswith('socks4') else 'SOCKS5'} {authority}"
-    return f"CONNECT {authority}"
+    return f"CONNECT {authority} over TLS" if proxy.is_tls else f"CONNECT {authority}"
 
 
 def as_reactsse_error(error: Exception) -> ReactSSEError:

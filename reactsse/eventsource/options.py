@@ -78,7 +78,12 @@ class EventSourceOptions:
     proxy: str | ProxyURL | bool | None = None
     """None: the proxy from ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and ``NO_PROXY`` (never
     for loopback); False: no proxy, the environment ignored (httpx's ``trust_env=False``); a
-    URL (``http://``, ``socks5h://``, ..., credentials allowed): every request through it."""
+    URL (``http://``, ``https://``, ``socks5h://``, ..., credentials allowed): every request
+    through it."""
+    proxy_ssl_context: ssl.SSLContext | None = None
+    """For an ``https://`` proxy: the context that verifies the proxy's certificate against its
+    host name; None: ``reactsse.connector.default_ssl_context()`` (``ssl_context`` is the
+    target's only, as curl's ``--proxy-cacert`` is apart from ``--cacert``)."""
 
     def __post_init__(self) -> None:
         for name in ("retry", "max_reconnect_delay", "min_reconnect_delay", "backoff_reset_after"):

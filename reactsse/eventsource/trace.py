@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reactsse.connector import TLSTransport, Transport
+from reactsse.connector import TLSLayer, TLSTransport, Transport
 from reactsse.errors import ReactSSEError
 from reactsse.http import ResponseHead
 from reactsse.http.redact import ReadRedactor, Scrubber, redact_headers, redact_url
@@ -122,6 +122,6 @@ def trace_connected(trace: Trace, transport: Transport) -> None:
     peer = transport.peer
     host = f"[{peer[0]}]" if ":" in str(peer[0]) else str(peer[0])
     version = None
-    if isinstance(transport, TLSTransport):
+    if isinstance(transport, (TLSTransport, TLSLayer)):  # TLS with the target (TLSLayer: in TLS)
         version = transport.ssl_object.version()
     trace.connected(f"{host}:{peer[1]}", version)
