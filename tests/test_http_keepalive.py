@@ -139,3 +139,15 @@ def test_two_streams_on_one_socket_to_the_built_in_server(reader: str) -> None:
                 assert body.count(b"data:") == 3
                 assert conn.keep_alive
                 conn.start_next_cycle()
+
+
+def test_a_request_built_once_is_sent_the_same_and_a_bad_one_fails_every_time() -> None:
+    headers = (("X-Run", "1"), ("Connection", "close"))
+    first, second = ClientConnection(), ClientConnection()
+    wire = first.send_request("GET", URL, headers)
+    assert second.send_request("GET", URL, iter(headers)) == wire
+    assert b"\r\nX-Run: 1\r\n" in wire and b"\r\nConnection: close\r\n" in wire
+    assert first.receive_data(CHUNKED)[-1] == ResponseEnd() and not first.keep_alive
+    for _ in range(2):
+        with pytest.raises(LocalProtocolError, match="invalid request"):
+            ClientConnection().send_request("GET", URL, (("Bad Name", "x"),))

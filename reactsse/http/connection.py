@@ -48,6 +48,7 @@ State machine of ``ClientConnection`` (``ConnectionState``), its invariants:
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Iterable
 from typing import Literal
 
@@ -227,13 +228,12 @@ class ClientConnection:
         Content-Length.
         """
         if self._state is not ConnectionState.IDLE:
-            raise LocalProtocolError("send_request() may be called once per ClientConnection")
-        try:
-            method_bytes = method.encode("ascii")
-            encoded = request_headers(method, url, headers, body)
-            request = h11.Request(
-                method=method_bytes, target=url.target.encode("ascii"), headers=encoded
+            raise LocalProtocolError(
+                "send_request() may be called once per ClientConnection (per cycle: see "
+                "start_next_cycle)"
             )
+        try:
+            request, closes = _request_event(method, url, tuple(headers), body)
             out = bytearray(self._h11.send(request) or b"")
             if body:
                 out += self._h11.send(h11.Data(data=body)) or b""
@@ -242,10 +242,10 @@ class ClientConnection:
             raise LocalProtocolError(f"cannot encode request: {exc}") from exc
         except h11.LocalProtocolError as exc:
             raise LocalProtocolError(f"invalid request: {bounded(str(exc))}") from exc
-        self._method = method_bytes
+        self._method = request.method
         self._url = url
         self._state = ConnectionState.HEAD
-        self._persistent = not _says_close(encoded)
+        self._persistent = not closes
         return bytes(out)
 
     # -- receiving ------------------------------------------------------------------------
@@ -472,11 +472,26 @@ class ClientConnection:
         )
 
 
+@functools.lru_cache(maxsize=16)
+def _request_event(
+    method: str, url: URL, headers: tuple[tuple[str, str], ...], body: bytes | None
+) -> tuple[h11.Request, bool]:
+    """The h11 request event (and whether it says ``Connection: close``), built once per
+    distinct request: a load generator sends the same request thousands of times, and h11
+    validates every header field each time a ``Request`` is constructed. The event is
+    immutable, so one may be sent on any number of connections. Raises what building it raises
+    (UnicodeEncodeError, h11.LocalProtocolError), which is never cached."""
+    encoded = request_headers(method, url, headers, body)
+    request = h11.Request(
+        method=method.encode("ascii"), target=url.target.encode("ascii"), headers=encoded
+    )
+    return request, _says_close(encoded)
+
+
 def _says_close(headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    """True if a ``Connection`` field lists the ``close`` option (RFC 9112 §9.6); names are
-    lower-cased, as h11 gives them."""
+    """True if a ``Connection`` field lists the ``close`` option (RFC 9112 §9.6)."""
     return any(
         name.lower() == b"connection"
-        and b"close" in (token.strip().lower() for token in value.split(b","))
+        and b"close" in (token.strip() for token in value.lower().split(b","))
         for name, value in headers
     )
