@@ -60,6 +60,7 @@ def test_closed_loop_reuses_each_connection(keep_alive: bool) -> None:
     assert stats.gap.min == stats.gap.max == 100_000
     opened = 3 if keep_alive else 18
     assert (stats.connections_opened, stats.connections_reused) == (opened, 18 - opened)
+    assert stats.connections_opened + stats.connections_reused == stats.started
     assert stats.keepalive_retries == 0 and stats.errors == {}
 
 
@@ -152,6 +153,7 @@ def test_the_close_race_is_retried_not_counted_as_an_error(closes_silently: int)
     assert stats.errors == {} and stats.reconnections == 0
     assert (stats.connections_reused, stats.keepalive_retries) == (4, 4)
     assert stats.connections_opened == 5  # the first, and one per retry
+    assert stats.connections_opened + stats.connections_reused == stats.started + 4
     assert stats.ttfb.count == 5 and stats.duration.count == 5
 
 

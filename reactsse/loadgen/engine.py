@@ -169,7 +169,8 @@ class LoadEngine:
             if not self._streams:
                 self._stop(None)
             return
-        if self._measuring:
+        measuring = self._measuring
+        if measuring:
             self._measured_started += 1
             self.stats.started += 1
             if replacing_failed:
@@ -178,9 +179,13 @@ class LoadEngine:
         while idle:
             stream = idle.pop()
             if stream.idle:  # else the server closed it while it waited
+                if measuring:
+                    self.stats.connections_reused += 1
                 self._streams.add(stream)
                 stream.reuse(due)
                 return
+        if measuring:
+            self.stats.connections_opened += 1
         stream = StreamRun(
             self.loop,
             self.target,
@@ -188,7 +193,7 @@ class LoadEngine:
             self._record,
             self._finished,
             self._first_byte,
-            self._connection,
+            self._retry,
         )
         self._streams.add(stream)
         stream.start()
@@ -242,15 +247,10 @@ class LoadEngine:
         if self._measuring:
             self.stats.ttfb.record(now - stream.scheduled)
 
-    def _connection(self, _stream: StreamRun, kind: str) -> None:
+    def _retry(self, _stream: StreamRun) -> None:
         if self._measuring:
-            stats = self.stats
-            if kind == "reused":
-                stats.connections_reused += 1
-            else:
-                stats.connections_opened += 1
-                if kind == "retry":
-                    stats.keepalive_retries += 1
+            self.stats.connections_opened += 1
+            self.stats.keepalive_retries += 1
 
     def _finished(self, stream: StreamRun, error: ReactSSEError | None) -> None:
         self._streams.discard(stream)

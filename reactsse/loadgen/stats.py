@@ -36,9 +36,10 @@ COUNTERS = (
 )
 """``started``/``completed``/``failed`` streams; ``cut``: still open when the run ended;
 ``reconnections``: streams started in place of one that failed; ``delayed``: open-loop arrivals
-that waited for a free connection; ``connections_opened``: requests sent on a new connection,
-``connections_reused``: on a kept-alive one; ``keepalive_retries``: requests sent again on a new
-connection because the kept one closed before answering (counted in ``connections_opened``)."""
+that waited for a free connection; ``connections_opened``: streams started on a new connection
+(a connect attempt), ``connections_reused``: on a kept-alive one; ``keepalive_retries``: streams
+whose kept connection closed before answering, sent again on a new one (counted in
+``connections_opened`` too): so opened + reused = started + retried."""
 
 
 class Stats:

@@ -81,10 +81,9 @@ class StreamRun:
     ``record(run, now, events, size, tokens)`` is the engine's sink for each read of the body,
     ``first_byte(run, now)`` is called at the first read; ``done(run, error)`` exactly once
     per stream, with ``None`` when the response ended normally (then ``idle`` says whether the
-    connection was kept for ``reuse``). ``connection(run, kind)`` is called each time a request
-    goes out: ``"new"`` on a new connection, ``"reused"`` on a kept one, ``"retry"`` on a new
-    one after a kept one closed before answering. ``close()`` cuts the stream and its
-    connection (no callback afterwards).
+    connection was kept for ``reuse``). ``retry(run)`` is called when a reused connection
+    closed before answering and the request goes again on a new one. ``close()`` cuts the
+    stream and its connection (no callback afterwards).
     """
 
     def __init__(
@@ -95,14 +94,14 @@ class StreamRun:
         record: Callable[[StreamRun, float, int, int, int], object],
         done: Callable[[StreamRun, ReactSSEError | None], object],
         first_byte: Callable[[StreamRun, float], object],
-        connection: Callable[[StreamRun, str], object],
+        retry: Callable[[StreamRun], object],
     ) -> None:
         self.loop = loop
         self.target = target
         self._record = record
         self._done = done
         self._first_byte = first_byte
-        self._connection = connection
+        self._retry_hook = retry
         self._http = ClientConnection()
         self._pending: PendingConnect | None = None
         self._transport: Transport | None = None
@@ -119,7 +118,6 @@ class StreamRun:
         self.events = 0
         self.tokens = 0
         self.reused = False  # this stream's request went out on a kept connection
-        self.retried = False  # ... which closed before answering: it went again on a new one
         self._decoder = EventStreamDecoder()
         self._open = False
         self._finished = False
@@ -153,7 +151,7 @@ class StreamRun:
         self._reset(scheduled)
         self.reused = True
         self._http.start_next_cycle()
-        self._send(transport, "reused")
+        self._send(transport)
 
     def close(self) -> None:
         """Cut the stream now: no callback afterwards."""
@@ -181,23 +179,22 @@ class StreamRun:
         self._pending = None
         self._transport = transport
         transport.start(self._on_data, self._on_close)
-        self._send(transport, "retry" if self.retried else "new")
+        self._send(transport)
 
-    def _send(self, transport: Transport, kind: str) -> None:
+    def _send(self, transport: Transport) -> None:
         target = self.target
         try:
             wire = self._http.send_request(target.method, target.url, target.headers, target.body)
         except ReactSSEError as error:
             self.fail(error)
             return
-        self._connection(self, kind)
         transport.write(wire)
 
     def _retry(self) -> None:
         """The kept connection closed before any byte of the response: send on a new one."""
         self.reused = False
-        self.retried = True
         self._http = ClientConnection()
+        self._retry_hook(self)
         self.start()
 
     def _on_close(self, error: Exception | None) -> None:
