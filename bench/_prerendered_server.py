@@ -2,7 +2,7 @@
 
 Run as a separate process::
 
-    python bench/_prerendered_server.py [--scale 1.0]
+    python bench/_prerendered_server.py [--scale 1.0] [--keep-alive]
 
 It binds 127.0.0.1 on port 0, prints ``PORT <n>`` on stdout, and serves until its stdin closes
 (so it never outlives the benchmark that started it) or it is terminated.
@@ -19,6 +19,10 @@ is measured. Routes (the query string is ignored)::
 Every response says ``Connection: close`` and the server closes after it (RFC 9112 §9.6): each
 client makes one measured request, so every contestant pays one TCP connect and sees the same end of
 stream; no pool can carry a warmed connection from the warm-up into the measurement.
+
+``--keep-alive`` (for load generators, bench/bench_tool.py): the responses say nothing of the
+connection, and each connection is served request after request (HTTP/1.1 persistence, RFC 9112
+§9.3) until the client closes it, as wrk's and most servers' benchmarks assume.
 """
 
 from __future__ import annotations
@@ -43,19 +47,20 @@ _HEAD = (
     b"connection: close\r\n"
     b"\r\n"
 )
+_KEEP_ALIVE_HEAD = _HEAD.replace(b"connection: close\r\n", b"")
 _NOT_FOUND = (
     b"HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ncontent-length: 10\r\n"
     b"connection: close\r\n\r\nnot found\n"
 )
 
 
-def render(events: tuple[bytes, ...] | list[bytes]) -> bytes:
+def render(events: tuple[bytes, ...] | list[bytes], *, keep_alive: bool = False) -> bytes:
     """Return the whole HTTP response for ``events``: head, one chunk per event, last chunk."""
     body = b"".join(b"%x\r\n%s\r\n" % (len(event), event) for event in events)
-    return _HEAD + body + b"0\r\n\r\n"
+    return (_KEEP_ALIVE_HEAD if keep_alive else _HEAD) + body + b"0\r\n\r\n"
 
 
-def render_routes(scale: float) -> dict[str, bytes]:
+def render_routes(scale: float, *, keep_alive: bool = False) -> dict[str, bytes]:
     """Render every route's response once; keys are request paths."""
     routes: dict[str, bytes] = {}
     for name in _corpora.CORPORA:
@@ -64,8 +69,8 @@ def render_routes(scale: float) -> dict[str, bytes]:
         if name == "openai":
             # The warm-up stream must still end in [DONE] for the openai SDK to end cleanly.
             warm = [*corpus.events[: _WARM_EVENTS - 1], corpus.events[-1]]
-        routes[f"/{name}"] = render(corpus.events)
-        routes[f"/warm/{name}"] = render(warm)
+        routes[f"/{name}"] = render(corpus.events, keep_alive=keep_alive)
+        routes[f"/warm/{name}"] = render(warm, keep_alive=keep_alive)
     routes["/v1/chat/completions"] = routes["/openai"]
     routes["/warm/v1/chat/completions"] = routes["/warm/openai"]
     return routes
@@ -100,13 +105,18 @@ def _read_request(sock: socket.socket) -> str | None:
     return parts[1].decode("latin-1").split("?", 1)[0]
 
 
-def _serve_one(sock: socket.socket, routes: dict[str, bytes]) -> None:
+def _serve_one(sock: socket.socket, routes: dict[str, bytes], keep_alive: bool) -> None:
     with sock:
         try:
             sock.settimeout(30.0)
             path = _read_request(sock)
             if path is None:
                 return
+            while keep_alive and path in routes:  # one request after the other (no pipelining)
+                sock.sendall(routes[path])
+                path = _read_request(sock)
+                if path is None:
+                    return  # the client closed
             sock.sendall(routes.get(path, _NOT_FOUND))
             # Half-close, then wait for the client to close: a graceful FIN, never an RST.
             sock.shutdown(socket.SHUT_WR)
@@ -116,27 +126,30 @@ def _serve_one(sock: socket.socket, routes: dict[str, bytes]) -> None:
             pass
 
 
-def serve(listener: socket.socket, routes: dict[str, bytes]) -> None:
+def serve(listener: socket.socket, routes: dict[str, bytes], keep_alive: bool = False) -> None:
     """Accept connections forever, one thread each (clients may overlap)."""
     while True:
         try:
             sock, _ = listener.accept()
         except OSError:
             return
-        threading.Thread(target=_serve_one, args=(sock, routes), daemon=True).start()
+        threading.Thread(target=_serve_one, args=(sock, routes, keep_alive), daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> None:
     """Command line entry: render, bind 127.0.0.1:0, print ``PORT <n>``, serve until stdin EOF."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="corpus size factor")
+    parser.add_argument(
+        "--keep-alive", action="store_true", help="serve requests until the client closes"
+    )
     args = parser.parse_args(argv)
-    routes = render_routes(args.scale)
+    routes = render_routes(args.scale, keep_alive=args.keep_alive)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(4096)  # bench/aio_bench.py opens up to 10,000 connections at once
-    threading.Thread(target=serve, args=(listener, routes), daemon=True).start()
+    threading.Thread(target=serve, args=(listener, routes, args.keep_alive), daemon=True).start()
     print(f"PORT {listener.getsockname()[1]}", flush=True)
     sys.stdin.read()  # returns at EOF: the parent closed our stdin or died
     listener.close()

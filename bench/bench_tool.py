@@ -1,34 +1,45 @@
-"""Benchmark: ``reactsse bench`` against an equivalent aiohttp load script, side by side.
+"""Benchmark: ``reactsse bench`` against aiohttp load scripts, side by side.
 
-Run: ``python bench/bench_tool.py`` (a few minutes); ``--connections N``, ``--duration S``,
-``--rounds N``, ``--scale F`` change the shape; ``--quick`` is a smoke run.
+Run: ``python bench/bench_tool.py`` (several minutes); ``--connections N``, ``--duration S``,
+``--rounds N``, ``--scale F``, ``--servers a,b`` change the shape; ``--quick`` is a smoke run.
 
-Both tools run the same closed loop: ``--connections`` concurrent streams, each replaced as soon
-as it ends, for ``--duration`` seconds after a one-second warm-up, and report the events
-received in that window per second. Two servers, each in its own process:
+Every tool runs the same closed loop: ``--connections`` concurrent streams, each replaced as
+soon as it ends, for ``--duration`` seconds after a one-second warm-up, and reports the events
+received in that window per second. Three servers, each in its own process:
 
-``prerendered``  bench/_prerendered_server.py, ``GET /openai``: chat-completion chunks
-                 (``--scale`` of the 20,000-event corpus; 0.01 = 200 events a response) sent
-                 pre-rendered, one thread per connection: the server does almost no work
-``serve``        ``reactsse serve --rate 0``, ``POST /v1/chat/completions``: the built-in
-                 OpenAI-compatible mock, as fast as the client reads (one Python process)
+``prerendered``     bench/_prerendered_server.py, ``GET /openai``: chat-completion chunks
+                    (``--scale`` of the 20,000-event corpus; 0.01 = 200 events a response) sent
+                    pre-rendered, one thread per connection: the server does almost no work;
+                    every response says ``Connection: close``: one connection per stream for all
+``prerendered-ka``  the same server with ``--keep-alive``: it serves request after request on
+                    a connection, so clients that keep connections alive skip the connect
+``serve``           ``reactsse serve --rate 0``, ``POST /v1/chat/completions``: the built-in
+                    OpenAI-compatible mock, as fast as the client reads (one Python process;
+                    keeps connections alive)
 
 Contestants (each a fresh process; the order alternates every round, medians over rounds):
 
-``reactsse bench``        ``python -m reactsse bench URL -c N --duration S --warmup 1 --json``
-``reactsse bench -p 2``   the same spread over two client processes, merged
-``aiohttp lines``         aiohttp, ``async for line in resp.content`` and the usual hand-written
-                          SSE field handling (what aiohttp SSE clients do)
-``aiohttp chunks``        aiohttp, ``resp.content.iter_any()`` and a hand-written block splitter
-                          (LF endings only: faster than a real parser, favourable to aiohttp)
-``... uvloop``            the same on uvloop, when it is installed
-``... keep-alive``        the fastest variant, reusing connections between streams (aiohttp's
-                          default pool); every other contestant, like ``reactsse bench``, opens
-                          one connection per stream (the prerendered server closes each anyway)
+``reactsse bench``           ``python -m reactsse bench URL -c N --duration S --warmup 1 --json``:
+                             keep-alive (its default), and the measurements of docs/bench-tool.md
+``reactsse bench -p 2``      the same spread over two client processes, merged
+``reactsse bench --no-keep-alive``   one new connection per stream
+``aiohttp measured``         EQUIVALENT: aiohttp (on uvloop when installed) measuring what
+                             ``reactsse bench`` measures (time to the head and to the first event
+                             per stream, the gap between events, stream durations, kept in lists,
+                             p99 printed) with the usual SSE line handling (``async for line in
+                             resp.content``: LF and CRLF endings, comments, fields, data joined;
+                             not bare-CR endings), one connection per stream (``force_close``)
+``aiohttp measured keep-alive``  EQUIVALENT, and reusing connections (aiohttp's default pool)
+``aiohttp lines``            counts events only, same line handling (not equivalent: no timing)
+``aiohttp chunks``           counts events only, ``resp.content.iter_any()`` and a hand-written
+                             block splitter (LF endings only: not an SSE parser; an upper bound)
+``... uvloop``               the same on uvloop, when it is installed
+``aiohttp chunks ... keep-alive``  the fastest counter, reusing connections
 
 Every contestant counts dispatched events (data decoded to ``str``), not bytes. The table shows
-events/s, the ratio to the best aiohttp variant with one connection per stream, and the
-client's own CPU use (a client near 100 % of a core is its own bottleneck).
+events/s, the ratio to the best EQUIVALENT aiohttp script (same measurements, an SSE parser:
+the ``measured`` variants) and to the best aiohttp script of any kind, and the client's own CPU
+use (a client near 100 % of a core is its own bottleneck).
 """
 
 from __future__ import annotations
@@ -41,6 +52,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from _peers import installed, skip_missing  # bench/ is on the path: the script's own directory
@@ -105,8 +117,60 @@ def count_chunks():
                     state["events"] += n
     return stream
 
+def measured():
+    # What reactsse bench measures, as a user of aiohttp would write it: per stream the time to
+    # the response head (aiohttp's first byte), to the first event, between events, and the
+    # whole duration, kept in lists; the usual SSE line handling (LF and CRLF endings, comments,
+    # the field/value split, one leading space stripped, data lines joined; event and id kept).
+    samples = {"ttfb": [], "ttfe": [], "gap": [], "duration": []}
+
+    async def stream(session, state):
+        now = time.perf_counter
+        start = now()
+        async with session.request(method, url, data=body or None, headers=state["headers"]) as r:
+            head = now()
+            if r.status != 200:
+                state["errors"] += 1
+                await r.read()
+                return
+            if state["measuring"]:
+                samples["ttfb"].append(head - start)
+            data, event_type, last_id, last = [], "", "", None
+            async for raw in r.content:
+                line = raw[:-2] if raw.endswith(b"\r\n") else raw.rstrip(b"\n")
+                if not line:
+                    if data:
+                        ("\n".join(data), event_type or "message", last_id)
+                        data, event_type = [], ""
+                        t = now()
+                        if state["measuring"]:
+                            state["events"] += 1
+                            samples["ttfe" if last is None else "gap"].append(
+                                t - (start if last is None else last))
+                        last = t
+                    continue
+                if line[:1] == b":":
+                    continue
+                name, _, value = line.partition(b":")
+                if value[:1] == b" ":
+                    value = value[1:]
+                if name == b"data":
+                    data.append(value.decode())
+                elif name == b"event":
+                    event_type = value.decode()
+                elif name == b"id":
+                    last_id = value.decode()
+            if state["measuring"]:
+                samples["duration"].append(now() - start)
+    stream.samples = samples
+    return stream
+
+def p99_ms(values):
+    values = sorted(values)
+    return round(1000 * values[int(0.99 * (len(values) - 1))], 3) if values else None
+
 async def main():
-    stream = count_lines() if mode == "lines" else count_chunks()
+    stream = {"lines": count_lines, "chunks": count_chunks, "measured": measured}[mode]()
     headers = {"Accept": "text/event-stream"}
     if body:
         headers["Content-Type"] = "application/json"
@@ -131,8 +195,12 @@ async def main():
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
-    print(json.dumps({"per_s": state["events"] / duration, "errors": state["errors"],
-                      "cpu": [100 * cpu / (wall1 - wall0)]}))
+    result = {"per_s": state["events"] / duration, "errors": state["errors"],
+              "cpu": [100 * cpu / (wall1 - wall0)]}
+    samples = getattr(stream, "samples", None)
+    if samples is not None:
+        result["p99_ms"] = {name: p99_ms(values) for name, values in samples.items()}
+    print(json.dumps(result))
 
 if loop_name == "uvloop":
     import uvloop
@@ -142,13 +210,11 @@ else:
 """
 
 
-def _start_prerendered(scale: float) -> tuple[subprocess.Popen[str], str]:
-    server = subprocess.Popen(
-        [sys.executable, str(_HERE / "_prerendered_server.py"), "--scale", str(scale)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def _start_prerendered(scale: float, keep_alive: bool) -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, str(_HERE / "_prerendered_server.py"), "--scale", str(scale)]
+    if keep_alive:
+        command.append("--keep-alive")
+    server = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert server.stdout is not None
     line = server.stdout.readline()
     return server, f"http://127.0.0.1:{line.split()[1]}/openai"
@@ -171,17 +237,23 @@ def _start_serve() -> tuple[subprocess.Popen[str], str]:
     return server, f"{base}/chat/completions"
 
 
-def _run_reactsse(url: str, body: str, args: argparse.Namespace, processes: int) -> dict:
+def _run_reactsse(
+    url: str, body: str, args: argparse.Namespace, processes: int, keep_alive: bool = True
+) -> dict:
     command = [sys.executable, "-m", "reactsse", "bench", url, "-q", "--json"]
     command += ["-c", str(args.connections), "--duration", str(args.duration), "--warmup", "1"]
     command += ["-p", str(processes)]
+    if not keep_alive:
+        command.append("--no-keep-alive")
     if body:
         command += ["-d", body]
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
     report = json.loads(out.stdout)
     errors = sum(report["errors"].values())
     cpu = [p["cpu_percent"] for p in report["client"]["processes"]]
-    return {"per_s": report["events"]["per_s"], "errors": errors, "cpu": cpu}
+    latency = report["latency_ms"]
+    p99 = {name: latency[name]["p99"] for name in ("ttfb", "ttfe", "gap", "duration")}
+    return {"per_s": report["events"]["per_s"], "errors": errors, "cpu": cpu, "p99_ms": p99}
 
 
 def _run_aiohttp(
@@ -199,20 +271,75 @@ def _run_aiohttp(
     return result
 
 
+EQUIVALENT = "aiohttp measured"  # the aiohttp scripts that measure what reactsse bench does
+
+
 def _print_table(server_name: str, url: str, results: dict[str, list[dict]]) -> None:
     medians = {n: statistics.median(r["per_s"] for r in rs) for n, rs in results.items()}
-    peers = [v for n, v in medians.items() if n.startswith("aiohttp") and "keep-alive" not in n]
-    best_aiohttp = max(peers) if peers else float("nan")  # nan: aiohttp was skipped
+    aiohttp = {n: v for n, v in medians.items() if n.startswith("aiohttp")}
+    equivalent = [v for n, v in aiohttp.items() if n.startswith(EQUIVALENT)]
+    best_equivalent = max(equivalent) if equivalent else float("nan")  # nan: aiohttp skipped
+    best_any = max(aiohttp.values()) if aiohttp else float("nan")
     print(f"\n## {server_name}: {url}\n")
-    print("| client | events/s | × best aiohttp | client CPU % | errors |")
-    print("|---|---:|---:|---|---:|")
+    print(
+        "| client | equivalent | events/s | × best equivalent aiohttp | × best aiohttp (any) "
+        "| client CPU % | errors | p99 ms: ttfb / ttfe / gap / duration |"
+    )
+    print("|---|---|---:|---:|---:|---|---:|---|")
     for name, rs in results.items():
-        cpu = " / ".join(f"{c:.0f}" for c in rs[len(rs) // 2]["cpu"])
+        middle = rs[len(rs) // 2]
+        cpu = " / ".join(f"{c:.0f}" for c in middle["cpu"])
         errors = sum(r["errors"] for r in rs)
-        print(
-            f"| {name} | {medians[name]:,.0f} | {medians[name] / best_aiohttp:.2f} "
-            f"| {cpu} | {errors} |"
+        same = "yes" if name.startswith(("reactsse", EQUIVALENT)) else "no: counts only"
+        p99 = middle.get("p99_ms")
+        latencies = (
+            " / ".join(_ms(p99[k]) for k in ("ttfb", "ttfe", "gap", "duration")) if p99 else "-"
         )
+        print(
+            f"| {name} | {same} | {medians[name]:,.0f} | {medians[name] / best_equivalent:.2f} "
+            f"| {medians[name] / best_any:.2f} | {cpu} | {errors} | {latencies} |"
+        )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def _contestants(args: argparse.Namespace) -> dict[str, Callable[[str, str], dict]]:
+    loops = ["asyncio", "uvloop"] if installed("uvloop") else ["asyncio"]
+    if not installed("uvloop"):
+        skip_missing({"aiohttp uvloop": ("uvloop",)})
+    if not skip_missing({"aiohttp": ("aiohttp",)}):
+        loops = []
+    contestants: dict[str, Callable[[str, str], dict]] = {
+        "reactsse bench": lambda url, body: _run_reactsse(url, body, args, 1),
+        "reactsse bench -p 2": lambda url, body: _run_reactsse(url, body, args, 2),
+        "reactsse bench --no-keep-alive": lambda url, body: _run_reactsse(
+            url, body, args, 1, keep_alive=False
+        ),
+    }
+    if not loops:
+        return contestants
+    best = loops[-1]  # uvloop when installed
+    suffix = "" if best == "asyncio" else " uvloop"
+    for reuse in ("close", "keep-alive"):
+        name = f"{EQUIVALENT}{suffix}" + (" keep-alive" if reuse == "keep-alive" else "")
+        contestants[name] = lambda url, body, reuse=reuse: _run_aiohttp(
+            url, body, args, "measured", best, reuse
+        )
+    for loop in loops:
+        loop_suffix = "" if loop == "asyncio" else " uvloop"
+        for mode in ("lines", "chunks"):
+            contestants[f"aiohttp {mode}{loop_suffix}"] = lambda url, body, mode=mode, loop=loop: (
+                _run_aiohttp(url, body, args, mode, loop, "close")
+            )
+    contestants[f"aiohttp chunks{suffix} keep-alive"] = lambda url, body: _run_aiohttp(
+        url, body, args, "chunks", best, "keep-alive"
+    )
+    return contestants
+
+
+SERVERS = ("prerendered", "prerendered-ka", "serve")
 
 
 def main() -> int:
@@ -221,29 +348,17 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scale", type=float, default=0.01)
+    parser.add_argument(
+        "--servers", default=",".join(SERVERS), help=f"comma-separated, of: {', '.join(SERVERS)}"
+    )
     parser.add_argument("--quick", action="store_true", help="100 connections, 2 s, 1 round")
     args = parser.parse_args()
     if args.quick:
         args.connections, args.duration, args.rounds = 100, 2.0, 1
-    loops = ["asyncio", "uvloop"] if installed("uvloop") else ["asyncio"]
-    if not installed("uvloop"):
-        skip_missing({"aiohttp uvloop": ("uvloop",)})
-    if not skip_missing({"aiohttp": ("aiohttp",)}):
-        loops = []
-    contestants = {
-        "reactsse bench": lambda url, body: _run_reactsse(url, body, args, 1),
-        "reactsse bench -p 2": lambda url, body: _run_reactsse(url, body, args, 2),
-    }
-    for loop in loops:
-        suffix = "" if loop == "asyncio" else " uvloop"
-        for mode in ("lines", "chunks"):
-            contestants[f"aiohttp {mode}{suffix}"] = lambda url, body, mode=mode, loop=loop: (
-                _run_aiohttp(url, body, args, mode, loop, "close")
-            )
-    if loops:
-        contestants[f"aiohttp chunks{suffix} keep-alive"] = lambda url, body: _run_aiohttp(
-            url, body, args, "chunks", loops[-1], "keep-alive"
-        )
+    servers = args.servers.split(",")
+    if not set(servers) <= set(SERVERS):
+        parser.error(f"--servers: one or more of {', '.join(SERVERS)}")
+    contestants = _contestants(args)
     load = os.getloadavg()
     print(
         f"# reactsse bench vs aiohttp load scripts: {args.connections} connections, "
@@ -253,10 +368,13 @@ def main() -> int:
         f"# {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
         f"load average {load[0]:.2f} at start"
     )
-    for server_name, start, body in (
-        ("prerendered", lambda: _start_prerendered(args.scale), ""),
-        ("serve", _start_serve, _CHAT_BODY),
-    ):
+    starts = {
+        "prerendered": (lambda: _start_prerendered(args.scale, False), ""),
+        "prerendered-ka": (lambda: _start_prerendered(args.scale, True), ""),
+        "serve": (_start_serve, _CHAT_BODY),
+    }
+    for server_name in servers:
+        start, body = starts[server_name]
         server, url = start()
         try:
             results: dict[str, list[dict]] = {name: [] for name in contestants}

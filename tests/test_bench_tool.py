@@ -295,6 +295,27 @@ def _bench(*args: str, timeout: float = 40) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _documented_schema() -> dict[str, list[str]]:
+    """The top-level keys of docs/bench-tool.md's JSON schema, and for each object given as
+    ``{a, b: ..., ...}`` (with no nested braces; continuation lines joined) its field names."""
+    doc = (Path(__file__).parent.parent / "docs" / "bench-tool.md").read_text(encoding="utf-8")
+    block = doc.split(f"schema `{SCHEMA}`", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    lines: dict[str, str] = {}
+    key = ""
+    for line in block.splitlines():
+        if line and not line[0].isspace():
+            key, _, rest = line.partition(" ")
+            lines[key] = rest
+        elif key:
+            lines[key] += " " + line.strip()
+    schema: dict[str, list[str]] = {}
+    for key, rest in lines.items():
+        flat = re.match(r"\s*\{([^{}]*)\}\s*(\(|$)", rest)
+        fields = flat.group(1).split(",") if flat else []
+        schema[key] = [field.split(":")[0].strip() for field in fields]
+    return schema
+
+
 def test_cli_json_schema_and_html_page(mock_url: str, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     run = _bench(f"{mock_url}/v1", "--openai", "-c", "4", "-n", "40", "--json", "--html", str(page))
@@ -303,8 +324,13 @@ def test_cli_json_schema_and_html_page(mock_url: str, tmp_path: Path) -> None:
     assert report["schema"] == SCHEMA
     assert set(report) >= {
         "target", "load", "elapsed_s", "streams", "events", "bytes", "latency_ms", "errors",
-        "timeline", "client", "tokens",
+        "timeline", "client", "tokens", "connections",
     }  # fmt: skip
+    documented = _documented_schema()
+    assert set(documented) == set(report)
+    for key, fields in documented.items():
+        if fields:  # "{a, b, ...}" in the docs: the keys of that object, exactly
+            assert set(fields) == set(report[key]), key
     assert report["target"]["url"] == f"{mock_url}/v1/chat/completions"
     assert report["streams"]["started"] == report["streams"]["completed"] == 40
     assert report["errors"] == {} and report["tokens"]["total"] > 40

@@ -78,6 +78,7 @@ def _options(args: argparse.Namespace) -> LoadOptions:
             openai=args.openai,
             connect_timeout=args.connect_timeout,
             read_timeout=args.read_timeout,
+            keep_alive=args.keep_alive,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

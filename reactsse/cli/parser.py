@@ -381,6 +381,13 @@ def _add_bench_output(bench: argparse.ArgumentParser) -> None:
         metavar="P",
         help="client processes, each with its share of the load; results merged (default 1)",
     )
+    bench.add_argument(
+        "--no-keep-alive",
+        "--new-connections",
+        dest="keep_alive",
+        action="store_false",
+        help="open a new connection for every stream (default: reuse kept-alive connections)",
+    )
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
     bench.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
     bench.add_argument("-q", "--quiet", action="store_true", help="no progress lines")

@@ -30,8 +30,11 @@ State machine of ``ClientConnection`` (``ConnectionState``), its invariants:
 * ``BODY``: the final head was returned; exactly one body reader owns the bytes (see above).
   ``_dechunker`` / ``_close_delimited`` are set only for a batch-read body without content
   coding: they select ``receive_data``'s hot paths.
-* ``DONE``: ``ResponseEnd`` was returned; later bytes (and EOF) are ignored: SSE sends one
-  request per connection, the caller closes it.
+* ``DONE``: ``ResponseEnd`` was returned; later bytes (and EOF) are ignored. ``keep_alive``
+  says whether the connection may carry another request (RFC 9112 §9.3: HTTP/1.1, no
+  ``Connection: close`` either way, a body delimited without the close, nothing received past
+  the end); if so, ``start_next_cycle`` returns to ``IDLE`` for the next request (h11's
+  ``start_next_cycle``), else the caller closes the connection.
 * ``ERROR``: a call met a fault. That call returned everything decoded before the fault (as h11
   does); the fault is raised by the next ``receive_data`` (any data) or ``raise_error`` call,
   and every call after that raises ``LocalProtocolError``. The faults: RemoteProtocolError
@@ -45,6 +48,7 @@ State machine of ``ClientConnection`` (``ConnectionState``), its invariants:
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Iterable
 from typing import Literal
 
@@ -152,6 +156,9 @@ class ClientConnection:
         self._dechunker: BatchDechunker | None = None
         self._close_delimited = False
         self._fault: ReactSSEError | None = None
+        # Keep-alive (RFC 9112 §9.3): cleared by "Connection: close" in the request or the
+        # response, an HTTP/1.0 response, a close-delimited body, or bytes after the end.
+        self._persistent = True
 
     @property
     def state(self) -> ConnectionState:
@@ -169,6 +176,34 @@ class ClientConnection:
         body bytes of the last ``receive_data`` call were decoded from; None when the response
         has no Content-Encoding to decode."""
         return self._encoded_size
+
+    @property
+    def keep_alive(self) -> bool:
+        """True in ``DONE`` when the connection may carry the next request (RFC 9112 §9.3):
+        the response was HTTP/1.1, neither side sent ``Connection: close``, the body was
+        delimited by its framing (not by the close), and no byte came after its end. (The
+        batch de-chunker drops bytes after the trailer section in the read that ends the
+        body; bytes in any later read are seen here.)"""
+        return self._state is ConnectionState.DONE and self._persistent
+
+    def start_next_cycle(self) -> None:
+        """Back to ``IDLE`` after a response that left the connection ``keep_alive``, for the
+        next ``send_request`` on the same connection (h11's ``start_next_cycle``). Raises
+        LocalProtocolError in any other state, or when the connection must be closed."""
+        if not self.keep_alive:
+            raise LocalProtocolError(
+                "start_next_cycle() needs a finished keep-alive response "
+                f"(state {self._state.value})"
+            )
+        # A fresh h11 state machine: the batch readers took the body away from h11, so h11's
+        # own cycle is not at its end; what it would carry over (the peer's version, keep-alive)
+        # was checked above.
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=self._max_header_size)
+        self._state = ConnectionState.IDLE
+        self._informational = 0
+        self._content = None
+        self._encoded_size = None
+        self._fault = None
 
     # -- sending --------------------------------------------------------------------------
 
@@ -193,13 +228,12 @@ class ClientConnection:
         Content-Length.
         """
         if self._state is not ConnectionState.IDLE:
-            raise LocalProtocolError("send_request() may be called once per ClientConnection")
-        try:
-            method_bytes = method.encode("ascii")
-            encoded = request_headers(method, url, headers, body)
-            request = h11.Request(
-                method=method_bytes, target=url.target.encode("ascii"), headers=encoded
+            raise LocalProtocolError(
+                "send_request() may be called once per ClientConnection (per cycle: see "
+                "start_next_cycle)"
             )
+        try:
+            request, closes = _request_event(method, url, tuple(headers), body)
             out = bytearray(self._h11.send(request) or b"")
             if body:
                 out += self._h11.send(h11.Data(data=body)) or b""
@@ -208,9 +242,10 @@ class ClientConnection:
             raise LocalProtocolError(f"cannot encode request: {exc}") from exc
         except h11.LocalProtocolError as exc:
             raise LocalProtocolError(f"invalid request: {bounded(str(exc))}") from exc
-        self._method = method_bytes
+        self._method = request.method
         self._url = url
         self._state = ConnectionState.HEAD
+        self._persistent = not closes
         return bytes(out)
 
     # -- receiving ------------------------------------------------------------------------
@@ -255,6 +290,8 @@ class ClientConnection:
         state = self._state
         if state is not ConnectionState.HEAD and state is not ConnectionState.BODY:
             if state is ConnectionState.DONE:
+                if data:  # RFC 9112 §9.3: bytes no request asked for; do not reuse
+                    self._persistent = False
                 return []
             self.raise_error()
         if type(data) is not bytes:
@@ -361,10 +398,14 @@ class ClientConnection:
     ) -> ResponseEnd | None:
         head = response_head(event)
         found.append(head)
+        if event.http_version != b"1.1" or _says_close(event.headers):
+            self._persistent = False
         self._state = ConnectionState.BODY
         self._head = bytearray()
         self._content = content_decoder_for(head)  # an unsupported coding: a fault after the head
         framing = body_framing(self._method, event.status_code, event.headers)
+        if framing == "close":
+            self._persistent = False
         if self._body_reader == "h11" or framing in ("none", "length"):
             return self._receive_body(b"", body, more=True)  # h11 reads on
         # From here on, the bytes are ours: take back what h11 received past the head.
@@ -408,6 +449,8 @@ class ClientConnection:
                 return None
 
     def _end(self, trailers: Iterable[tuple[bytes, bytes]]) -> ResponseEnd:
+        if self._chunked is None and not self._close and self._h11.trailing_data[0]:
+            self._persistent = False  # h11 read the body, and bytes came after its end
         self._stop(ConnectionState.DONE)
         return ResponseEnd(decode_headers(trailers))
 
@@ -427,3 +470,28 @@ class ClientConnection:
             host=url.host if url else None,
             port=url.port if url else None,
         )
+
+
+@functools.lru_cache(maxsize=16)
+def _request_event(
+    method: str, url: URL, headers: tuple[tuple[str, str], ...], body: bytes | None
+) -> tuple[h11.Request, bool]:
+    """The h11 request event (and whether it says ``Connection: close``), built once per
+    distinct request: a load generator sends the same request thousands of times, and h11
+    validates every header field each time a ``Request`` is constructed. The event is
+    immutable, so one may be sent on any number of connections. Raises what building it raises
+    (UnicodeEncodeError, h11.LocalProtocolError), which is never cached."""
+    encoded = request_headers(method, url, headers, body)
+    request = h11.Request(
+        method=method.encode("ascii"), target=url.target.encode("ascii"), headers=encoded
+    )
+    return request, _says_close(encoded)
+
+
+def _says_close(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """True if a ``Connection`` field lists the ``close`` option (RFC 9112 §9.6)."""
+    return any(
+        name.lower() == b"connection"
+        and b"close" in (token.strip() for token in value.lower().split(b","))
+        for name, value in headers
+    )

@@ -12,6 +12,10 @@ Timing is ``loop.now()`` only. The run has three phases: warm-up (everything run
 kept: the stats are replaced when it ends), the measured window (``duration`` seconds, or until
 ``streams`` measured streams have finished), and the end, where open streams are cut (counted
 as ``cut``, their events kept) and every timer is cancelled, so ``loop.run()`` returns.
+
+With keep-alive (the default, as in wrk), a stream that ended well leaves its connection
+``idle`` when the server allows it; the next stream to start takes the most recently idled
+connection instead of connecting (in the closed loop that is at once the same one).
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ class LoadEngine:
             body=options.body,
             openai=options.openai,
             connect_timeout=options.connect_timeout,
+            keep_alive=options.keep_alive,
         )
         self.stats = Stats()
         self.elapsed = 0.0  # length of the measured window, set when the run ends
@@ -73,6 +78,7 @@ class LoadEngine:
         self._on_finish = on_finish
         self._progress_interval = progress_interval
         self._streams: set[StreamRun] = set()
+        self._idle: list[StreamRun] = []  # runs whose connection is kept for the next stream
         self._waiting: collections.deque[float] = collections.deque()
         self._timers: list[TimerInterface] = []
         self._arrival_timer: TimerInterface | None = None
@@ -145,6 +151,9 @@ class LoadEngine:
             if self._measuring:
                 self.stats.cut += 1
         self._streams.clear()
+        for stream in self._idle:
+            stream.close()
+        self._idle.clear()
         self._waiting.clear()
         if self._on_finish is not None:
             self._on_finish()
@@ -160,15 +169,33 @@ class LoadEngine:
             if not self._streams:
                 self._stop(None)
             return
-        stream = StreamRun(
-            self.loop, self.target, due, self._record, self._finished, self._first_byte
-        )
-        self._streams.add(stream)
-        if self._measuring:
+        measuring = self._measuring
+        if measuring:
             self._measured_started += 1
             self.stats.started += 1
             if replacing_failed:
                 self.stats.reconnections += 1
+        idle = self._idle
+        while idle:
+            stream = idle.pop()
+            if stream.idle:  # else the server closed it while it waited
+                if measuring:
+                    self.stats.connections_reused += 1
+                self._streams.add(stream)
+                stream.reuse(due)
+                return
+        if measuring:
+            self.stats.connections_opened += 1
+        stream = StreamRun(
+            self.loop,
+            self.target,
+            due,
+            self._record,
+            self._finished,
+            self._first_byte,
+            self._retry,
+        )
+        self._streams.add(stream)
         stream.start()
 
     def _schedule_arrival(self) -> None:
@@ -220,8 +247,15 @@ class LoadEngine:
         if self._measuring:
             self.stats.ttfb.record(now - stream.scheduled)
 
+    def _retry(self, _stream: StreamRun) -> None:
+        if self._measuring:
+            self.stats.connections_opened += 1
+            self.stats.keepalive_retries += 1
+
     def _finished(self, stream: StreamRun, error: ReactSSEError | None) -> None:
         self._streams.discard(stream)
+        if stream.idle:
+            self._idle.append(stream)
         now = self.loop.now()
         if self._measuring:
             stats = self.stats

@@ -23,6 +23,8 @@ class LoadOptions:
     * ``rate``: new streams per second (an open loop).
     * ``openai``: count tokens (events whose ``choices[0].delta`` has content) besides events.
     * ``read_timeout``: a stream with no byte for that long fails as ``timeout`` (``None``: never).
+    * ``keep_alive``: the next stream reuses a connection the server kept open (as wrk does);
+      False opens a new connection for every stream.
     """
 
     url: str
@@ -37,6 +39,7 @@ class LoadOptions:
     openai: bool = False
     connect_timeout: float | None = 10.0
     read_timeout: float | None = 30.0
+    keep_alive: bool = True
 
     def __post_init__(self) -> None:
         if self.connections is not None and self.connections < 1:

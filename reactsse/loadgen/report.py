@@ -50,6 +50,7 @@ def build_report(
             "warmup_s": options.warmup,
             "processes": processes,
             "loop": loop,
+            "keep_alive": options.keep_alive,
         },
         "elapsed_s": round(elapsed, 6),
         "interrupted": result.interrupted,
@@ -60,6 +61,11 @@ def build_report(
             "cut_at_end": stats.cut,
             "reconnections": stats.reconnections,
             "delayed_arrivals": stats.delayed,
+        },
+        "connections": {
+            "opened": stats.connections_opened,
+            "reused": stats.connections_reused,
+            "retried": stats.keepalive_retries,
         },
         "events": {
             "total": stats.events,
@@ -139,6 +145,12 @@ def format_text(report: dict[str, Any]) -> str:
         f"{streams['failed']} failed, {streams['cut_at_end']} cut at the end, "
         f"{streams['reconnections']} reconnections"
         + (f", {streams['delayed_arrivals']} delayed" if streams["delayed_arrivals"] else "")
+    )
+    connections = report["connections"]
+    lines.append(
+        f"  connections: {connections['opened']} opened, {connections['reused']} reused"
+        + (" (keep-alive)" if load["keep_alive"] else " (keep-alive off)")
+        + (f", {connections['retried']} retried" if connections["retried"] else "")
     )
     events, size = report["events"], report["bytes"]
     lines.append("")

@@ -30,10 +30,16 @@ COUNTERS = (
     "cut",
     "reconnections",
     "delayed",
+    "connections_opened",
+    "connections_reused",
+    "keepalive_retries",
 )
 """``started``/``completed``/``failed`` streams; ``cut``: still open when the run ended;
 ``reconnections``: streams started in place of one that failed; ``delayed``: open-loop arrivals
-that waited for a free connection."""
+that waited for a free connection; ``connections_opened``: streams started on a new connection
+(a connect attempt), ``connections_reused``: on a kept-alive one; ``keepalive_retries``: streams
+whose kept connection closed before answering, sent again on a new one (counted in
+``connections_opened`` too): so opened + reused = started + retried."""
 
 
 class Stats:
@@ -55,6 +61,9 @@ class Stats:
         self.cut = 0
         self.reconnections = 0
         self.delayed = 0
+        self.connections_opened = 0
+        self.connections_reused = 0
+        self.keepalive_retries = 0
         self.errors: dict[str, int] = {}
         self.timeline_events: list[int] = []
         self.timeline_bytes: list[int] = []

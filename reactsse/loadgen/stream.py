@@ -6,6 +6,14 @@ hands each read to ``ClientConnection.receive_data`` and the body to
 ``--openai`` asks to read the tokens), what a load test needs that a reconnecting client hides:
 the time of the first byte, the bytes and events of each read, and the exact kind of a failure.
 All times are ``loop.now()`` values, so a run on ``VirtualTimeLoop`` is measured in virtual time.
+
+Keep-alive, as wrk and aiohttp's pool do: a ``StreamRun`` is one connection as much as one
+stream. When a response ends and the connection may carry another request (RFC 9112 §9.3,
+``ClientConnection.keep_alive``), the run keeps its transport (``idle``) and the engine starts
+the next stream on it with ``reuse``. A server may close a kept connection at any moment, so a
+reused connection that closes (or resets) before any byte of the new response is not an
+error: the request goes again on a new connection (RFC 9112 §9.3.1 lets a client retry a request
+that got no response; each of ours is a new stream that nothing has seen yet).
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ class Target:
     openai: bool = False
     connect_timeout: float | None = 10.0
     ssl_context: ssl.SSLContext | None = None
+    keep_alive: bool = True
 
 
 def error_kind(error: BaseException) -> str:
@@ -70,8 +79,11 @@ class StreamRun:
     """One stream: connect, send the request, read and measure the response, report the end.
 
     ``record(run, now, events, size, tokens)`` is the engine's sink for each read of the body,
-    ``first_byte(run, now)`` is called at the first read; ``done(run, error)`` exactly once,
-    with ``None`` when the response ended normally. ``close()`` cuts the stream (no ``done``).
+    ``first_byte(run, now)`` is called at the first read; ``done(run, error)`` exactly once
+    per stream, with ``None`` when the response ended normally (then ``idle`` says whether the
+    connection was kept for ``reuse``). ``retry(run)`` is called when a reused connection
+    closed before answering and the request goes again on a new one. ``close()`` cuts the
+    stream and its connection (no callback afterwards).
     """
 
     def __init__(
@@ -82,9 +94,21 @@ class StreamRun:
         record: Callable[[StreamRun, float, int, int, int], object],
         done: Callable[[StreamRun, ReactSSEError | None], object],
         first_byte: Callable[[StreamRun, float], object],
+        retry: Callable[[StreamRun], object],
     ) -> None:
         self.loop = loop
         self.target = target
+        self._record = record
+        self._done = done
+        self._first_byte = first_byte
+        self._retry_hook = retry
+        self._http = ClientConnection()
+        self._pending: PendingConnect | None = None
+        self._transport: Transport | None = None
+        self._reset(scheduled)
+
+    def _reset(self, scheduled: float) -> None:
+        """The per-stream state, for a new stream (on a new or a kept connection)."""
         self.scheduled = scheduled  # the time it was due: latencies count from here
         self.first_byte: float | None = None
         self.first_event: float | None = None
@@ -93,17 +117,19 @@ class StreamRun:
         self.last_read = scheduled
         self.events = 0
         self.tokens = 0
-        self._record = record
-        self._done = done
-        self._first_byte = first_byte
-        self._http = ClientConnection()
+        self.reused = False  # this stream's request went out on a kept connection
         self._decoder = EventStreamDecoder()
-        self._pending: PendingConnect | None = None
-        self._transport: Transport | None = None
         self._open = False
         self._finished = False
 
+    @property
+    def idle(self) -> bool:
+        """True after a stream that ended well, while its connection is kept for ``reuse``."""
+        transport = self._transport
+        return self._finished and transport is not None and not transport.is_closed
+
     def start(self) -> None:
+        """Start the stream on a new connection."""
         url = self.target.url
         context = None
         if url.is_tls:
@@ -117,6 +143,15 @@ class StreamRun:
             on_connected=self._on_connected,
             on_error=self._on_connect_error,
         )
+
+    def reuse(self, scheduled: float) -> None:
+        """Start the next stream, due at ``scheduled``, on this ``idle`` run's connection."""
+        transport = self._transport
+        assert transport is not None and self.idle
+        self._reset(scheduled)
+        self.reused = True
+        self._http.start_next_cycle()
+        self._send(transport)
 
     def close(self) -> None:
         """Cut the stream now: no callback afterwards."""
@@ -143,18 +178,31 @@ class StreamRun:
     def _on_connected(self, transport: Transport) -> None:
         self._pending = None
         self._transport = transport
+        transport.start(self._on_data, self._on_close)
+        self._send(transport)
+
+    def _send(self, transport: Transport) -> None:
         target = self.target
         try:
             wire = self._http.send_request(target.method, target.url, target.headers, target.body)
         except ReactSSEError as error:
             self.fail(error)
             return
-        transport.start(self._on_data, self._on_close)
         transport.write(wire)
+
+    def _retry(self) -> None:
+        """The kept connection closed before any byte of the response: send on a new one."""
+        self.reused = False
+        self._http = ClientConnection()
+        self._retry_hook(self)
+        self.start()
 
     def _on_close(self, error: Exception | None) -> None:
         self._transport = None
         if self._finished:
+            return  # a kept connection closed while idle: it is simply not reused
+        if self.reused and self.first_byte is None:
+            self._retry()  # the race every keep-alive client has (see the module docstring)
             return
         if error is not None:
             self.fail(error if isinstance(error, ReactSSEError) else ReactSSEError(str(error)))
@@ -171,6 +219,9 @@ class StreamRun:
             self.fail(ConnectionClosed("the server closed the connection mid-response"))
 
     def _on_data(self, data: memoryview) -> None:
+        if self._finished:  # bytes on a kept connection that no request asked for
+            self.close()
+            return
         now = self.loop.now()
         self.last_read = now
         if self.first_byte is None:
@@ -242,8 +293,14 @@ class StreamRun:
 
     def _end(self) -> None:
         self._finished = True
-        transport, self._transport = self._transport, None
-        if transport is not None:
+        transport = self._transport
+        if transport is not None and not (
+            self._open
+            and self.target.keep_alive
+            and self._http.keep_alive
+            and not transport.buffered_size  # the server answered before reading it all
+        ):
+            self._transport = None
             transport.close()
         if not self._open:
             self._done(self, RemoteProtocolError("the response ended before its head"))
