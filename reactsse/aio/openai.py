@@ -9,7 +9,7 @@ stream runs on the host's shared loop (``reactsse/aio/hosted.py``), as ``aconnec
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from reactsse.aio.channel import AsyncChannel
 from reactsse.aio.hosted import DEFAULT_MAX_BUFFERED_EVENTS, HostedSource, HostedStream
@@ -17,7 +17,13 @@ from reactsse.errors import ReactSSEError
 from reactsse.eventsource import EventSource, EventSourceOptions
 from reactsse.loop import LoopInterface
 from reactsse.openai import OpenAIClient
-from reactsse.openai.request import StreamRequest, chat_request, responses_request
+from reactsse.openai.request import (
+    ChatOptions,
+    ResponsesOptions,
+    StreamRequest,
+    chat_request,
+    responses_request,
+)
 from reactsse.openai.streams import Accumulator, feed_items
 from reactsse.openai.types import (
     ChatCompletion,
@@ -27,6 +33,9 @@ from reactsse.openai.types import (
     ResponseStreamEvent,
 )
 from reactsse.sse import MessageEvent
+
+if TYPE_CHECKING:  # in annotations only, which stay text (PEP 563): no runtime dependency
+    from typing_extensions import Unpack
 
 __all__ = ["AsyncChatStream", "AsyncOpenAIClient", "AsyncResponsesStream", "AsyncStream"]
 
@@ -154,34 +163,20 @@ class AsyncOpenAIClient:
 
         return AsyncStream(open_source, accumulator, client.translate_error, self._max_buffered)
 
-    def iter_chat(
-        self,
-        messages: Messages,
-        *,
-        model: str,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        include_usage: bool = True,
-        extra: Mapping[str, Any] | None = None,
-    ) -> AsyncChatStream:
+    def iter_chat(self, messages: Messages, **options: Unpack[ChatOptions]) -> AsyncChatStream:
         """A chat completion: ``async with client.iter_chat(msgs, model=m) as deltas``.
 
         The request and errors of ``OpenAIClient.iter_chat``; yields ``ChatDelta`` objects;
         ``result`` is the ``ChatCompletion`` once iteration ends.
         """
-        return self._stream(chat_request(messages, model, tools, include_usage, extra))
+        return self._stream(chat_request(messages, **options))
 
     def iter_responses(
-        self,
-        input: str | Sequence[Mapping[str, Any]],
-        *,
-        model: str,
-        instructions: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, input: str | Sequence[Mapping[str, Any]], **options: Unpack[ResponsesOptions]
     ) -> AsyncResponsesStream:
         """A Responses API answer: ``async with client.iter_responses(prompt, model=m) as events``.
 
         The request and errors of ``OpenAIClient.iter_responses``; ``result`` is the
         ``ResponseResult`` once iteration ends.
         """
-        return self._stream(responses_request(input, model, instructions, tools, extra))
+        return self._stream(responses_request(input, **options))
