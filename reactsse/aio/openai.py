@@ -24,7 +24,7 @@ from reactsse.openai.request import (
     chat_request,
     responses_request,
 )
-from reactsse.openai.streams import Accumulator, feed_items
+from reactsse.openai.streams import Accumulator, ItemFeed
 from reactsse.openai.types import (
     ChatCompletion,
     ChatDelta,
@@ -66,22 +66,16 @@ class AsyncStream(HostedStream[MessageEvent], Generic[_D, _R]):
             source.on("close", channel.finish)
 
         super().__init__(HostedSource(open_source, wire, max_buffered_events))
-        self._accumulator = accumulator
-        self._translate = translate
-        self._items: list[_D] = []
-        self._finished = False
-        self._result: _R | None = None
+        self._feed: ItemFeed[_D, _R] = ItemFeed(accumulator, translate, self._hosted.close)
 
     @property
     def result(self) -> _R | None:
         """The assembled result once iteration has ended successfully, else ``None``."""
-        return self._result
+        return self._feed.result
 
     def close(self) -> None:
         """Close the connection at once; idempotent. Items not yet taken are dropped."""
-        self._items.clear()
-        self._finished = True
-        super().close()
+        self._feed.close()
 
     def __aiter__(self) -> AsyncStream[_D, _R]:
         if self._channel is None:
@@ -89,29 +83,19 @@ class AsyncStream(HostedStream[MessageEvent], Generic[_D, _R]):
         return self
 
     async def __anext__(self) -> _D:
-        items = self._items
+        feed = self._feed
+        while feed.wants_event():
+            feed.take(await self._next_event())
+        return feed.pop(StopAsyncIteration)
+
+    async def _next_event(self) -> MessageEvent | None:
         events = self._channel
         assert events is not None
-        while not items:
-            if self._finished:
-                raise StopAsyncIteration
-            try:
-                event = await events.__anext__()
-            except StopAsyncIteration:
-                self._end()  # the source closed by itself (no terminator: finish() warns)
-                continue
-            except Exception:
-                self._finished = True  # an error of the connection, already translated
-                raise
-            if feed_items(self._accumulator, event, items, self.close, self._translate):
-                self._end()
-            items.reverse()  # handed out with pop(), first item last
-        return items.pop()
-
-    def _end(self) -> None:
-        self._finished = True
-        self._hosted.close()
-        self._result = self._accumulator.finish()
+        try:
+            return await anext(events, None)
+        except Exception:
+            self._feed.failed()  # an error of the connection, already translated
+            raise
 
 
 AsyncChatStream: TypeAlias = AsyncStream[ChatDelta, ChatCompletion]
