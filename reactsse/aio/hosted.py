@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from reactsse.aio.channel import AsyncChannel
@@ -113,13 +112,8 @@ class HostedStream(Generic[T]):
         self._channel = self._hosted.open()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
+    async def __aexit__(self, *_exc: object) -> None:
+        self.close()  # however the block is left: an exception, a cancellation, a break
 
     def close(self) -> None:
         """Close the connection at once; idempotent."""

@@ -43,14 +43,10 @@ import anyio.lowlevel
 from reactsse.aio.signals import HostSignals
 from reactsse.aio.waiters import AnyioWaiter, AsyncioWaiter
 from reactsse.loop.interface import Stream, TimerInterface
-from reactsse.loop.select_loop import StreamSelectLoop
+from reactsse.loop.select_loop import StreamSelectLoop, timer_wait
 from reactsse.loop.timer import Timer
 
 __all__ = ["AnyioLoop"]
-
-# A wait is capped at one day and looked at again (as StreamSelectLoop and asyncio do), so a
-# 1e15 s timer overflows no host deadline and does not spin.
-_MAX_TIMEOUT = 24 * 3600.0
 
 _BACKENDS = ("asyncio", "trio")
 
@@ -318,11 +314,7 @@ class AnyioLoop(StreamSelectLoop):
             else:
                 first = timers.get_first()
                 if first is not None:
-                    timeout = first - clock()
-                    if timeout < spin_below:
-                        timeout = 0.0
-                    elif timeout > _MAX_TIMEOUT:
-                        timeout = _MAX_TIMEOUT
+                    timeout = timer_wait(first - clock(), spin_below)
                 elif watches or not signals.is_empty():
                     timeout = None
                 else:

@@ -9,7 +9,7 @@ stream runs on the host's shared loop (``reactsse/aio/hosted.py``), as ``aconnec
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from reactsse.aio.channel import AsyncChannel
 from reactsse.aio.hosted import DEFAULT_MAX_BUFFERED_EVENTS, HostedSource, HostedStream
@@ -17,8 +17,14 @@ from reactsse.errors import ReactSSEError
 from reactsse.eventsource import EventSource, EventSourceOptions
 from reactsse.loop import LoopInterface
 from reactsse.openai import OpenAIClient
-from reactsse.openai.request import StreamRequest, chat_request, responses_request
-from reactsse.openai.streams import Accumulator, feed_items
+from reactsse.openai.request import (
+    ChatOptions,
+    ResponsesOptions,
+    StreamRequest,
+    chat_request,
+    responses_request,
+)
+from reactsse.openai.streams import Accumulator, ItemFeed
 from reactsse.openai.types import (
     ChatCompletion,
     ChatDelta,
@@ -27,6 +33,9 @@ from reactsse.openai.types import (
     ResponseStreamEvent,
 )
 from reactsse.sse import MessageEvent
+
+if TYPE_CHECKING:  # in annotations only, which stay text (PEP 563): no runtime dependency
+    from typing_extensions import Unpack
 
 __all__ = ["AsyncChatStream", "AsyncOpenAIClient", "AsyncResponsesStream", "AsyncStream"]
 
@@ -57,22 +66,16 @@ class AsyncStream(HostedStream[MessageEvent], Generic[_D, _R]):
             source.on("close", channel.finish)
 
         super().__init__(HostedSource(open_source, wire, max_buffered_events))
-        self._accumulator = accumulator
-        self._translate = translate
-        self._items: list[_D] = []
-        self._finished = False
-        self._result: _R | None = None
+        self._feed: ItemFeed[_D, _R] = ItemFeed(accumulator, translate, self._hosted.close)
 
     @property
     def result(self) -> _R | None:
         """The assembled result once iteration has ended successfully, else ``None``."""
-        return self._result
+        return self._feed.result
 
     def close(self) -> None:
         """Close the connection at once; idempotent. Items not yet taken are dropped."""
-        self._items.clear()
-        self._finished = True
-        super().close()
+        self._feed.close()
 
     def __aiter__(self) -> AsyncStream[_D, _R]:
         if self._channel is None:
@@ -80,29 +83,19 @@ class AsyncStream(HostedStream[MessageEvent], Generic[_D, _R]):
         return self
 
     async def __anext__(self) -> _D:
-        items = self._items
+        feed = self._feed
+        while feed.wants_event():
+            feed.take(await self._next_event())
+        return feed.pop(StopAsyncIteration)
+
+    async def _next_event(self) -> MessageEvent | None:
         events = self._channel
         assert events is not None
-        while not items:
-            if self._finished:
-                raise StopAsyncIteration
-            try:
-                event = await events.__anext__()
-            except StopAsyncIteration:
-                self._end()  # the source closed by itself (no terminator: finish() warns)
-                continue
-            except Exception:
-                self._finished = True  # an error of the connection, already translated
-                raise
-            if feed_items(self._accumulator, event, items, self.close, self._translate):
-                self._end()
-            items.reverse()  # handed out with pop(), first item last
-        return items.pop()
-
-    def _end(self) -> None:
-        self._finished = True
-        self._hosted.close()
-        self._result = self._accumulator.finish()
+        try:
+            return await anext(events, None)
+        except Exception:
+            self._feed.failed()  # an error of the connection, already translated
+            raise
 
 
 AsyncChatStream: TypeAlias = AsyncStream[ChatDelta, ChatCompletion]
@@ -154,34 +147,20 @@ class AsyncOpenAIClient:
 
         return AsyncStream(open_source, accumulator, client.translate_error, self._max_buffered)
 
-    def iter_chat(
-        self,
-        messages: Messages,
-        *,
-        model: str,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        include_usage: bool = True,
-        extra: Mapping[str, Any] | None = None,
-    ) -> AsyncChatStream:
+    def iter_chat(self, messages: Messages, **options: Unpack[ChatOptions]) -> AsyncChatStream:
         """A chat completion: ``async with client.iter_chat(msgs, model=m) as deltas``.
 
         The request and errors of ``OpenAIClient.iter_chat``; yields ``ChatDelta`` objects;
         ``result`` is the ``ChatCompletion`` once iteration ends.
         """
-        return self._stream(chat_request(messages, model, tools, include_usage, extra))
+        return self._stream(chat_request(messages, **options))
 
     def iter_responses(
-        self,
-        input: str | Sequence[Mapping[str, Any]],
-        *,
-        model: str,
-        instructions: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, input: str | Sequence[Mapping[str, Any]], **options: Unpack[ResponsesOptions]
     ) -> AsyncResponsesStream:
         """A Responses API answer: ``async with client.iter_responses(prompt, model=m) as events``.
 
         The request and errors of ``OpenAIClient.iter_responses``; ``result`` is the
         ``ResponseResult`` once iteration ends.
         """
-        return self._stream(responses_request(input, model, instructions, tools, extra))
+        return self._stream(responses_request(input, **options))

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from reactsse.cli.common import parse_headers, read_data
+from reactsse.cli.common import parse_headers, passed_through, read_data
 from reactsse.cli.exits import EXIT_OK, UsageError
 from reactsse.loadgen import LoadOptions, Progress
 
@@ -72,13 +72,16 @@ def _options(args: argparse.Namespace) -> LoadOptions:
             body=body,
             connections=connections,
             duration=duration,
-            streams=args.streams,
-            rate=args.rate,
-            warmup=args.warmup,
-            openai=args.openai,
-            connect_timeout=args.connect_timeout,
-            read_timeout=args.read_timeout,
-            keep_alive=args.keep_alive,
+            **passed_through(
+                args,
+                "streams",
+                "rate",
+                "warmup",
+                "openai",
+                "connect_timeout",
+                "read_timeout",
+                "keep_alive",
+            ),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

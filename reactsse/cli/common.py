@@ -22,6 +22,7 @@ __all__ = [
     "client_trace",
     "load_tools",
     "parse_headers",
+    "passed_through",
     "reach_options",
     "read_data",
     "say",
@@ -73,6 +74,12 @@ def warnings_as_lines() -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------- option values
+
+
+def passed_through(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The options ``names`` (their ``dest``) as they were parsed, as keywords: for a call
+    whose parameters are named as the options are (``--api-key`` to ``api_key=``)."""
+    return {name: getattr(args, name) for name in names}
 
 
 def reach_options(args: argparse.Namespace) -> dict[str, Any]:

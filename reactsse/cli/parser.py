@@ -88,21 +88,26 @@ def add_trace_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_timeout_options(
+    parser: argparse.ArgumentParser, connect: tuple[float, str], read: tuple[float, str]
+) -> None:
+    """``--connect-timeout`` and ``--read-timeout``: each a (default, what it bounds) pair."""
+    for option, (default, text) in (("--connect-timeout", connect), ("--read-timeout", read)):
+        parser.add_argument(
+            option,
+            type=timeout_option,
+            default=default,
+            metavar="S",
+            help=f"{text} (0: none; default {default:g})",
+        )
+
+
 def _add_client_options(parser: argparse.ArgumentParser) -> None:
     add_trace_options(parser)
-    parser.add_argument(
-        "--connect-timeout",
-        type=timeout_option,
-        default=30.0,
-        metavar="S",
-        help="seconds for name resolution, TCP and TLS (0: none; default 30)",
-    )
-    parser.add_argument(
-        "--read-timeout",
-        type=timeout_option,
-        default=600.0,
-        metavar="S",
-        help="seconds without a byte before giving up (0: none; default 600)",
+    _add_timeout_options(
+        parser,
+        (30.0, "seconds for name resolution, TCP and TLS"),
+        (600.0, "seconds without a byte before giving up"),
     )
     parser.add_argument(
         "--proxy",
@@ -341,14 +346,7 @@ def _add_bench(commands: _Commands) -> None:
 
 def _add_bench_request(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("-X", "--request", dest="method", metavar="METHOD", help="HTTP method")
-    bench.add_argument(
-        "-H",
-        "--header",
-        action="append",
-        default=[],
-        metavar="'Name: value'",
-        help="request header (repeatable)",
-    )
+    _add_header_option(bench, "request header (repeatable)")
     bench.add_argument(
         "-d", "--data", metavar="DATA|@FILE", help="request body (implies POST unless -X)"
     )
@@ -391,17 +389,8 @@ def _add_bench_output(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
     bench.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
     bench.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    bench.add_argument(
-        "--connect-timeout",
-        type=timeout_option,
-        default=10.0,
-        metavar="S",
-        help="seconds to connect before a stream fails as a timeout (0: none; default 10)",
-    )
-    bench.add_argument(
-        "--read-timeout",
-        type=timeout_option,
-        default=30.0,
-        metavar="S",
-        help="seconds without a byte before a stream fails as a timeout (0: none; default 30)",
+    _add_timeout_options(
+        bench,
+        (10.0, "seconds to connect before a stream fails as a timeout"),
+        (30.0, "seconds without a byte before a stream fails as a timeout"),
     )

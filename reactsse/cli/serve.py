@@ -12,6 +12,7 @@ import os
 import sys
 import webbrowser
 
+from reactsse.cli.common import passed_through
 from reactsse.cli.exits import EXIT_OK, UsageError
 
 __all__ = ["cmd_serve", "serve_relay"]
@@ -81,15 +82,6 @@ def _has_display() -> bool:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    serve_relay(
-        host=args.host,
-        port=args.port,
-        rate=args.rate,
-        api_key=args.api_key,
-        fault=args.fault,
-        upstream=args.upstream,
-        model=args.model,
-        keepalive=args.keepalive,
-        access_log=not args.quiet,
-    )
+    names = ("host", "port", "rate", "api_key", "fault", "upstream", "model", "keepalive")
+    serve_relay(**passed_through(args, *names), access_log=not args.quiet)
     return EXIT_OK

@@ -61,8 +61,7 @@ class SocksHandshake:
     ) -> None:
         self._socksio = _import_socksio()
         self._proxy = proxy
-        self._host = host
-        self._port = port
+        self._target = (host, port)  # as socksio's from_address takes it
         self._version = version
         self._username = username
         self._password = password
@@ -76,11 +75,11 @@ class SocksHandshake:
             self._conn = socks4.SOCKS4Connection(user_id=self._username.encode())
             # An IPv4 literal goes as plain SOCKS4 (every SOCKS4 server knows it); a name as
             # SOCKS4a, resolved by the proxy.
-            request = socks4.SOCKS4Request if _is_ipv4(self._host) else socks4.SOCKS4ARequest
+            request = socks4.SOCKS4Request if _is_ipv4(self._target[0]) else socks4.SOCKS4ARequest
             self._conn.send(
                 request.from_address(
                     socks4.SOCKS4Command.CONNECT,
-                    (self._host, self._port),
+                    self._target,
                     user_id=self._username.encode(),
                 )
             )
@@ -167,9 +166,7 @@ class SocksHandshake:
         socks5 = self._socksio.socks5
         self._stage = "connect"
         self._conn.send(
-            socks5.SOCKS5CommandRequest.from_address(
-                socks5.SOCKS5Command.CONNECT, (self._host, self._port)
-            )
+            socks5.SOCKS5CommandRequest.from_address(socks5.SOCKS5Command.CONNECT, self._target)
         )
         return bytes(self._conn.data_to_send()), False, b""
 

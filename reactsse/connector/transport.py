@@ -212,9 +212,7 @@ class SocketBase(Transport):
             self._loop.future_tick(lambda: self._report_after_release(None))
 
     def close(self) -> None:
-        self._on_data = None
-        self._on_close = None
-        self.on_drain = None
+        self._forget_callbacks()
         self._release()
 
     def pause_reading(self) -> None:
@@ -370,22 +368,23 @@ class SocketBase(Transport):
 
     def _finish(self, error: TransportError | None) -> None:
         """Release and report the end (called from loop callbacks only)."""
-        on_close = self._on_close
         self._release()
-        self._on_data = None
-        self._on_close = None
-        self.on_drain = None
-        if on_close is not None:
-            on_close(error)
+        self._report_after_release(error)
 
     def _report_after_release(self, error: TransportError | None) -> None:
         """Deliver an end decided earlier (in a user call) unless ``close()`` came first."""
+        on_close = self._forget_callbacks()
+        if on_close is not None:
+            on_close(error)
+
+    def _forget_callbacks(self) -> Callable[[Exception | None], object] | None:
+        """Drop the user's callbacks, so that none is called after the end; returns the
+        ``on_close`` that was set, for the one report of the end."""
         on_close = self._on_close
         self._on_data = None
         self._on_close = None
         self.on_drain = None
-        if on_close is not None:
-            on_close(error)
+        return on_close
 
     def _translate(self, exc: OSError) -> TransportError:
         return stream_error(exc, self._peer)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import collections
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
-from types import TracebackType
 from typing import TypeVar
 
 from reactsse.loop.interface import LoopInterface
@@ -124,13 +123,8 @@ class BlockingIterator(Iterator[T]):
     def __enter__(self) -> BlockingIterator[T]:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
+    def __exit__(self, *_exc: object) -> None:
+        self.close()  # however the block is left
 
     def __del__(self) -> None:
         # A safety net for `for item in it: break` without `with`: the socket goes with it.

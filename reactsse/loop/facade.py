@@ -17,6 +17,7 @@ Rules kept from Loop.php (see docs/loop.md):
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import sys
 from collections.abc import Callable
 from typing import ClassVar
@@ -27,14 +28,13 @@ from reactsse.loop.select_loop import StreamSelectLoop
 __all__ = ["Loop"]
 
 
+# eq=False: atexit.unregister() finds a function by ==, and each autorun is only itself.
+@dataclasses.dataclass(slots=True, eq=False)
 class _Autorun:
     """The ``register_shutdown_function`` closure of ``Loop::get()``, as an object."""
 
-    __slots__ = ("has_run", "loop")
-
-    def __init__(self, loop: LoopInterface) -> None:
-        self.loop = loop
-        self.has_run = False
+    loop: LoopInterface
+    has_run: bool = False
 
     def mark_ran(self) -> None:
         self.has_run = True

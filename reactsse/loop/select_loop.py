@@ -50,6 +50,21 @@ _MAX_TIMEOUT = 24 * 3600.0
 # sleep would turn a chain of 1 µs timers into a chain of 1 ms waits.
 _SPIN_BELOW = 50e-6
 
+
+def timer_wait(delay: float, spin_below: float) -> float:
+    """Step 3's wait for the first timer, ``delay`` seconds away: ``0`` below ``spin_below``
+    (poll rather than sleep), at most a day (``_MAX_TIMEOUT``), else ``delay`` itself.
+
+    One rule for every loop that iterates like ``StreamSelectLoop``: ``AnyioLoop`` takes it too,
+    so that a 1e15 s timer overflows no host deadline either.
+    """
+    if delay < spin_below:
+        return 0.0
+    if delay > _MAX_TIMEOUT:
+        return _MAX_TIMEOUT
+    return delay
+
+
 _Listener = Callable[[Stream], object]
 
 
@@ -318,11 +333,7 @@ class StreamSelectLoop(LoopInterface):
                 else:
                     first = timers.get_first() if timer_heap else None
                     if first is not None:
-                        timeout = first - clock()
-                        if timeout < spin_below:
-                            timeout = 0.0
-                        elif timeout > _MAX_TIMEOUT:
-                            timeout = _MAX_TIMEOUT
+                        timeout = timer_wait(first - clock(), spin_below)
                     elif watches or signal_listeners:
                         timeout = None
                     else:

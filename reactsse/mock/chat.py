@@ -21,7 +21,7 @@ from reactsse.mock.common import (
     pace,
     wants_usage,
 )
-from reactsse.mock.completion import CompletionStream
+from reactsse.mock.completion import ChoicesStream
 from reactsse.mock.options import MockOptions
 from reactsse.mock.text import answer_tokens, count_tokens, tokenize
 from reactsse.server.app import BodyReply, Event, error_reply
@@ -29,6 +29,8 @@ from reactsse.server.app import BodyReply, Event, error_reply
 __all__ = ["ChatCall", "ChatStream", "parse_chat"]
 
 FINGERPRINT = "fp_reactsse"
+# The fields a chat chunk has between its envelope and its choices.
+_CHUNK_FIELDS: JSONObject = {"service_tier": "default", "system_fingerprint": FINGERPRINT}
 
 
 @dataclass
@@ -70,7 +72,7 @@ def tool_arguments(tool: JSONObject, last_user: str) -> str:
     return dumps(arguments)
 
 
-class ChatStream(CompletionStream[ChatCall]):
+class ChatStream(ChoicesStream[ChatCall]):
     """One chat completion: :meth:`events` streams it, :meth:`whole` is it whole."""
 
     ID_PREFIX = "chatcmpl-reactsse"
@@ -82,20 +84,8 @@ class ChatStream(CompletionStream[ChatCall]):
 
     def chunk(self, delta: JSONObject, finish_reason: str | None = None) -> str:
         """One ``chat.completion.chunk`` with ``delta``, serialised."""
-        chunk: JSONObject = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.call.model,
-            "service_tier": "default",
-            "system_fingerprint": FINGERPRINT,
-            "choices": [
-                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-            ],
-        }
-        if self.call.include_usage:
-            chunk["usage"] = None  # OpenAI sends "usage": null on every chunk but the last
-        return dumps(chunk)
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return self.choice_chunk("chat.completion.chunk", choice, _CHUNK_FIELDS)
 
     def _head(self) -> JSONObject:
         if self.call.tool is None:
@@ -138,12 +128,6 @@ class ChatStream(CompletionStream[ChatCall]):
 
     def whole(self) -> JSONObject:
         return chat_body(self)
-
-    @staticmethod
-    def error_event(message: str) -> Event:
-        """What the API sends when a stream fails after the 200: a data-only error object."""
-        error = {"message": message, "type": "server_error", "param": None, "code": None}
-        return Event(dumps({"error": error}))
 
 
 def chat_usage(prompt_tokens: int, completion_tokens: int) -> JSONObject:
@@ -252,10 +236,7 @@ def chat_body(stream: ChatStream) -> JSONObject:
     else:
         message["content"] = "".join(tokens)
     return {
-        "id": stream.id,
-        "object": "chat.completion",
-        "created": stream.created,
-        "model": call.model,
+        **stream.envelope("chat.completion"),
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": chat_usage(count_tokens(call.prompt), len(tokens)),
         "service_tier": "default",

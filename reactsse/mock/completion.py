@@ -3,21 +3,22 @@
 Both validate the request body into a call (or answer 400 as OpenAI does), are made from that
 call, the mock's options, a number for their ids and a creation time, and answer as a stream of
 events when the request asks for one (``"stream": true``), else as one JSON object, with the
-same injected faults either way.
+same injected faults either way. ``ChoicesStream`` adds what a chat and a text completion share
+beyond that: the envelope of their objects, their chunks, their error event.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, Protocol, TypeVar
 
-from reactsse.mock.common import JSONObject
+from reactsse.mock.common import JSONObject, dumps
 from reactsse.mock.faults import Fault, fault_stream, whole_reply
 from reactsse.mock.options import MockOptions
 from reactsse.server.app import BodyReply, Event, Reply
 
-__all__ = ["CompletionStream"]
+__all__ = ["ChoicesStream", "CompletionStream"]
 
 CallT = TypeVar("CallT")
 
@@ -66,3 +67,42 @@ class CompletionStream(abc.ABC, Generic[CallT]):
     @abc.abstractmethod
     def error_event(self, message: str) -> Event:
         """What the API sends when a stream fails after the 200."""
+
+
+class ChoicesCall(Protocol):
+    """What ``ChoicesStream`` reads of a call."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def include_usage(self) -> bool: ...
+
+
+ChoicesCallT = TypeVar("ChoicesCallT", bound=ChoicesCall)
+
+
+class ChoicesStream(CompletionStream[ChoicesCallT]):
+    """What a chat and a text completion have in common besides (the Responses API differs):
+    objects that carry ``choices``, chunks with ``"usage": null`` until the usage chunk, and a
+    data-only error object when a stream fails."""
+
+    def envelope(self, kind: str) -> JSONObject:
+        """The fields every object of this answer starts with; ``kind`` is its ``object``."""
+        return {"id": self.id, "object": kind, "created": self.created, "model": self.call.model}
+
+    def choice_chunk(self, kind: str, choice: JSONObject, extra: JSONObject | None = None) -> str:
+        """One chunk with one ``choice``, after the envelope and ``extra`` fields, serialised."""
+        chunk = self.envelope(kind)
+        if extra:
+            chunk.update(extra)
+        chunk["choices"] = [choice]
+        if self.call.include_usage:
+            chunk["usage"] = None  # OpenAI sends "usage": null on every chunk but the last
+        return dumps(chunk)
+
+    @staticmethod
+    def error_event(message: str) -> Event:
+        """What the API sends when a stream fails after the 200: a data-only error object."""
+        error = {"message": message, "type": "server_error", "param": None, "code": None}
+        return Event(dumps({"error": error}))

@@ -22,7 +22,7 @@ from reactsse.mock.common import (
     pace,
     wants_usage,
 )
-from reactsse.mock.completion import CompletionStream
+from reactsse.mock.completion import ChoicesStream
 from reactsse.mock.text import answer_tokens, count_tokens
 from reactsse.server.app import BodyReply, Event, error_reply
 
@@ -39,25 +39,15 @@ class TextCall:
     include_usage: bool
 
 
-class TextCompletionStream(CompletionStream[TextCall]):
+class TextCompletionStream(ChoicesStream[TextCall]):
     """One text completion: :meth:`events` streams it, :meth:`whole` is it whole."""
 
     ID_PREFIX = "cmpl-reactsse"
 
     def chunk(self, text: str, finish_reason: str | None = None) -> str:
         """One ``text_completion`` chunk with ``text``, serialised."""
-        chunk: JSONObject = {
-            "id": self.id,
-            "object": "text_completion",
-            "created": self.created,
-            "model": self.call.model,
-            "choices": [
-                {"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}
-            ],
-        }
-        if self.call.include_usage:
-            chunk["usage"] = None  # as on chat: null on every chunk but the usage chunk
-        return dumps(chunk)
+        choice = {"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}
+        return self.choice_chunk("text_completion", choice)
 
     def tokens(self) -> tuple[list[str], str]:
         """The answer's tokens and its finish_reason."""
@@ -81,10 +71,7 @@ class TextCompletionStream(CompletionStream[TextCall]):
         yield Event(self.chunk("", finish), at=end)
         if call.include_usage:
             usage: JSONObject = {
-                "id": self.id,
-                "object": "text_completion",
-                "created": self.created,
-                "model": call.model,
+                **self.envelope("text_completion"),
                 "choices": [],
                 "usage": _usage(count_tokens(call.prompt), len(tokens)),
             }
@@ -95,19 +82,10 @@ class TextCompletionStream(CompletionStream[TextCall]):
         tokens, finish = self.tokens()
         choice = {"text": "".join(tokens), "index": 0, "logprobs": None, "finish_reason": finish}
         return {
-            "id": self.id,
-            "object": "text_completion",
-            "created": self.created,
-            "model": self.call.model,
+            **self.envelope("text_completion"),
             "choices": [choice],
             "usage": _usage(count_tokens(self.call.prompt), len(tokens)),
         }
-
-    @staticmethod
-    def error_event(message: str) -> Event:
-        """What the API sends when a stream fails after the 200: a data-only error object."""
-        error = {"message": message, "type": "server_error", "param": None, "code": None}
-        return Event(dumps({"error": error}))
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> JSONObject:

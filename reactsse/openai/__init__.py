@@ -23,6 +23,7 @@ from reactsse.openai import types
 from reactsse.openai.chat import ChatAccumulator
 from reactsse.openai.client import OpenAIClient
 from reactsse.openai.completions import CompletionAccumulator
+from reactsse.openai.request import ChatOptions, CompletionOptions, ResponsesOptions
 from reactsse.openai.responses import ResponsesAccumulator
 from reactsse.openai.streams import (
     ChatStream,
@@ -35,11 +36,14 @@ from reactsse.openai.types import *  # noqa: F403 - the typed values, listed onc
 
 __all__ = [
     "ChatAccumulator",
+    "ChatOptions",
     "ChatStream",
     "CompletionAccumulator",
+    "CompletionOptions",
     "CompletionStream",
     "OpenAIClient",
     "ResponsesAccumulator",
+    "ResponsesOptions",
     "ResponsesStream",
     "StreamHandle",
     "StreamIterator",

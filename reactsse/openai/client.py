@@ -12,7 +12,7 @@ import dataclasses
 import os
 import ssl
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reactsse.errors import ReactSSEError
 from reactsse.eventsource import EventSource, EventSourceOptions, Trace
@@ -21,6 +21,9 @@ from reactsse.http import parse_url
 from reactsse.loop import Loop, LoopInterface
 from reactsse.openai.payload import translate_error
 from reactsse.openai.request import (
+    ChatOptions,
+    CompletionOptions,
+    ResponsesOptions,
     StreamRequest,
     chat_request,
     completion_request,
@@ -43,6 +46,9 @@ from reactsse.openai.types import (
     ResponseResult,
     ResponseStreamEvent,
 )
+
+if TYPE_CHECKING:  # in annotations only, which stay text (PEP 563): no runtime dependency
+    from typing_extensions import Unpack
 
 __all__ = ["OpenAIClient"]
 
@@ -208,13 +214,10 @@ class OpenAIClient:
         self,
         messages: Messages,
         *,
-        model: str,
         on_delta: Callable[[ChatDelta], object],
         on_done: Callable[[ChatCompletion], object] | None = None,
         on_error: Callable[[Exception], object] | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        include_usage: bool = True,
-        extra: Mapping[str, Any] | None = None,
+        **options: Unpack[ChatOptions],
     ) -> StreamHandle[ChatDelta, ChatCompletion]:
         """Start a chat completion on the loop (callback style); returns a ``StreamHandle`` at once.
 
@@ -232,24 +235,15 @@ class OpenAIClient:
         ends without ``[DONE]`` warns ``IncompleteStreamWarning`` and still calls ``on_done``.
         Raises ``InvalidURL``/``TypeError`` (unserialisable body) at once.
         """
-        request = chat_request(messages, model, tools, include_usage, extra)
-        return self._start(request, on_delta, on_done, on_error)
+        return self._start(chat_request(messages, **options), on_delta, on_done, on_error)
 
-    def iter_chat(
-        self,
-        messages: Messages,
-        *,
-        model: str,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        include_usage: bool = True,
-        extra: Mapping[str, Any] | None = None,
-    ) -> ChatStream:
+    def iter_chat(self, messages: Messages, **options: Unpack[ChatOptions]) -> ChatStream:
         """Iterate over a chat completion, blocking: ``for delta in client.iter_chat(...)``.
 
         Same request and errors as ``start_chat``; returns a ``StreamIterator`` of
         ``ChatDelta`` whose ``result`` is the ``ChatCompletion`` once iteration ends.
         """
-        return self._iterate(chat_request(messages, model, tools, include_usage, extra))
+        return self._iterate(chat_request(messages, **options))
 
     # -- text completions -------------------------------------------------------------------
 
@@ -257,12 +251,10 @@ class OpenAIClient:
         self,
         prompt: str,
         *,
-        model: str,
         on_delta: Callable[[CompletionDelta], object],
         on_done: Callable[[Completion], object] | None = None,
         on_error: Callable[[Exception], object] | None = None,
-        include_usage: bool = True,
-        extra: Mapping[str, Any] | None = None,
+        **options: Unpack[CompletionOptions],
     ) -> StreamHandle[CompletionDelta, Completion]:
         """Start a text completion on the loop (callback style); returns a ``StreamHandle``.
 
@@ -272,23 +264,17 @@ class OpenAIClient:
         served by OpenAI, vLLM, Ollama and llama.cpp. Later: ``on_delta(CompletionDelta)`` per
         chunk and choice, then ``on_done(Completion)``, or ``on_error`` as in ``start_chat``.
         """
-        request = completion_request(prompt, model, include_usage, extra)
-        return self._start(request, on_delta, on_done, on_error)
+        return self._start(completion_request(prompt, **options), on_delta, on_done, on_error)
 
     def iter_completion(
-        self,
-        prompt: str,
-        *,
-        model: str,
-        include_usage: bool = True,
-        extra: Mapping[str, Any] | None = None,
+        self, prompt: str, **options: Unpack[CompletionOptions]
     ) -> CompletionStream:
         """Iterate over a text completion, blocking: ``for d in client.iter_completion(...)``.
 
         Same request and errors as ``start_completion``; ``result`` is the ``Completion`` once
         iteration ends.
         """
-        return self._iterate(completion_request(prompt, model, include_usage, extra))
+        return self._iterate(completion_request(prompt, **options))
 
     # -- Responses API ----------------------------------------------------------------------
 
@@ -296,13 +282,10 @@ class OpenAIClient:
         self,
         input: str | Sequence[Mapping[str, Any]],
         *,
-        model: str,
         on_event: Callable[[ResponseStreamEvent], object],
         on_done: Callable[[ResponseResult], object] | None = None,
         on_error: Callable[[Exception], object] | None = None,
-        instructions: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        extra: Mapping[str, Any] | None = None,
+        **options: Unpack[ResponsesOptions],
     ) -> StreamHandle[ResponseStreamEvent, ResponseResult]:
         """Start a Responses API answer on the loop (callback style); returns a ``StreamHandle``.
 
@@ -313,24 +296,17 @@ class OpenAIClient:
         ``ResponseCompleted``), then ``on_done(ResponseResult)``, or ``on_error`` as in
         ``start_chat`` (``response.failed`` and ``error`` events raise ``APIError``).
         """
-        request = responses_request(input, model, instructions, tools, extra)
-        return self._start(request, on_event, on_done, on_error)
+        return self._start(responses_request(input, **options), on_event, on_done, on_error)
 
     def iter_responses(
-        self,
-        input: str | Sequence[Mapping[str, Any]],
-        *,
-        model: str,
-        instructions: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, input: str | Sequence[Mapping[str, Any]], **options: Unpack[ResponsesOptions]
     ) -> ResponsesStream:
         """Iterate over a Responses API answer, blocking: ``for event in client.iter_responses()``.
 
         Same request and errors as ``start_responses``; ``result`` is the ``ResponseResult``
         once iteration ends.
         """
-        return self._iterate(responses_request(input, model, instructions, tools, extra))
+        return self._iterate(responses_request(input, **options))
 
 
 def _client_options(

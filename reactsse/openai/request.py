@@ -2,6 +2,11 @@
 ``/responses``): each a ``StreamRequest`` (path, JSON body, and the accumulator that reads the
 answer), so that each kind is spelled once for the sync and the async client.
 
+The keyword options of each kind (``ChatOptions``, ``CompletionOptions``, ``ResponsesOptions``)
+are typed once here too: the client methods take them as ``**options`` (PEP 692, ``Unpack``),
+so ``start_chat``, ``iter_chat`` and the async ``iter_chat`` offer the same checked keywords
+without each repeating them.
+
 All ask for ``"stream": true``; ``extra`` fields (``temperature``, ``max_tokens`` ...) are
 added last, so they may override anything (OpenAI API reference, "Create chat completion" and
 "Create a model response").
@@ -10,7 +15,7 @@ added last, so they may override anything (OpenAI API reference, "Create chat co
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypedDict, TypeVar
 
 from reactsse.openai.chat import ChatAccumulator
 from reactsse.openai.completions import CompletionAccumulator
@@ -18,6 +23,9 @@ from reactsse.openai.responses import ResponsesAccumulator
 from reactsse.openai.types import Messages
 
 __all__ = [
+    "ChatOptions",
+    "CompletionOptions",
+    "ResponsesOptions",
     "StreamRequest",
     "chat_request",
     "completion_request",
@@ -36,12 +44,51 @@ class StreamRequest(NamedTuple, Generic[_A_co]):
     accumulator: _A_co
 
 
+class _Model(TypedDict):
+    """The one required keyword of every request: a base class, so that it stays required in
+    the ``total=False`` classes below without ``Required`` (in typing from Python 3.11 only)."""
+
+    model: str
+
+
+class CompletionOptions(_Model, total=False):
+    """The keywords of a text completion (``iter_completion``, ``start_completion``).
+
+    ``model`` (required); ``include_usage`` (default ``True``: ask for
+    ``stream_options.include_usage``); ``extra``: more body fields (``max_tokens``,
+    ``temperature`` ...), added last.
+    """
+
+    include_usage: bool
+    extra: Mapping[str, Any] | None
+
+
+class ChatOptions(CompletionOptions, total=False):
+    """The keywords of a chat completion (``iter_chat``, ``start_chat``): those of
+    ``CompletionOptions``, and ``tools``, the tool definitions the model may call."""
+
+    tools: Sequence[Mapping[str, Any]] | None
+
+
+class ResponsesOptions(_Model, total=False):
+    """The keywords of a Responses API request (``iter_responses``, ``start_responses``).
+
+    ``model`` (required); ``instructions`` (the system prompt); ``tools``; ``extra``: more body
+    fields, added last.
+    """
+
+    instructions: str | None
+    tools: Sequence[Mapping[str, Any]] | None
+    extra: Mapping[str, Any] | None
+
+
 def chat_request(
     messages: Messages,
+    *,
     model: str,
-    tools: Sequence[Mapping[str, Any]] | None,
-    include_usage: bool,
-    extra: Mapping[str, Any] | None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    include_usage: bool = True,
+    extra: Mapping[str, Any] | None = None,
 ) -> StreamRequest[ChatAccumulator]:
     """A streaming chat completion; a prompt string is one user message."""
     if isinstance(messages, str):
@@ -57,10 +104,11 @@ def chat_request(
 
 def responses_request(
     input: str | Sequence[Mapping[str, Any]],
+    *,
     model: str,
-    instructions: str | None,
-    tools: Sequence[Mapping[str, Any]] | None,
-    extra: Mapping[str, Any] | None,
+    instructions: str | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> StreamRequest[ResponsesAccumulator]:
     """A streaming Responses API request."""
     payload: dict[str, Any] = {
@@ -77,7 +125,11 @@ def responses_request(
 
 
 def completion_request(
-    prompt: str, model: str, include_usage: bool, extra: Mapping[str, Any] | None
+    prompt: str,
+    *,
+    model: str,
+    include_usage: bool = True,
+    extra: Mapping[str, Any] | None = None,
 ) -> StreamRequest[CompletionAccumulator]:
     """A streaming text completion (``POST /v1/completions``)."""
     payload: dict[str, Any] = {"model": model, "prompt": prompt, "stream": True}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
-from collections.abc import Callable, MutableSequence
+from collections.abc import Callable
 from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from reactsse.errors import ReactSSEError
@@ -31,10 +31,10 @@ __all__ = [
     "Accumulator",
     "ChatStream",
     "CompletionStream",
+    "ItemFeed",
     "ResponsesStream",
     "StreamHandle",
     "StreamIterator",
-    "feed_items",
 ]
 
 _D = TypeVar("_D")
@@ -58,27 +58,75 @@ Translate: TypeAlias = Callable[[ReactSSEError], ReactSSEError]
 key-scrubbing translation)."""
 
 
-def feed_items(
-    accumulator: Accumulator[_D, object],
-    event: MessageEvent,
-    items: MutableSequence[_D],
-    close: Callable[[], None],
-    translate: Translate,
-) -> bool:
-    """The step an iterator takes for each event: ``StreamIterator`` here and ``AsyncStream``
-    in ``reactsse.aio`` share it.
+class ItemFeed(Generic[_D, _R]):
+    """The typed items of one stream, made from its raw events one event at a time, as the
+    consumer asks for them: what ``StreamIterator`` here and ``AsyncStream`` in
+    ``reactsse.aio`` share. They differ only in how they wait for the next raw event (running
+    a private loop, or awaiting the host's), so each ``next`` is::
 
-    The items of ``event`` go to the end of ``items``. An error the accumulator raises (an
-    ``APIError`` inside the stream, data that is not JSON) closes the stream (``close()``) and
-    leaves translated. Returns True once the terminator has come: the caller then finishes,
-    whether or not the server ends the response.
+        while feed.wants_event():
+            feed.take(<the next raw event, or None at the end>)
+        return feed.pop(StopIteration)  # StopAsyncIteration for the async one
+
+    and a consumer that meets the connection's error calls ``failed()`` before raising it.
     """
-    try:
-        items.extend(accumulator.feed(event))
-    except ReactSSEError as feed_error:
-        close()
-        raise translate(feed_error) from None
-    return accumulator.done
+
+    def __init__(
+        self,
+        accumulator: Accumulator[_D, _R],
+        translate: Translate,
+        release: Callable[[], object],
+    ) -> None:
+        """``release()`` closes the connection: at the end of the stream, or on ``close()``."""
+        self._accumulator = accumulator
+        self._translate = translate
+        self._release = release
+        self._items: collections.deque[_D] = collections.deque()
+        self._finished = False
+        self.result: _R | None = None
+        """The assembled result once the stream has ended successfully, else ``None``."""
+
+    def wants_event(self) -> bool:
+        """Whether the consumer must wait for a raw event: no item is ready, and more may come."""
+        return not self._items and not self._finished
+
+    def take(self, event: MessageEvent | None) -> None:
+        """Turn the next raw event into items; ``None``: the events ended.
+
+        The stream ends at its terminator, whether or not the server ends the response, or when
+        the source closed by itself (no terminator: ``finish()`` warns). An error the
+        accumulator raises (an ``APIError`` inside the stream, data that is not JSON) closes
+        the stream and leaves translated.
+        """
+        accumulator = self._accumulator
+        if event is not None:
+            try:
+                self._items.extend(accumulator.feed(event))
+            except ReactSSEError as feed_error:
+                self.close()
+                raise self._translate(feed_error) from None
+            if not accumulator.done:
+                return
+        self._finished = True
+        self._release()
+        self.result = accumulator.finish()
+
+    def failed(self) -> None:
+        """The connection's error (already translated) is being raised to the consumer: the
+        stream has ended, with no result."""
+        self._finished = True
+
+    def pop(self, stop: type[Exception]) -> _D:
+        """The next item; raises ``stop`` once the stream has ended and its items are out."""
+        if self._items:
+            return self._items.popleft()
+        raise stop
+
+    def close(self) -> None:
+        """Release the connection at once; items not yet taken are dropped."""
+        self._items.clear()
+        self._finished = True
+        self._release()
 
 
 class StreamHandle(Generic[_D, _R]):
@@ -194,11 +242,6 @@ class StreamIterator(Generic[_D, _R]):
         accumulator: Accumulator[_D, _R],
         translate: Translate,
     ) -> None:
-        self._translate = translate
-        self._accumulator = accumulator
-        self._items: collections.deque[_D] = collections.deque()
-        self._finished = False
-        self._result: _R | None = None
         loop = StreamSelectLoop()
         try:
             source = open_source(loop)
@@ -212,45 +255,35 @@ class StreamIterator(Generic[_D, _R]):
         source.on("*", events.push)
         source.on("error", lambda error: events.fail(translate(error)))
         source.on("close", events.finish)
+        self._feed: ItemFeed[_D, _R] = ItemFeed(accumulator, translate, events.close)
 
     @property
     def result(self) -> _R | None:
         """The assembled result once iteration has ended successfully, else ``None``."""
-        return self._result
+        return self._feed.result
 
     def __iter__(self) -> StreamIterator[_D, _R]:
         return self
 
     def __next__(self) -> _D:
-        items = self._items
-        while not items:
-            if self._finished:
-                raise StopIteration
-            try:
-                event = next(self._events)
-            except StopIteration:
-                self._end()  # the source closed by itself (no terminator: finish() warns)
-                continue
-            except Exception:
-                self._finished = True  # an error of the connection, already translated
-                raise
-            if feed_items(self._accumulator, event, items, self.close, self._translate):
-                self._end()
-        return items.popleft()
+        feed = self._feed
+        while feed.wants_event():
+            feed.take(self._next_event())
+        return feed.pop(StopIteration)
 
-    def _end(self) -> None:
-        self._finished = True
-        self._events.close()
-        self._result = self._accumulator.finish()
+    def _next_event(self) -> MessageEvent | None:
+        try:
+            return next(self._events, None)  # runs the private loop until an event is there
+        except Exception:
+            self._feed.failed()  # an error of the connection, already translated
+            raise
 
     def close(self) -> None:
         """Close the connection and the private loop at once; idempotent.
 
         Items received but not yet taken are dropped: iteration ends.
         """
-        self._items.clear()
-        self._finished = True
-        self._events.close()
+        self._feed.close()
 
     def __enter__(self) -> StreamIterator[_D, _R]:
         return self

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
 __all__ = [
     "ChatChoice",
@@ -127,19 +127,39 @@ class ChatChoice:
     finish_reason: str | None
 
 
+class _Choice(Protocol):
+    @property
+    def finish_reason(self) -> str | None: ...
+
+
+_C = TypeVar("_C", bound=_Choice)
+
+
 @dataclass(frozen=True)
-class ChatCompletion:
-    """The assembled stream. ``done`` is False when the stream ended without ``[DONE]``.
+class _ChoicesResult(Generic[_C]):
+    """What an assembled chat or a text completion stream both have (the two endpoints frame
+    their choices alike)."""
+
+    id: str | None
+    model: str | None
+    choices: tuple[_C, ...]
+    usage: Usage | None
+    done: bool
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The finish reason of choice 0 (``"stop"``, ``"length"``, ``"tool_calls"``...)."""
+        return self.choices[0].finish_reason if self.choices else None
+
+
+@dataclass(frozen=True)
+class ChatCompletion(_ChoicesResult[ChatChoice]):
+    """The assembled stream: ``id``, ``model``, ``choices``, ``usage``, and ``done`` (False when
+    the stream ended without ``[DONE]``).
 
     ``content``, ``tool_calls`` and ``finish_reason`` are those of choice 0 (the only one unless
     the request asked for ``n`` > 1); an empty stream has no choices and empty values.
     """
-
-    id: str | None
-    model: str | None
-    choices: tuple[ChatChoice, ...]
-    usage: Usage | None
-    done: bool
 
     @property
     def content(self) -> str:
@@ -150,11 +170,6 @@ class ChatCompletion:
     def tool_calls(self) -> tuple[ToolCall, ...]:
         """The complete tool calls of choice 0."""
         return self.choices[0].tool_calls if self.choices else ()
-
-    @property
-    def finish_reason(self) -> str | None:
-        """The finish reason of choice 0 (``"stop"``, ``"length"``, ``"tool_calls"``...)."""
-        return self.choices[0].finish_reason if self.choices else None
 
 
 # --------------------------------------------------------------------------- text completions
@@ -187,25 +202,14 @@ class CompletionChoice:
 
 
 @dataclass(frozen=True)
-class Completion:
-    """The assembled text-completion stream. ``done`` is False when it ended without
-    ``[DONE]``; ``text`` and ``finish_reason`` are those of choice 0."""
-
-    id: str | None
-    model: str | None
-    choices: tuple[CompletionChoice, ...]
-    usage: Usage | None
-    done: bool
+class Completion(_ChoicesResult[CompletionChoice]):
+    """The assembled text-completion stream: the fields of ``ChatCompletion``, with
+    ``CompletionChoice``s; ``text`` and ``finish_reason`` are those of choice 0."""
 
     @property
     def text(self) -> str:
         """The text of choice 0 (``""`` if there is none)."""
         return self.choices[0].text if self.choices else ""
-
-    @property
-    def finish_reason(self) -> str | None:
-        """The finish reason of choice 0 (``"stop"``, ``"length"``)."""
-        return self.choices[0].finish_reason if self.choices else None
 
 
 # --------------------------------------------------------------------------- Responses API
