@@ -32,11 +32,23 @@ from reactsse.aio.loop import AnyioLoop
 __all__ = ["SharedLoop", "shared_loop"]
 
 
+class _HandOffLoop(AnyioLoop):
+    """The shared loop: its readers hand events over to consumer tasks of the host.
+
+    It yields to the host after every 2 ready streams rather than 16: the consumers woken by
+    those reads then take their events while these are fresh in the CPU's caches, before the
+    loop decodes more reads (``bench/aio_bench.py`` measured ``aconnect`` faster this way; a
+    loop whose listeners consume the events themselves gains nothing from the extra yields).
+    """
+
+    _dispatch_slice = 2
+
+
 class SharedLoop:
     """An ``AnyioLoop`` and its runner task, shared by the streams of one host loop."""
 
     def __init__(self) -> None:
-        self.loop = AnyioLoop()  # created inside the host: on its clock for good
+        self.loop: AnyioLoop = _HandOffLoop()  # created inside the host: on its clock for good
         self.users = 0
         self._wakes = 0  # wake() calls so far: a run that saw one more must run again
         self._running = False
