@@ -364,6 +364,33 @@ def _reactsse_openai(base: str, corpus: str) -> Measurement:
     return Measurement(count + 1, first - t0, end - t0)
 
 
+async def _reactsse_aconnect_main(base: str, corpus: str) -> Measurement:
+    """reactsse.aio.aconnect(): ``async with`` / ``async for`` on the host's shared AnyioLoop."""
+    from reactsse.aio import aconnect
+
+    count = chars = 0
+    first = 0.0
+    t0 = perf_counter()  # entering the block opens the connection (aconnect() itself does not)
+    async with aconnect(f"{base}/{corpus}", reconnect=False) as events:
+        async for event in events:
+            chars += len(event.data)
+            count += 1
+            if count == 1:
+                first = perf_counter()
+    end = perf_counter()
+    return Measurement(count, first - t0, end - t0, data_chars=chars)
+
+
+def _reactsse_aconnect_asyncio(base: str, corpus: str) -> Measurement:
+    return asyncio.run(_reactsse_aconnect_main(base, corpus))
+
+
+def _reactsse_aconnect_uvloop(base: str, corpus: str) -> Measurement:
+    import uvloop
+
+    return uvloop.run(_reactsse_aconnect_main(base, corpus))
+
+
 _READERS: tuple[Literal["batch", "h11"], ...] = ("batch", "h11")
 
 CONTESTANTS: dict[str, Contestant] = {
@@ -425,6 +452,20 @@ CONTESTANTS: dict[str, Contestant] = {
                 _reactsse_eventsource(reader),
             )
             for reader in _READERS
+        ),
+        Contestant(
+            "reactsse-aconnect",
+            "reactsse",
+            "reactsse.aio.aconnect() async iterator, asyncio",
+            ("reactsse.aio", "anyio"),
+            _reactsse_aconnect_asyncio,
+        ),
+        Contestant(
+            "reactsse-aconnect-uvloop",
+            "reactsse",
+            "reactsse.aio.aconnect() async iterator, uvloop",
+            ("reactsse.aio", "anyio", "uvloop"),
+            _reactsse_aconnect_uvloop,
         ),
         Contestant(
             "reactsse-openai",

@@ -7,12 +7,13 @@ then iteration ends) and one more duty: backpressure. When the consumer lags by
 half of them, ``on_drained()`` (reading resumes). So what waits here is at most ``high_water``
 items plus one socket read's events, however slow the consumer is.
 
-Why a deque and an ``anyio.Event`` rather than an anyio memory object stream: one socket read
+Why a deque and a bare wake-up rather than an anyio memory object stream: one socket read
 yields many events, and a listener on the loop cannot await. A deque takes the whole read in
 one ``extend`` and wakes the consumer once per read; a memory object stream would cost a send
 per event, and its bound would have to refuse events the decoder has already produced (they
 must not be lost). The bound is kept by pausing the socket instead, one level down, where the
-kernel and TCP flow control hold the rest.
+kernel and TCP flow control hold the rest. The wake-up is the host's own primitive (a future on
+asyncio, a reschedule on trio: ``reactsse/aio/parking.py`` says why), not an ``anyio.Event``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ import collections
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TypeVar
 
-import anyio
-import anyio.lowlevel
+from reactsse.aio.parking import new_parking
 
 __all__ = ["AsyncChannel"]
 
@@ -31,7 +31,10 @@ T = TypeVar("T")
 # Items handed out from the queue between two yields to the host. One socket read can queue
 # thousands of events; a consumer that awaits nothing else would hold the host for all of them,
 # and with a hundred such consumers the host's other tasks would wait for tens of milliseconds.
-_BURST = 64
+# Large enough that a consumer usually takes a whole read of LLM-sized events in one turn,
+# while they are fresh in the CPU's caches (a smaller burst measured slower in
+# bench/aio_bench.py: the loop reads more sockets between the consumer's turns).
+_BURST = 128
 
 
 class AsyncChannel(AsyncIterator[T]):
@@ -46,7 +49,7 @@ class AsyncChannel(AsyncIterator[T]):
         "_low",
         "_on_drained",
         "_on_full",
-        "_waiter",
+        "_parking",
         "paused",
     )
 
@@ -65,7 +68,8 @@ class AsyncChannel(AsyncIterator[T]):
         self._on_drained = on_drained
         self._error: Exception | None = None
         self._ended = False
-        self._waiter: anyio.Event | None = None
+        # Created in the consumer's host (``HostedSource.open()`` runs in an async context).
+        self._parking = new_parking()
         self._burst = _BURST
         #: True between ``on_full()`` and ``on_drained()``.
         self.paused = False
@@ -82,35 +86,26 @@ class AsyncChannel(AsyncIterator[T]):
         if len(items) >= self._high and not self.paused:
             self.paused = True
             self._on_full()
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            waiter.set()
+        self._parking.unpark()  # a no-op unless the consumer waits
 
     def fail(self, error: Exception) -> None:
         """End with ``error``, raised once the items queued before it are out."""
         if not self._ended:
             self._ended = True
             self._error = error
-        self._wake()
+        self._parking.unpark()
 
     def finish(self) -> None:
         """End cleanly: ``StopAsyncIteration`` once the queued items are out."""
         self._ended = True
-        self._wake()
+        self._parking.unpark()
 
     def close(self) -> None:
         """End at once; queued items are dropped."""
         self._items.clear()
         self._ended = True
         self._error = None
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            waiter.set()
+        self._parking.unpark()
 
     # -- the consumer's side --------------------------------------------------------------------
 
@@ -124,16 +119,15 @@ class AsyncChannel(AsyncIterator[T]):
             if self._burst:
                 return items.popleft()  # the hot path: the rest of one read's items
             self._burst = _BURST
-            await anyio.lowlevel.checkpoint()  # let the host's other tasks run
+            await self._parking.checkpoint()  # let the host's other tasks run
         while not items:
             if self._ended:
                 error, self._error = self._error, None
                 if error is not None:
                     raise error
                 raise StopAsyncIteration
-            waiter = self._waiter = anyio.Event()
             self._burst = _BURST
-            await waiter.wait()
+            await self._parking.park()
         item = items.popleft()
         if self.paused and len(items) <= self._low:
             self.paused = False

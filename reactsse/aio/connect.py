@@ -31,15 +31,9 @@ class AsyncEventStream(HostedStream[MessageEvent]):
     once. ``aclose()`` (or ``close()``, from synchronous code) does the same.
     """
 
-    def __init__(
-        self,
-        url: str,
-        options: EventSourceOptions | None,
-        overrides: dict[str, object],
-        max_buffered_events: int,
-    ) -> None:
+    def __init__(self, url: str, options: EventSourceOptions, max_buffered_events: int) -> None:
         def open_source(loop: LoopInterface) -> EventSource:
-            return EventSource(url, loop=loop, options=options, **overrides)
+            return EventSource(url, loop=loop, options=options)
 
         super().__init__(HostedSource(open_source, _wire, max_buffered_events))
 
@@ -93,5 +87,6 @@ def aconnect(
     """
     if max_buffered_events < 1:
         raise ValueError(f"max_buffered_events must be >= 1, not {max_buffered_events!r}")
-    EventSourceOptions.merge(options, overrides)  # a bad option fails here, not in the block
-    return AsyncEventStream(url, options, dict(overrides), max_buffered_events)
+    # Merged once, here: a bad option fails now, not in the block, and the source reuses it.
+    merged = EventSourceOptions.merge(options, overrides)
+    return AsyncEventStream(url, merged, max_buffered_events)

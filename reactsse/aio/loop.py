@@ -163,6 +163,8 @@ class AnyioLoop(StreamSelectLoop):
 
     #: On asyncio hosts, wait through the host's own add_reader (see reactsse/aio/waiters.py).
     _asyncio_native_wait = True
+    #: Ready streams dispatched between two yields to the host (a subclass may choose fewer).
+    _dispatch_slice = _DISPATCH_SLICE
 
     def _wake(self) -> None:
         # The methods a stream may call per event (adding a stream, a one-shot timer, a tick)
@@ -301,6 +303,7 @@ class AnyioLoop(StreamSelectLoop):
         spin_below = self._spin_below
         checkpoint = anyio.lowlevel.checkpoint
         wait = self._host_wait.wait
+        dispatch_slice = self._dispatch_slice
         while self._running:
             # 1. Future ticks queued before this point; 2. timers strictly past due.
             if len(ticks):
@@ -328,13 +331,13 @@ class AnyioLoop(StreamSelectLoop):
             if pending_signals:
                 signals.dispatch()
             if ready:
-                if len(ready) <= _DISPATCH_SLICE:
+                if len(ready) <= dispatch_slice:
                     self._dispatch(ready)
                 else:
-                    for start in range(0, len(ready), _DISPATCH_SLICE):
+                    for start in range(0, len(ready), dispatch_slice):
                         if start:
                             await checkpoint()
-                        self._dispatch(ready[start : start + _DISPATCH_SLICE])
+                        self._dispatch(ready[start : start + dispatch_slice])
 
     def stop(self) -> None:
         """See ``LoopInterface.stop``; from another task of the host, it also ends the wait."""

@@ -32,16 +32,30 @@ from reactsse.aio.loop import AnyioLoop
 __all__ = ["SharedLoop", "shared_loop"]
 
 
+class _HandOffLoop(AnyioLoop):
+    """The shared loop: its readers hand events over to consumer tasks of the host.
+
+    It yields to the host after every 2 ready streams rather than 16: the consumers woken by
+    those reads then take their events while these are fresh in the CPU's caches, before the
+    loop decodes more reads (``bench/aio_bench.py`` measured ``aconnect`` faster this way; a
+    loop whose listeners consume the events themselves gains nothing from the extra yields).
+    """
+
+    _dispatch_slice = 2
+
+
 class SharedLoop:
     """An ``AnyioLoop`` and its runner task, shared by the streams of one host loop."""
 
     def __init__(self) -> None:
-        self.loop = AnyioLoop()  # created inside the host: on its clock for good
+        self.loop: AnyioLoop = _HandOffLoop()  # created inside the host: on its clock for good
         self.users = 0
         self._wakes = 0  # wake() calls so far: a run that saw one more must run again
         self._running = False
         self._closed = False
-        self._errors: list[Callable[[BaseException], object]] = []
+        # A dict (insertion-ordered, O(1) removal), not a list: with 10,000 streams, leaving
+        # by list.remove would scan the others on every close.
+        self._errors: dict[Callable[[BaseException], object], None] = {}
 
     @property
     def closed(self) -> bool:
@@ -51,12 +65,12 @@ class SharedLoop:
     def enter(self, on_error: Callable[[BaseException], object]) -> None:
         """A stream starts using the loop; ``on_error`` hears of a crash of the runner."""
         self.users += 1
-        self._errors.append(on_error)
+        self._errors[on_error] = None
 
     def leave(self, on_error: Callable[[BaseException], object]) -> None:
         """A stream is done with the loop (its source is closed); the last one stops it."""
         self.users -= 1
-        self._errors.remove(on_error)
+        del self._errors[on_error]
         if self.users == 0:
             if self._running:
                 self.loop.stop()  # the runner ends, and closes the loop
