@@ -364,7 +364,7 @@ def _reactsse_openai(base: str, corpus: str) -> Measurement:
     return Measurement(count + 1, first - t0, end - t0)
 
 
-async def _reactsse_aconnect_main(base: str, corpus: str) -> Measurement:
+async def _reactsse_aconnect_stream(base: str, corpus: str) -> Measurement:
     """reactsse.aio.aconnect(): ``async with`` / ``async for`` on the host's shared AnyioLoop."""
     from reactsse.aio import aconnect
 
@@ -381,14 +381,26 @@ async def _reactsse_aconnect_main(base: str, corpus: str) -> Measurement:
     return Measurement(count, first - t0, end - t0, data_chars=chars)
 
 
-def _reactsse_aconnect_asyncio(base: str, corpus: str) -> Measurement:
-    return asyncio.run(_reactsse_aconnect_main(base, corpus))
+async def _reactsse_aconnect_main(base: str, corpus: str, held: bool) -> Measurement:
+    """The stream alone (the shared loop is created for it, inside the measurement), or with
+    the loop held open first, outside it, as aiohttp's contestant opens its session first."""
+    if not held:
+        return await _reactsse_aconnect_stream(base, corpus)
+    from reactsse.aio import hold_shared_loop
+
+    async with hold_shared_loop():
+        return await _reactsse_aconnect_stream(base, corpus)
 
 
-def _reactsse_aconnect_uvloop(base: str, corpus: str) -> Measurement:
-    import uvloop
+def _reactsse_aconnect(host: str, held: bool) -> Callable[[str, str], Measurement]:
+    def run(base: str, corpus: str) -> Measurement:
+        if host == "uvloop":
+            import uvloop
 
-    return uvloop.run(_reactsse_aconnect_main(base, corpus))
+            return uvloop.run(_reactsse_aconnect_main(base, corpus, held))
+        return asyncio.run(_reactsse_aconnect_main(base, corpus, held))
+
+    return run
 
 
 _READERS: tuple[Literal["batch", "h11"], ...] = ("batch", "h11")
@@ -453,19 +465,19 @@ CONTESTANTS: dict[str, Contestant] = {
             )
             for reader in _READERS
         ),
-        Contestant(
-            "reactsse-aconnect",
-            "reactsse",
-            "reactsse.aio.aconnect() async iterator, asyncio",
-            ("reactsse.aio", "anyio"),
-            _reactsse_aconnect_asyncio,
-        ),
-        Contestant(
-            "reactsse-aconnect-uvloop",
-            "reactsse",
-            "reactsse.aio.aconnect() async iterator, uvloop",
-            ("reactsse.aio", "anyio", "uvloop"),
-            _reactsse_aconnect_uvloop,
+        *(
+            Contestant(
+                "reactsse-aconnect"
+                + ("-held" if held else "")
+                + ("-uvloop" if host == "uvloop" else ""),
+                "reactsse",
+                f"reactsse.aio.aconnect() async iterator, {host}"
+                + (", the shared loop held open first (hold_shared_loop)" if held else ""),
+                ("reactsse.aio", "anyio", *(("uvloop",) if host == "uvloop" else ())),
+                _reactsse_aconnect(host, held),
+            )
+            for held in (False, True)
+            for host in ("asyncio", "uvloop")
         ),
         Contestant(
             "reactsse-openai",

@@ -26,7 +26,7 @@ import pytest
 import trustme
 from _sse_test_servers import Exchange, ScriptedServer, chunk, gzip_stream, sse_head
 
-from reactsse.aio import aconnect
+from reactsse.aio import AnyioLoop, aconnect, hold_shared_loop
 from reactsse.errors import (
     EventTimeout,
     HTTPStatusError,
@@ -506,6 +506,42 @@ async def test_open_cancel_cycles_leave_nothing_behind() -> None:
         with anyio.fail_after(BOUND):
             while threading.active_count() > threads:
                 await anyio.sleep(0.01)
+
+
+# -- the held shared loop ------------------------------------------------------------------------
+
+
+async def test_a_held_loop_serves_stream_after_stream_then_closes() -> None:
+    body = b"data: a\n\ndata: b\n\n"
+    with ScriptedServer(_events(body)) as server:
+        tasks, fds = host_tasks(), open_fds()
+        await _collect(server.url(), reconnect=False)  # warm up: imports, first buffers
+        await settle(fds, tasks)  # that stream's shared loop is gone
+        with anyio.fail_after(BOUND):
+            async with hold_shared_loop() as loop:
+                assert isinstance(loop, AnyioLoop)
+                runner_tasks = host_tasks()
+                assert runner_tasks == tasks + 1  # the runner started, before any stream
+                loops = []
+                for _ in range(3):
+                    async with aconnect(server.url(), reconnect=False) as events:
+                        loops.append(events.source.loop)
+                        assert [e.data async for e in events] == ["a", "b"]
+                    assert host_tasks() == runner_tasks  # between streams the runner stays
+        assert loops == [loop, loop, loop]
+        await settle(fds, tasks)  # left: the runner ended, the selector is closed
+        async with aconnect(server.url(), reconnect=False) as events:
+            assert events.source.loop is not loop  # a new loop for a new user
+
+
+async def test_a_held_loop_carries_your_own_timers() -> None:
+    fired: list[float] = []
+    with anyio.fail_after(BOUND):
+        async with hold_shared_loop() as loop:
+            loop.add_timer(0.01, lambda _timer: fired.append(loop.now()))
+            while not fired:
+                await anyio.sleep(0.005)
+    assert len(fired) == 1
 
 
 # -- responsiveness ----------------------------------------------------------------------------

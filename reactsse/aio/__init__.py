@@ -19,6 +19,7 @@ from reactsse.aio.openai import (
     AsyncStream,
 )
 from reactsse.aio.runner import run
+from reactsse.aio.shared import hold_shared_loop
 
 __all__ = [
     "AnyioLoop",
@@ -28,5 +29,6 @@ __all__ = [
     "AsyncResponsesStream",
     "AsyncStream",
     "aconnect",
+    "hold_shared_loop",
     "run",
 ]

@@ -22,14 +22,15 @@ nothing because they raise nothing; an unexpected error is kept and handed to ev
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import anyio.lowlevel
 
 from reactsse.aio.loop import AnyioLoop
 
-__all__ = ["SharedLoop", "shared_loop"]
+__all__ = ["SharedLoop", "hold_shared_loop", "shared_loop"]
 
 
 class _HandOffLoop(AnyioLoop):
@@ -119,6 +120,40 @@ def shared_loop() -> SharedLoop:
         shared = SharedLoop()
         _CURRENT.set(shared)
     return shared
+
+
+# How often the timer that keeps a held loop running fires (it does nothing): any interval keeps
+# ReactPHP's run() going; a long one costs nothing.
+_HOLD_INTERVAL = 3600.0
+
+
+@contextlib.asynccontextmanager
+async def hold_shared_loop() -> AsyncIterator[AnyioLoop]:
+    """Keep the running host's shared loop open and running for the block; yield it.
+
+    Without it the shared loop lives while a stream uses it: a program that opens one stream
+    after another creates the loop (a selector) and starts its runner task for each, which
+    delays every first event by that set-up. Held, the loop and its runner stay up, so a stream
+    opened in the block starts at once, as a request in an ``aiohttp.ClientSession`` does. The
+    loop is also the one to put your own ``EventSource`` or timers on beside the ``aconnect``
+    streams. Leaving the block lets the loop close once its last stream is done. Raises, on
+    leaving, an error a listener of the shared loop raised while it was held.
+    """
+    shared = shared_loop()
+    errors: list[BaseException] = []
+    on_error = errors.append
+    # ReactPHP's run() returns when nothing is registered; a periodic timer keeps it running.
+    keeper = shared.loop.add_periodic_timer(_HOLD_INTERVAL, lambda _timer: None)
+    shared.enter(on_error)
+    shared.wake()
+    try:
+        await anyio.lowlevel.checkpoint()  # let the runner start before the first stream
+        yield shared.loop
+    finally:
+        shared.loop.cancel_timer(keeper)
+        shared.leave(on_error)
+    if errors and isinstance(errors[0], Exception):
+        raise errors[0]
 
 
 _TASKS: set[asyncio.Task[None]] = set()  # asyncio keeps only weak references to tasks

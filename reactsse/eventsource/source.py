@@ -190,6 +190,11 @@ class EventSource(Emitter):
         return self._url_text
 
     @property
+    def loop(self) -> LoopInterface:
+        """The loop the source runs on (given to the constructor, or the default loop)."""
+        return self._loop
+
+    @property
     def ready_state(self) -> ReadyState:
         """CONNECTING, OPEN or CLOSED (WHATWG ``readyState``)."""
         return _READY_STATE[self._phase]
