@@ -299,10 +299,10 @@ class TLSTransport(SocketBase):
         if self._outgoing.pending:
             self._raw_write(self._outgoing.read())
 
-    def _started_hook(self) -> None:
+    def _start_reading(self) -> None:
+        super()._start_reading()
         # Application data may have arrived with the handshake's last flight.
-        if self._incoming.pending or self._ssl.pending():
-            self._loop.future_tick(self._deliver_if_reading)
+        self._resumed_hook()
 
     def _resumed_hook(self) -> None:
         if self._incoming.pending or self._ssl.pending():

@@ -23,7 +23,7 @@ from typing import Any
 from reactsse.connector.buffers import READ_BUFFER_SIZE, free_buffers, give_back, take_buffer
 from reactsse.connector.oserrors import as_transport_error, handshake_error, stream_error
 from reactsse.connector.tls import wrap_bio
-from reactsse.connector.transport import State, Transport
+from reactsse.connector.transport import State, Transport, TransportBase
 from reactsse.errors import TransportError
 from reactsse.loop.deferred import Deferred
 from reactsse.loop.interface import LoopInterface
@@ -31,7 +31,7 @@ from reactsse.loop.interface import LoopInterface
 __all__ = ["TLSLayer"]
 
 
-class TLSLayer(Transport):
+class TLSLayer(TransportBase):
     """A TLS client session whose records travel over ``lower`` (an open, not started transport).
 
     ``TLSLayer(loop, lower, context, server_hostname=...)``, then ``handshake(on_done,
@@ -48,7 +48,7 @@ class TLSLayer(Transport):
         *,
         server_hostname: str | None,
     ) -> None:
-        self._loop = loop
+        super().__init__(loop)
         self._lower = lower
         self._server_hostname = server_hostname
         self._incoming = ssl.MemoryBIO()
@@ -59,12 +59,8 @@ class TLSLayer(Transport):
         self._state = State.HANDSHAKING
         self._handshake: Deferred[None] | None = None
         self._plain_pending = bytearray()  # plaintext held during the handshake
-        self._on_data: Callable[[memoryview], object] | None = None
-        self._on_close: Callable[[Exception | None], object] | None = None
-        self._started = False
         self._paused = False
         self._lower_ended = False  # the lower transport ended cleanly: EOF written to the BIO
-        self._failed: TransportError | None = None  # failure before start(), reported by start()
 
     # -- Transport ------------------------------------------------------------------------------
 
@@ -108,23 +104,6 @@ class TLSLayer(Transport):
         self._lower.start(self._lower_data, self._lower_closed)
         self._loop.future_tick(self._step_handshake)
 
-    def start(
-        self,
-        on_data: Callable[[memoryview], object],
-        on_close: Callable[[Exception | None], object],
-    ) -> None:
-        if self._started:
-            raise RuntimeError("Transport.start() called twice")
-        self._started = True
-        self._on_data = on_data
-        self._on_close = on_close
-        if self._state is State.CLOSED:
-            failed, self._failed = self._failed, None
-            if failed is not None:
-                self._loop.future_tick(lambda: self._report(failed))
-            return
-        self.resume_reading()
-
     def write(self, data: bytes) -> None:
         if self._state not in (State.OPEN, State.HANDSHAKING) or not data:
             return
@@ -147,12 +126,15 @@ class TLSLayer(Transport):
         handshake, self._handshake = self._handshake, None
         if handshake is not None:
             handshake.cancel()
-        self._on_data = self._on_close = self.on_drain = None
+        self._forget_callbacks()
         self._release()
 
     def pause_reading(self) -> None:
         self._paused = True
         self._lower.pause_reading()
+
+    def _start_reading(self) -> None:
+        self.resume_reading()
 
     def resume_reading(self) -> None:
         self._paused = False
@@ -280,10 +262,7 @@ class TLSLayer(Transport):
         except ssl.SSLError as exc:
             error = stream_error(exc, self.peer)
             self._release()
-            if self._started:
-                self._loop.future_tick(lambda: self._report(error))
-            else:
-                self._failed = error
+            self._end_later(error)
             return
         self._flush()
 
@@ -310,9 +289,3 @@ class TLSLayer(Transport):
     def _finish(self, error: TransportError | None) -> None:
         self._release()
         self._report(error)
-
-    def _report(self, error: TransportError | None) -> None:
-        on_close = self._on_close
-        self._on_data = self._on_close = self.on_drain = None
-        if on_close is not None:
-            on_close(error)
