@@ -85,10 +85,10 @@ class TLSSession(TransportBase):
 
     Shared by ``TLSTransport`` (records on its own socket) and ``TLSLayer`` (records on another
     ``Transport``): the handshake's steps and its one-shot result, plaintext held until the
-    handshake (or a renegotiation) lets it through, and encrypting writes. A subclass says how
-    records leave (``_flush_tls``), how plaintext is read out (``_deliver_plaintext``) and how
-    it ends (``_release``, ``_fail_later``); each keeps its own read path, so that a direct
-    connection's reads go through no extra call.
+    handshake (or a renegotiation) lets it through, decrypting into the reused read buffers and
+    encrypting writes. A subclass brings the records in (its own read path: a direct
+    connection's reads go through no extra call), says how they leave (``_flush_tls``) and how
+    it ends (``_release``, ``_finish``, ``_fail``, ``_fail_later``).
     """
 
     _state: State

@@ -6,10 +6,11 @@ same ``ssl.MemoryBIO`` pair and ``SSLObject`` (``tls.wrap_bio``). Stacked on the
 an ``https://`` proxy (a ``TLSTransport`` to the proxy), it is the TLS session with the target
 inside the TLS session with the proxy, as curl's and httpcore's https proxies do it.
 
-The TLS session itself (handshake, held plaintext, encrypting) is ``tls.TLSSession``, shared
-with ``TLSTransport``; the read paths stay two: ``TLSTransport``'s is the one every direct TLS
-stream takes (one ``recv_into`` into the shared buffers, then the BIO), and the stacked case
-must not cost it an indirection. Flow control passes straight through:
+The TLS session itself (handshake, held plaintext, decrypting, encrypting) is
+``tls.TLSSession``, shared with ``TLSTransport``; what brings the records in stays two classes:
+``TLSTransport``'s socket read is the one every direct TLS stream takes (one ``recv_into`` into
+the shared buffers, then the BIO), and the stacked case must not cost it an indirection. Flow
+control passes straight through:
 ``pause_reading`` pauses the lower transport (and so, at the bottom, the socket), ``on_drain``
 and ``buffered_size`` count the lower transport's buffer too.
 """
