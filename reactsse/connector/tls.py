@@ -2,11 +2,14 @@
 
 The socket half (reading, writing, closing) is ``SocketBase``'s; this module adds the
 ``SSLObject`` between the socket's bytes and the user's: the handshake, decrypting each socket
-read into one ``on_data`` call, encrypting writes, and ``close_notify``.
+read into one ``on_data`` call, encrypting writes, and ``close_notify``. ``TLSSession`` is the
+part that does not depend on what carries the records, shared with ``TLSLayer`` (TLS over
+another transport, ``tlslayer``).
 """
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import socket
 import ssl
@@ -14,12 +17,18 @@ from collections.abc import Callable
 
 from reactsse.connector.buffers import READ_BUFFER_SIZE, free_buffers, give_back, take_buffer
 from reactsse.connector.oserrors import handshake_error, stream_error
-from reactsse.connector.transport import SocketBase, State
+from reactsse.connector.transport import SocketBase, State, TransportBase
 from reactsse.errors import TLSError, TransportError
 from reactsse.loop.deferred import Deferred
 from reactsse.loop.interface import LoopInterface
 
-__all__ = ["TLSTransport", "default_ssl_context", "system_trust_context", "wrap_bio"]
+__all__ = [
+    "TLSSession",
+    "TLSTransport",
+    "default_ssl_context",
+    "system_trust_context",
+    "wrap_bio",
+]
 
 
 def default_ssl_context() -> ssl.SSLContext:
@@ -71,7 +80,225 @@ def wrap_bio(
         raise TLSError(f"cannot start TLS: {exc}") from exc
 
 
-class TLSTransport(SocketBase):
+class TLSSession(TransportBase):
+    """The TLS session of a transport, whatever carries its records: ``SSLObject``, two BIOs.
+
+    Shared by ``TLSTransport`` (records on its own socket) and ``TLSLayer`` (records on another
+    ``Transport``): the handshake's steps and its one-shot result, plaintext held until the
+    handshake (or a renegotiation) lets it through, decrypting into the reused read buffers and
+    encrypting writes. A subclass brings the records in (its own read path: a direct
+    connection's reads go through no extra call), says how they leave (``_flush_tls``) and how
+    it ends (``_release``, ``_finish``, ``_fail``, ``_fail_later``).
+    """
+
+    _state: State
+    _paused: bool
+
+    def _init_session(
+        self,
+        context: ssl.SSLContext,
+        *,
+        server_side: bool,
+        server_hostname: str | None,
+    ) -> None:
+        """Set up the session (``TLSError`` if the context refuses the settings)."""
+        self._server_hostname = server_hostname
+        # The handshake's one-shot result (settles once; cancelled by close()).
+        self._handshake: Deferred[None] | None = None
+        self._plain_pending = bytearray()  # plaintext SSLObject.write could not take yet
+        self._state = State.HANDSHAKING
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._ssl = wrap_bio(
+            context,
+            self._incoming,
+            self._outgoing,
+            server_side=server_side,
+            server_hostname=server_hostname,
+        )
+
+    @property
+    def is_tls(self) -> bool:
+        return True
+
+    @property
+    def ssl_object(self) -> ssl.SSLObject:
+        """The ``SSLObject``: ``version()``, ``cipher()``, ``getpeercert()``, ALPN."""
+        return self._ssl
+
+    def write(self, data: bytes) -> None:
+        if self._state not in (State.OPEN, State.HANDSHAKING) or not data:
+            return
+        if self._state is State.HANDSHAKING or self._plain_pending:
+            self._plain_pending += data
+            return
+        self._encrypt(data)
+
+    # -- for the subclasses ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _flush_tls(self) -> None:
+        """Send the records the ``SSLObject`` wrote to the outgoing BIO, if any."""
+
+    @abc.abstractmethod
+    def _finish(self, error: TransportError | None) -> None:
+        """Close and report the end (from a loop callback)."""
+
+    @abc.abstractmethod
+    def _fail(self, exc: OSError) -> None:
+        """Close for ``exc``, met in a loop callback, and report it."""
+
+    @abc.abstractmethod
+    def _opened(self) -> None:
+        """The handshake is done (the state is ``OPEN``): stop reading until ``start()``."""
+
+    @abc.abstractmethod
+    def _release(self) -> None:
+        """Close at once, with no callback."""
+
+    @abc.abstractmethod
+    def _fail_later(self, exc: OSError) -> None:
+        """Close for ``exc``, met inside a user's call: the end is reported later."""
+
+    # -- handshake -----------------------------------------------------------------------------
+
+    def _await_handshake(
+        self, on_done: Callable[[], object], on_error: Callable[[Exception], object]
+    ) -> None:
+        """Arm the handshake's result, then run its first step from the loop."""
+        self._handshake = Deferred()
+        self._handshake.then(lambda _none: on_done(), on_error)
+        # The first step only writes the ClientHello (or waits for one); run it from the loop
+        # so that even a configuration error reaches on_error later, never synchronously.
+        self._loop.future_tick(self._step_handshake)
+
+    def _step_handshake(self) -> None:
+        if self._state is not State.HANDSHAKING:
+            return
+        try:
+            self._ssl.do_handshake()
+        except ssl.SSLWantReadError:
+            self._flush_tls()
+            return
+        except (ssl.SSLError, OSError) as exc:
+            self._flush_tls()  # the alert tells the peer why
+            self._handshake_failed(self._handshake_error(exc))
+            return
+        self._flush_tls()
+        if self.is_closed:  # flushing failed (a write error closes)
+            return
+        self._state = State.OPEN
+        self._opened()
+        handshake, self._handshake = self._handshake, None
+        self._send_held()
+        if handshake is not None:  # a write that failed just now is reported by start()
+            handshake.resolve(None)
+
+    def _handshake_error(self, exc: BaseException) -> TLSError:
+        return handshake_error(exc, self.peer, self._server_hostname)
+
+    def _handshake_failed(self, error: TLSError) -> None:
+        handshake, self._handshake = self._handshake, None
+        self._release()
+        if handshake is not None:
+            handshake.reject(error)
+
+    def _cancel_handshake(self) -> None:
+        """No handshake callback after ``close()``."""
+        handshake, self._handshake = self._handshake, None
+        if handshake is not None:
+            handshake.cancel()
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def _holds_plaintext(self) -> bool:
+        """Records the BIO holds, or plaintext the ``SSLObject`` decrypted and did not give."""
+        return bool(self._incoming.pending or self._ssl.pending())
+
+    def _deliver_if_reading(self) -> None:
+        if self._state is State.OPEN and self._started and not self._paused:
+            self._deliver_plaintext()
+
+    def _deliver_plaintext(self) -> None:
+        """Drain ``SSLObject.read`` into a reused buffer and hand it all to one ``on_data`` call."""
+        buffer = take_buffer()
+        view = buffer[1]
+        filled = 0
+        end = False
+        error: OSError | None = None
+        while True:
+            if filled == READ_BUFFER_SIZE:
+                # Cannot happen for one read of the records (READ_BUFFER_SIZE has room for it);
+                # after a pause the BIO may hold more: deliver this buffer and go on with the rest.
+                self._deliver(buffer, filled)
+                if self._state is State.CLOSED:
+                    return
+                buffer = take_buffer()
+                view = buffer[1]
+                filled = 0
+            try:
+                # With a buffer, SSLObject.read returns the count (typeshed knows only the
+                # form that returns bytes).
+                count: int = self._ssl.read(  # type: ignore[assignment]
+                    READ_BUFFER_SIZE - filled, view[filled:]
+                )
+            except ssl.SSLWantReadError:
+                break
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                end = True  # close_notify, or an EOF without it (ragged: see TLSTransport)
+                break
+            except ssl.SSLError as exc:
+                error = exc
+                break
+            if not count:
+                end = True
+                break
+            filled += count
+        # Reading can produce records to send (TLS 1.3 KeyUpdate, a TLS 1.2 renegotiation).
+        self._flush_tls()
+        if filled:
+            self._deliver(buffer, filled)
+        else:
+            free_buffers.append(buffer)
+        if self._state is State.CLOSED:
+            return
+        if error is not None:
+            self._fail(error)
+        elif end:
+            self._finish(None)
+        elif self._plain_pending:
+            self._send_held()
+
+    def _deliver(self, buffer: tuple[bytearray, memoryview], filled: int) -> None:
+        """Hand ``filled`` bytes of plaintext in ``buffer`` to ``on_data``; free the buffer."""
+        data = buffer[1][:filled]
+        try:
+            if self._on_data is not None and self._state is not State.CLOSED:
+                self._on_data(data)
+        finally:
+            give_back(buffer, data)
+
+    def _encrypt(self, data: bytes) -> None:
+        try:
+            self._ssl.write(data)
+        except ssl.SSLWantReadError:
+            # Mid-renegotiation: keep the plaintext until a read completes it.
+            self._plain_pending += data
+            return
+        except ssl.SSLError as exc:
+            self._fail_later(exc)
+            return
+        self._flush_tls()
+
+    def _send_held(self) -> None:
+        """Encrypt the plaintext held during the handshake or a renegotiation."""
+        if self._plain_pending:
+            pending = bytes(self._plain_pending)
+            self._plain_pending.clear()
+            self._encrypt(pending)
+
+
+class TLSTransport(SocketBase, TLSSession):
     """TLS over a connected socket, with ``ssl.MemoryBIO`` and ``SSLObject`` (no ``wrap_socket``).
 
     ``TLSTransport(loop, sock, context, server_hostname=..., server_side=False)``; then
@@ -98,34 +325,12 @@ class TLSTransport(SocketBase):
         """Wrap ``sock`` (connected). Raises ``TLSError`` if the context refuses the settings
         (e.g. ``check_hostname`` without ``server_hostname``); ``sock`` is closed then."""
         super().__init__(loop, sock)
-        self._server_hostname = server_hostname
         self._handshake_started = False
-        # The handshake's one-shot result (settles once; cancelled by close()).
-        self._handshake: Deferred[None] | None = None
-        self._plain_pending = bytearray()  # plaintext SSLObject.write could not take yet
-        self._state = State.HANDSHAKING
-        self._incoming = ssl.MemoryBIO()
-        self._outgoing = ssl.MemoryBIO()
         try:
-            self._ssl = wrap_bio(
-                context,
-                self._incoming,
-                self._outgoing,
-                server_side=server_side,
-                server_hostname=server_hostname,
-            )
+            self._init_session(context, server_side=server_side, server_hostname=server_hostname)
         except TLSError:
             self._release()
             raise
-
-    @property
-    def is_tls(self) -> bool:
-        return True
-
-    @property
-    def ssl_object(self) -> ssl.SSLObject:
-        """The ``SSLObject``: ``version()``, ``cipher()``, ``getpeercert()``, ALPN."""
-        return self._ssl
 
     @property
     def buffered_size(self) -> int:
@@ -145,62 +350,15 @@ class TLSTransport(SocketBase):
         self._handshake_started = True
         if self._state is not State.HANDSHAKING:
             return
-        self._handshake = Deferred()
-        self._handshake.then(lambda _none: on_done(), on_error)
         self._update_reading()
-        # The first step only writes the ClientHello (or waits for one); run it from the loop
-        # so that even a configuration error reaches on_error later, never synchronously.
-        self._loop.future_tick(self._step_handshake)
+        self._await_handshake(on_done, on_error)
 
     def close(self) -> None:
-        handshake, self._handshake = self._handshake, None
-        if handshake is not None:
-            handshake.cancel()  # no handshake callback after close()
+        self._cancel_handshake()
         super().close()
 
-    def write(self, data: bytes) -> None:
-        if self._state not in (State.OPEN, State.HANDSHAKING) or not data:
-            return
-        if self._state is State.HANDSHAKING or self._plain_pending:
-            self._plain_pending += data
-            return
-        self._encrypt(data)
-
-    # -- handshake -----------------------------------------------------------------------------
-
-    def _step_handshake(self) -> None:
-        if self._state is not State.HANDSHAKING:
-            return
-        try:
-            self._ssl.do_handshake()
-        except ssl.SSLWantReadError:
-            self._flush_tls()
-            return
-        except (ssl.SSLError, OSError) as exc:
-            self._flush_tls()  # the alert tells the peer why
-            self._handshake_failed(self._handshake_error(exc))
-            return
-        self._flush_tls()
-        if self.is_closed:  # flushing failed (a write error closes)
-            return
-        self._state = State.OPEN
+    def _opened(self) -> None:
         self._update_reading()  # stop reading until start()
-        handshake, self._handshake = self._handshake, None
-        if self._plain_pending:
-            pending = bytes(self._plain_pending)
-            self._plain_pending.clear()
-            self._encrypt(pending)
-        if handshake is not None:
-            handshake.resolve(None)
-
-    def _handshake_error(self, exc: BaseException) -> TLSError:
-        return handshake_error(exc, self._peer, self._server_hostname)
-
-    def _handshake_failed(self, error: TLSError) -> None:
-        handshake, self._handshake = self._handshake, None
-        self._release()
-        if handshake is not None:
-            handshake.reject(error)
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -222,95 +380,18 @@ class TLSTransport(SocketBase):
         if self._state is not State.CLOSED:
             self._finish(None)
 
-    def _deliver_plaintext(self) -> None:
-        """Drain ``SSLObject.read`` into a reused buffer and hand it all to one ``on_data`` call."""
-        buffer = take_buffer()
-        view = buffer[1]
-        filled = 0
-        end = False
-        error: OSError | None = None
-        while True:
-            if filled == READ_BUFFER_SIZE:
-                # Cannot happen for one socket read (READ_BUFFER_SIZE has room for it); after a
-                # pause the BIO may hold more: deliver this buffer and go on with the rest.
-                self._deliver(buffer, filled)
-                if self._state is State.CLOSED:
-                    return
-                buffer = take_buffer()
-                view = buffer[1]
-                filled = 0
-            try:
-                # With a buffer, SSLObject.read returns the count (typeshed knows only the
-                # form that returns bytes).
-                count: int = self._ssl.read(  # type: ignore[assignment]
-                    READ_BUFFER_SIZE - filled, view[filled:]
-                )
-            except ssl.SSLWantReadError:
-                break
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                end = True  # close_notify, or a TCP EOF without it (ragged EOF: see class doc)
-                break
-            except ssl.SSLError as exc:
-                error = exc
-                break
-            if not count:
-                end = True
-                break
-            filled += count
-        # Reading can produce records to send (TLS 1.3 KeyUpdate, a TLS 1.2 renegotiation).
-        self._flush_tls()
-        if filled:
-            self._deliver(buffer, filled)
-        else:
-            free_buffers.append(buffer)
-        if self._state is State.CLOSED:
-            return
-        if error is not None:
-            self._fail(error)
-        elif end:
-            self._finish(None)
-        elif self._plain_pending:
-            pending = bytes(self._plain_pending)
-            self._plain_pending.clear()
-            self._encrypt(pending)
-
-    def _deliver(self, buffer: tuple[bytearray, memoryview], filled: int) -> None:
-        """Hand ``filled`` bytes of plaintext in ``buffer`` to ``on_data``; free the buffer."""
-        data = buffer[1][:filled]
-        try:
-            if self._on_data is not None and self._state is not State.CLOSED:
-                self._on_data(data)
-        finally:
-            give_back(buffer, data)
-
-    def _encrypt(self, data: bytes) -> None:
-        try:
-            self._ssl.write(data)
-        except ssl.SSLWantReadError:
-            # Mid-renegotiation: keep the plaintext until a read completes it.
-            self._plain_pending += data
-            return
-        except ssl.SSLError as exc:
-            self._fail_later(exc)
-            return
-        self._flush_tls()
-
     def _flush_tls(self) -> None:
         if self._outgoing.pending:
             self._raw_write(self._outgoing.read())
 
-    def _started_hook(self) -> None:
+    def _start_reading(self) -> None:
+        super()._start_reading()
         # Application data may have arrived with the handshake's last flight.
-        if self._incoming.pending or self._ssl.pending():
-            self._loop.future_tick(self._deliver_if_reading)
+        self._resumed_hook()
 
     def _resumed_hook(self) -> None:
-        if self._incoming.pending or self._ssl.pending():
+        if self._holds_plaintext():
             self._loop.future_tick(self._deliver_if_reading)
-
-    def _deliver_if_reading(self) -> None:
-        if self._state is State.OPEN and self._started and not self._paused:
-            self._deliver_plaintext()
 
     def _pending_output(self) -> bool:
         # Plaintext held back by a renegotiation is dropped by end(): completing it needs reads.

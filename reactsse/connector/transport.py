@@ -52,7 +52,7 @@ from reactsse.connector.writer import SocketWriter
 from reactsse.errors import TransportError
 from reactsse.loop.interface import LoopInterface, Stream
 
-__all__ = ["SocketBase", "SocketTransport", "State", "Transport"]
+__all__ = ["SocketBase", "SocketTransport", "State", "Transport", "TransportBase"]
 
 
 class State(enum.Enum):
@@ -148,39 +148,23 @@ class Transport(abc.ABC):
         """True once closed (by ``close()``, ``end()`` completing, EOF or an error)."""
 
 
-class SocketBase(Transport):
-    """The socket half shared by both transports: reading, the life cycle and closing.
+class TransportBase(Transport):
+    """The user's side that every transport here shares: ``start()``'s callbacks and the end.
 
-    Writing goes through a ``SocketWriter``; the subclasses say what the bytes read mean
-    (``_received``, ``_eof``) and what a write does.
+    Keeps ``on_data``/``on_close``, refuses a second ``start()``, holds an end that came before
+    ``start()`` (a failed write, the lower transport's end) until ``start()`` reports it, and
+    reports the end at most once: the callbacks are forgotten first, so none is called after it.
+    A subclass says what ``start()`` begins (``_start_reading``) and reads ``_on_data`` itself,
+    straight from its read path.
     """
 
-    def __init__(self, loop: LoopInterface, sock: socket.socket) -> None:
+    def __init__(self, loop: LoopInterface) -> None:
         self._loop = loop
-        self._sock = sock
-        sock.setblocking(False)
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            # Event streams are many small writes; Nagle would hold each one for an ACK.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            self._peer = address_tuple(sock.getpeername())
-        except OSError:
-            self._peer = ()
-        self._local = address_tuple(sock.getsockname())
-        self._state = State.OPEN
         self._on_data: Callable[[memoryview], object] | None = None
         self._on_close: Callable[[Exception | None], object] | None = None
         self._started = False
-        self._paused = False
-        self._reading = False  # read listener registered
-        # The adaptive read size (see the module docstring): FIRST_READ_SIZE..READ_SIZE, a
-        # power of two; _short_reads counts the reads in a row that filled at most a quarter.
-        self._read_size = FIRST_READ_SIZE
-        self._short_reads = 0
-        self._writer = SocketWriter(loop, sock, self._fail, self._drained)
-        self._failed: TransportError | None = None  # failure before start(), reported by start()
-
-    # -- public ------------------------------------------------------------------------------
+        # An end met before start(), as a 1-tuple (its error, or None for a clean end).
+        self._early_end: tuple[Exception | None] | None = None
 
     def start(
         self,
@@ -192,14 +176,68 @@ class SocketBase(Transport):
         self._started = True
         self._on_data = on_data
         self._on_close = on_close
-        if self._state is State.CLOSED:
-            failed = self._failed
-            if failed is not None:
-                self._failed = None
-                self._loop.future_tick(lambda: self._report_after_release(failed))
+        early, self._early_end = self._early_end, None
+        if early is not None:
+            self._loop.future_tick(lambda: self._report(early[0]))
             return
-        self._update_reading()
-        self._started_hook()
+        self._start_reading()
+
+    @abc.abstractmethod
+    def _start_reading(self) -> None:
+        """What ``start()`` begins on a transport that has not ended yet."""
+
+    def _end_later(self, error: Exception | None) -> None:
+        """Report an end met inside a user's call: on the next tick, or from ``start()``."""
+        if not self._started:
+            self._early_end = (error,)
+            return
+        self._loop.future_tick(lambda: self._report(error))
+
+    def _report(self, error: Exception | None) -> None:
+        """Deliver the end (from the loop) unless ``close()`` came first."""
+        on_close = self._forget_callbacks()
+        if on_close is not None:
+            on_close(error)
+
+    def _forget_callbacks(self) -> Callable[[Exception | None], object] | None:
+        """Drop the user's callbacks, so that none is called after the end; returns the
+        ``on_close`` that was set, for the one report of the end."""
+        on_close = self._on_close
+        self._on_data = None
+        self._on_close = None
+        self.on_drain = None
+        return on_close
+
+
+class SocketBase(TransportBase):
+    """The socket half shared by both transports: reading, the life cycle and closing.
+
+    Writing goes through a ``SocketWriter``; the subclasses say what the bytes read mean
+    (``_received``, ``_eof``) and what a write does.
+    """
+
+    def __init__(self, loop: LoopInterface, sock: socket.socket) -> None:
+        super().__init__(loop)
+        self._sock = sock
+        sock.setblocking(False)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Event streams are many small writes; Nagle would hold each one for an ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            self._peer = address_tuple(sock.getpeername())
+        except OSError:
+            self._peer = ()
+        self._local = address_tuple(sock.getsockname())
+        self._state = State.OPEN
+        self._paused = False
+        self._reading = False  # read listener registered
+        # The adaptive read size (see the module docstring): FIRST_READ_SIZE..READ_SIZE, a
+        # power of two; _short_reads counts the reads in a row that filled at most a quarter.
+        self._read_size = FIRST_READ_SIZE
+        self._short_reads = 0
+        self._writer = SocketWriter(loop, sock, self._fail, self._drained)
+
+    # -- public ------------------------------------------------------------------------------
 
     def end(self) -> None:
         if self._state in (State.CLOSED, State.CLOSING):
@@ -209,7 +247,7 @@ class SocketBase(Transport):
         if not self._pending_output():
             self._discard_unread()
             self._release()
-            self._loop.future_tick(lambda: self._report_after_release(None))
+            self._loop.future_tick(lambda: self._report(None))
 
     def close(self) -> None:
         self._forget_callbacks()
@@ -253,8 +291,9 @@ class SocketBase(Transport):
     def _eof(self) -> None:
         """The peer closed its side (recv returned b"")."""
 
-    def _started_hook(self) -> None:
-        """Called at the end of ``start()`` on an open transport."""
+    def _start_reading(self) -> None:
+        if self._state is not State.CLOSED:
+            self._update_reading()
 
     def _resumed_hook(self) -> None:
         """Called at the end of ``resume_reading()``."""
@@ -369,22 +408,7 @@ class SocketBase(Transport):
     def _finish(self, error: TransportError | None) -> None:
         """Release and report the end (called from loop callbacks only)."""
         self._release()
-        self._report_after_release(error)
-
-    def _report_after_release(self, error: TransportError | None) -> None:
-        """Deliver an end decided earlier (in a user call) unless ``close()`` came first."""
-        on_close = self._forget_callbacks()
-        if on_close is not None:
-            on_close(error)
-
-    def _forget_callbacks(self) -> Callable[[Exception | None], object] | None:
-        """Drop the user's callbacks, so that none is called after the end; returns the
-        ``on_close`` that was set, for the one report of the end."""
-        on_close = self._on_close
-        self._on_data = None
-        self._on_close = None
-        self.on_drain = None
-        return on_close
+        self._report(error)
 
     def _translate(self, exc: OSError) -> TransportError:
         return stream_error(exc, self._peer)
@@ -392,18 +416,15 @@ class SocketBase(Transport):
     def _fail(self, exc: OSError) -> None:
         error = self._translate(exc)
         if not self._started:
-            self._failed = error
             self._release()
+            self._early_end = (error,)
             return
         self._finish(error)
 
     def _fail_later(self, exc: OSError) -> None:
         error = self._translate(exc)
         self._release()
-        if not self._started:
-            self._failed = error
-            return
-        self._loop.future_tick(lambda: self._report_after_release(error))
+        self._end_later(error)
 
 
 class SocketTransport(SocketBase):

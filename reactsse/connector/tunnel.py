@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from reactsse.connector.oserrors import describe
-from reactsse.connector.transport import Transport
+from reactsse.connector.transport import Transport, TransportBase
 from reactsse.errors import ProxyError
 from reactsse.http.tunnel import HandshakeStep
 from reactsse.loop.interface import LoopInterface, Stream
@@ -152,7 +152,7 @@ class SocketHandshake:
         self._on_error(error)
 
 
-class TransportTunnel(Transport):
+class TransportTunnel(TransportBase):
     """Run ``handshake`` over ``lower`` (TLS to an ``https://`` proxy), then be the tunnel.
 
     ``open()`` starts ``lower`` and sends the request; then, from the loop, ``on_done(self)``
@@ -170,18 +170,13 @@ class TransportTunnel(Transport):
         on_done: Callable[[Transport], object],
         on_error: Callable[[Exception], object],
     ) -> None:
-        self._loop = loop
+        super().__init__(loop)
         self._lower = lower
         self._handshake: Handshake | None = handshake
         self._authority = handshake.authority
         self._proxy = proxy
         self._on_done = on_done
         self._on_error = on_error
-        self._on_data: Callable[[memoryview], object] | None = None
-        self._on_close: Callable[[Exception | None], object] | None = None
-        self._started = False
-        # The lower transport ended after the tunnel opened but before start(): reported then.
-        self._ended: tuple[Exception | None] | None = None
 
     def cancel(self) -> None:
         """Abort the handshake (as ``SocketHandshake.cancel``): ``close()``."""
@@ -196,20 +191,7 @@ class TransportTunnel(Transport):
 
     # -- Transport (once open) -------------------------------------------------------------------
 
-    def start(
-        self,
-        on_data: Callable[[memoryview], object],
-        on_close: Callable[[Exception | None], object],
-    ) -> None:
-        if self._started:
-            raise RuntimeError("Transport.start() called twice")
-        self._started = True
-        self._on_data = on_data
-        self._on_close = on_close
-        if self._ended is not None:
-            error = self._ended[0]
-            self._loop.future_tick(lambda: self._report(error))
-            return
+    def _start_reading(self) -> None:
         self._lower.resume_reading()
 
     def write(self, data: bytes) -> None:
@@ -221,7 +203,7 @@ class TransportTunnel(Transport):
 
     def close(self) -> None:
         self._handshake = None
-        self._on_data = self._on_close = self.on_drain = None
+        self._forget_callbacks()
         self._lower.close()
 
     def pause_reading(self) -> None:
@@ -281,10 +263,10 @@ class TransportTunnel(Transport):
     def _lower_closed(self, error: Exception | None) -> None:
         handshake = self._handshake
         if handshake is None:
-            if not self._started:
-                self._ended = (error,)
-                return
-            self._report(error)
+            if self._started:
+                self._report(error)
+            else:
+                self._early_end = (error,)  # after the tunnel opened: start() reports it
             return
         if error is None:
             try:
@@ -299,12 +281,6 @@ class TransportTunnel(Transport):
             failure.__cause__ = error
             error = failure
         self._fail(error)
-
-    def _report(self, error: Exception | None) -> None:
-        on_close = self._on_close
-        self._on_data = self._on_close = self.on_drain = None
-        if on_close is not None:
-            on_close(error)
 
     def _lower_drained(self) -> None:
         if self._handshake is None and self.on_drain is not None:

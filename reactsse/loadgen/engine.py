@@ -28,7 +28,7 @@ from reactsse.errors import ReactSSEError, ReadTimeout
 from reactsse.http import parse_url
 from reactsse.loadgen.options import LoadOptions
 from reactsse.loadgen.stats import Stats
-from reactsse.loadgen.stream import StreamRun, Target, error_kind
+from reactsse.loadgen.stream import StreamRun, StreamSink, Target, error_kind
 from reactsse.loop import LoopInterface, TimerInterface
 
 __all__ = ["LoadEngine", "Progress"]
@@ -73,6 +73,7 @@ class LoadEngine:
             keep_alive=options.keep_alive,
         )
         self.stats = Stats()
+        self._sink = StreamSink(self._record, self._first_byte, self._finished, self._retry)
         self.elapsed = 0.0  # length of the measured window, set when the run ends
         self._on_progress = on_progress
         self._on_finish = on_finish
@@ -186,15 +187,7 @@ class LoadEngine:
                 return
         if measuring:
             self.stats.connections_opened += 1
-        stream = StreamRun(
-            self.loop,
-            self.target,
-            due,
-            self._record,
-            self._finished,
-            self._first_byte,
-            self._retry,
-        )
+        stream = StreamRun(self.loop, self.target, due, self._sink)
         self._streams.add(stream)
         stream.start()
 

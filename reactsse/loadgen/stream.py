@@ -38,7 +38,7 @@ from reactsse.http import URL, ClientConnection, ConnectionState, ResponseEnd, R
 from reactsse.loop import LoopInterface
 from reactsse.sse import EventStreamDecoder, MessageEvent
 
-__all__ = ["StreamRun", "Target", "error_kind"]
+__all__ = ["StreamRun", "StreamSink", "Target", "error_kind"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,23 @@ class Target:
     connect_timeout: float | None = 10.0
     ssl_context: ssl.SSLContext | None = None
     keep_alive: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSink:
+    """Where the streams of a run report (the engine); every call gets the ``StreamRun`` first.
+
+    ``record(run, now, events, size, tokens)`` for each read of the body; ``first_byte(run,
+    now)`` at the first read; ``done(run, error)`` exactly once per stream, with ``None`` when
+    the response ended normally (then ``run.idle`` says whether the connection was kept for
+    ``reuse``); ``retry(run)`` when a reused connection closed before answering and the request
+    goes again on a new one.
+    """
+
+    record: Callable[[StreamRun, float, int, int, int], object]
+    first_byte: Callable[[StreamRun, float], object]
+    done: Callable[[StreamRun, ReactSSEError | None], object]
+    retry: Callable[[StreamRun], object]
 
 
 def error_kind(error: BaseException) -> str:
@@ -78,30 +95,16 @@ def error_kind(error: BaseException) -> str:
 class StreamRun:
     """One stream: connect, send the request, read and measure the response, report the end.
 
-    ``record(run, now, events, size, tokens)`` is the engine's sink for each read of the body,
-    ``first_byte(run, now)`` is called at the first read; ``done(run, error)`` exactly once
-    per stream, with ``None`` when the response ended normally (then ``idle`` says whether the
-    connection was kept for ``reuse``). ``retry(run)`` is called when a reused connection
-    closed before answering and the request goes again on a new one. ``close()`` cuts the
-    stream and its connection (no callback afterwards).
+    It reports to ``sink`` (``StreamSink``). ``close()`` cuts the stream and its connection (no
+    callback afterwards).
     """
 
     def __init__(
-        self,
-        loop: LoopInterface,
-        target: Target,
-        scheduled: float,
-        record: Callable[[StreamRun, float, int, int, int], object],
-        done: Callable[[StreamRun, ReactSSEError | None], object],
-        first_byte: Callable[[StreamRun, float], object],
-        retry: Callable[[StreamRun], object],
+        self, loop: LoopInterface, target: Target, scheduled: float, sink: StreamSink
     ) -> None:
         self.loop = loop
         self.target = target
-        self._record = record
-        self._done = done
-        self._first_byte = first_byte
-        self._retry_hook = retry
+        self._sink = sink
         self._http = ClientConnection()
         self._pending: PendingConnect | None = None
         self._transport: Transport | None = None
@@ -167,7 +170,7 @@ class StreamRun:
         """End the stream with ``error`` (the engine's read timeout uses it)."""
         if not self._finished:
             self.close()
-            self._done(self, error)
+            self._sink.done(self, error)
 
     # -- the connection --------------------------------------------------------------------
 
@@ -194,7 +197,7 @@ class StreamRun:
         """The kept connection closed before any byte of the response: send on a new one."""
         self.reused = False
         self._http = ClientConnection()
-        self._retry_hook(self)
+        self._sink.retry(self)
         self.start()
 
     def _on_close(self, error: Exception | None) -> None:
@@ -226,7 +229,7 @@ class StreamRun:
         self.last_read = now
         if self.first_byte is None:
             self.first_byte = now
-            self._first_byte(self, now)
+            self._sink.first_byte(self, now)
         http = self._http
         try:
             self._process(http.receive_data(data), now)
@@ -270,7 +273,7 @@ class StreamRun:
             if self.target.openai:
                 tokens = self._tokens(events, now)
             self.events += count
-        self._record(self, now, count, len(data), tokens)
+        self._sink.record(self, now, count, len(data), tokens)
         if count:
             self.last_event = now
 
@@ -303,6 +306,6 @@ class StreamRun:
             self._transport = None
             transport.close()
         if not self._open:
-            self._done(self, RemoteProtocolError("the response ended before its head"))
+            self._sink.done(self, RemoteProtocolError("the response ended before its head"))
             return
-        self._done(self, None)
+        self._sink.done(self, None)
