@@ -122,38 +122,77 @@ def count_chunks():
                     state["events"] += n
     return stream
 
-def measured():
+def timed(parse):
     # What reactsse bench measures, as a user of aiohttp would write it: per stream the time to
     # the response head (aiohttp's first byte), to the first event, between events, and the
-    # whole duration, kept in lists; the usual SSE line handling (LF and CRLF endings, comments,
-    # the field/value split, one leading space stripped, data lines joined; event and id kept).
+    # whole duration, kept in lists. parse(response, state, samples, start) reads the events.
     samples = {"ttfb": [], "ttfe": [], "gap": [], "duration": []}
 
     async def stream(session, state):
-        now = time.perf_counter
-        start = now()
+        start = time.perf_counter()
         async with session.request(method, url, data=body or None, headers=state["headers"]) as r:
-            head = now()
+            head = time.perf_counter()
             if r.status != 200:
                 state["errors"] += 1
                 await r.read()
                 return
             if state["measuring"]:
                 samples["ttfb"].append(head - start)
-            data, event_type, last_id, last = [], "", "", None
-            async for raw in r.content:
-                line = raw[:-2] if raw.endswith(b"\r\n") else raw.rstrip(b"\n")
-                if not line:
-                    if data:
-                        ("\n".join(data), event_type or "message", last_id)
-                        data, event_type = [], ""
-                        t = now()
-                        if state["measuring"]:
-                            state["events"] += 1
-                            samples["ttfe" if last is None else "gap"].append(
-                                t - (start if last is None else last))
-                        last = t
-                    continue
+            await parse(r, state, samples, start)
+            if state["measuring"]:
+                samples["duration"].append(time.perf_counter() - start)
+    stream.samples = samples
+    return stream
+
+async def parse_lines(r, state, samples, start):
+    # The usual SSE line handling (LF and CRLF endings, comments, the field/value split, one
+    # leading space stripped, data lines joined; event and id kept); a clock reading per event.
+    now = time.perf_counter
+    data, event_type, last_id, last = [], "", "", None
+    async for raw in r.content:
+        line = raw[:-2] if raw.endswith(b"\r\n") else raw.rstrip(b"\n")
+        if not line:
+            if data:
+                ("\n".join(data), event_type or "message", last_id)
+                data, event_type = [], ""
+                t = now()
+                if state["measuring"]:
+                    state["events"] += 1
+                    samples["ttfe" if last is None else "gap"].append(
+                        t - (start if last is None else last))
+                last = t
+            continue
+        if line[:1] == b":":
+            continue
+        name, _, value = line.partition(b":")
+        if value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            data.append(value.decode())
+        elif name == b"event":
+            event_type = value.decode()
+        elif name == b"id":
+            last_id = value.decode()
+
+async def parse_blocks(r, state, samples, start):
+    # The fastest SSE parsing a user of aiohttp would write: whole reads (iter_any), line
+    # endings normalised (CRLF and bare CR to LF, a CR at the end of a read held back in case
+    # its LF is in the next one), blocks split on a blank line, then the fields of each block.
+    # One clock reading per read: the events of one read arrive together.
+    buffer, last_id, last = b"", "", None
+    async for chunk in r.content.iter_any():
+        buffer += chunk
+        held = b""
+        if buffer.endswith(b"\r"):
+            buffer, held = buffer[:-1], b"\r"
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *blocks, buffer = buffer.split(b"\n\n")
+        buffer += held
+        n = 0
+        for block in blocks:
+            data, event_type = [], ""
+            for line in block.split(b"\n"):
                 if line[:1] == b":":
                     continue
                 name, _, value = line.partition(b":")
@@ -165,78 +204,25 @@ def measured():
                     event_type = value.decode()
                 elif name == b"id":
                     last_id = value.decode()
+            if data:
+                ("\n".join(data), event_type or "message", last_id)
+                n += 1
+        if n:
+            t = time.perf_counter()
             if state["measuring"]:
-                samples["duration"].append(now() - start)
-    stream.samples = samples
-    return stream
-
-def measured_blocks():
-    # The same measurements as measured(), with the fastest SSE parsing a user of aiohttp would
-    # write: whole reads (iter_any), line endings normalised (CRLF and bare CR to LF, a CR at
-    # the end of a read held back in case its LF is in the next one), blocks split on a blank
-    # line, then the fields of each block. One clock reading per read: the events of one read
-    # arrive together.
-    samples = {"ttfb": [], "ttfe": [], "gap": [], "duration": []}
-
-    async def stream(session, state):
-        now = time.perf_counter
-        start = now()
-        async with session.request(method, url, data=body or None, headers=state["headers"]) as r:
-            head = now()
-            if r.status != 200:
-                state["errors"] += 1
-                await r.read()
-                return
-            if state["measuring"]:
-                samples["ttfb"].append(head - start)
-            buffer, last_id, last = b"", "", None
-            async for chunk in r.content.iter_any():
-                buffer += chunk
-                held = b""
-                if buffer.endswith(b"\r"):
-                    buffer, held = buffer[:-1], b"\r"
-                if b"\r" in buffer:
-                    buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-                *blocks, buffer = buffer.split(b"\n\n")
-                buffer += held
-                n = 0
-                for block in blocks:
-                    data, event_type = [], ""
-                    for line in block.split(b"\n"):
-                        if line[:1] == b":":
-                            continue
-                        name, _, value = line.partition(b":")
-                        if value[:1] == b" ":
-                            value = value[1:]
-                        if name == b"data":
-                            data.append(value.decode())
-                        elif name == b"event":
-                            event_type = value.decode()
-                        elif name == b"id":
-                            last_id = value.decode()
-                    if data:
-                        ("\n".join(data), event_type or "message", last_id)
-                        n += 1
-                if n:
-                    t = now()
-                    if state["measuring"]:
-                        state["events"] += n
-                        samples["ttfe" if last is None else "gap"].append(
-                            t - (start if last is None else last))
-                        samples["gap"].extend([0.0] * (n - 1))
-                    last = t
-            if state["measuring"]:
-                samples["duration"].append(now() - start)
-    stream.samples = samples
-    return stream
+                state["events"] += n
+                samples["ttfe" if last is None else "gap"].append(
+                    t - (start if last is None else last))
+                samples["gap"].extend([0.0] * (n - 1))
+            last = t
 
 def p99_ms(values):
     values = sorted(values)
     return round(1000 * values[int(0.99 * (len(values) - 1))], 3) if values else None
 
 async def main():
-    modes = {"lines": count_lines, "chunks": count_chunks, "measured": measured,
-             "measured-blocks": measured_blocks}
+    modes = {"lines": count_lines, "chunks": count_chunks,
+             "measured": lambda: timed(parse_lines), "measured-blocks": lambda: timed(parse_blocks)}
     stream = modes[mode]()
     headers = {"Accept": "text/event-stream"}
     if body:
