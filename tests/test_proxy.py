@@ -163,8 +163,10 @@ def test_the_proxy_dies_mid_stream_and_the_stream_resumes_through_it(
 
 
 @pytest.mark.timeout(30)
-def test_connect_timeout_covers_the_proxy_hop() -> None:
-    # A proxy that accepts and never answers CONNECT: a listener nobody reads.
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_connect_timeout_covers_the_proxy_hop(scheme: str) -> None:
+    # A proxy that accepts and never answers (neither CONNECT nor, for https, the ClientHello):
+    # a listener nobody reads.
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
@@ -172,8 +174,8 @@ def test_connect_timeout_covers_the_proxy_hop() -> None:
         start = time.monotonic()
         with (
             connect(
-                "http://127.0.0.1:9/",
-                proxy=f"http://127.0.0.1:{port}",
+                f"{scheme}://127.0.0.1:9/",
+                proxy=f"{scheme}://u:{SECRET}@127.0.0.1:{port}",
                 connect_timeout=0.3,
                 reconnect=False,
             ) as events,
@@ -181,7 +183,9 @@ def test_connect_timeout_covers_the_proxy_hop() -> None:
         ):
             next(events)
         assert time.monotonic() - start < 10
-    assert "timed out after 0.3 s (while tunnelling through the proxy" in str(info.value)
+    message = str(info.value)
+    assert "timed out after 0.3 s (while tunnelling through the proxy" in message
+    assert SECRET not in message
 
 
 @pytest.mark.timeout(30)

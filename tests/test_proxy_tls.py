@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import trustme
 from _cli_helpers import run
-from _connector_helpers import CERTS, Recorder, listener, new_loop, run_until_stopped
+from _connector_helpers import CERTS, Recorder, new_loop, run_until_stopped
 from _proxy_helpers import SECRET, pproxy, three_events
 from _sse_test_servers import ScriptedServer
 
@@ -191,27 +191,6 @@ def test_a_target_certificate_that_does_not_verify_is_the_targets_error(
     assert "certificate verify failed" in message
     assert "TLS handshake with 127.0.0.1" in message
     assert (info.value.host, info.value.port) == ("127.0.0.1", server.port)
-
-
-@pytest.mark.timeout(30)
-def test_connect_timeout_covers_the_tls_handshake_with_the_proxy() -> None:
-    with listener() as silent:  # accepts (the kernel does), never answers the ClientHello
-        port = silent.getsockname()[1]
-        start = time.monotonic()
-        with (
-            connect(
-                "https://127.0.0.1:9/",
-                proxy=f"https://u:{SECRET}@127.0.0.1:{port}",
-                connect_timeout=0.3,
-                reconnect=False,
-            ) as events,
-            pytest.raises(Exception) as info,
-        ):
-            next(events)
-        assert time.monotonic() - start < 10
-    message = str(info.value)
-    assert "timed out after 0.3 s (while tunnelling through the proxy" in message
-    assert SECRET not in message
 
 
 # -- the stack under the stream: flow control and ending, TLS in TLS --------------------------
