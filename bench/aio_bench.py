@@ -6,8 +6,9 @@ Usage (from the repository root, with the ``bench`` extra installed)::
     python bench/aio_bench.py --n 100 --rounds 1   # a smoke run
 
 Each stream is the openai corpus of ``bench/_corpora.py`` cut to 200 events (about 44 KB), served
-by ``bench/_prerendered_server.py`` in a process of its own. Each contestant runs N streams at
-once in a fresh process (one CPU's worth of client: one thread), and reports the total events
+by ``bench/_prerendered_server.py`` in a process of its own, pinned to one CPU. Each contestant
+runs N streams at once in a fresh process pinned to another CPU (one CPU of client: one
+thread; the rounds alternate the contestants), and reports the total events
 per second (all events of all streams over the wall time from the first connect to the last
 event) and the growth of its RSS per stream. Contestants:
 
@@ -27,11 +28,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -226,10 +229,34 @@ def _contestants(uvloop: bool) -> list[tuple[str, str]]:
     return found
 
 
-def _measure(name: str, host: str, url: str, n: int, timeout: float) -> dict[str, float] | str:
+def _pinned(cpu: int | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that keeps the child (and the threads it starts) on one CPU."""
+    if cpu is None:
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
+def _cpus() -> tuple[int | None, int | None]:
+    """(the server's CPU, the client's CPU): two different ones when this process may use two.
+
+    Unpinned, the server's thousand threads and the client share both CPUs as the scheduler
+    pleases, and the same contestant measured up to 2.5x apart between two runs; pinned, the
+    client has one CPU to itself, as the figures claim.
+    """
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(allowed) < 2:
+        return None, None
+    return allowed[0], allowed[1]
+
+
+def _measure(
+    name: str, host: str, url: str, n: int, timeout: float, cpu: int | None
+) -> dict[str, float] | str:
     command = [sys.executable, __file__, "--worker", name, host, url, str(n)]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, preexec_fn=_pinned(cpu)
+        )
     except subprocess.TimeoutExpired:
         return f"timed out after {timeout:g} s"
     if done.returncode != 0:
@@ -262,8 +289,14 @@ def main(argv: list[str] | None = None) -> int:
         has_uvloop = True
     except ImportError:
         has_uvloop = False
+    server_cpu, client_cpu = _cpus()
+    if client_cpu is None:
+        print("not pinned: fewer than two CPUs allowed (server and client share the CPU)")
+    else:
+        print(f"pinned: the server on CPU {server_cpu}, each client on CPU {client_cpu}")
     server = subprocess.Popen(
         [sys.executable, str(BENCH / "_prerendered_server.py"), "--scale", str(SCALE)],
+        preexec_fn=_pinned(server_cpu),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -281,27 +314,35 @@ def main(argv: list[str] | None = None) -> int:
             if limit < n + 256:
                 print(f"  skipped: the open-file limit ({limit}) is too low for {n} streams")
                 continue
-            _table(n, url, args, has_uvloop)
+            _table(n, url, args, has_uvloop, client_cpu)
     finally:
         server.stdin.close()
         server.wait(10)
     return 0
 
 
-def _table(n: int, url: str, args: argparse.Namespace, has_uvloop: bool) -> None:
-    rows: dict[tuple[str, str], tuple[float, float] | str] = {}
-    for name, host in _contestants(has_uvloop):
-        rates: list[float] = []
-        rss: list[float] = []
-        failure = ""
-        for _ in range(args.rounds):
-            result = _measure(name, host, url, n, args.timeout)
+def _table(n: int, url: str, args: argparse.Namespace, has_uvloop: bool, cpu: int | None) -> None:
+    contestants = _contestants(has_uvloop)
+    rates: dict[tuple[str, str], list[float]] = {c: [] for c in contestants}
+    rss: dict[tuple[str, str], list[float]] = {c: [] for c in contestants}
+    failures: dict[tuple[str, str], str] = {}
+    # Rounds outside, contestants inside, the order rotated each round: a burst of noise on
+    # the machine then spreads over every contestant instead of hitting one's rounds.
+    for round_ in range(args.rounds):
+        shift = round_ % len(contestants)
+        for name, host in contestants[shift:] + contestants[:shift]:
+            if (name, host) in failures:
+                continue
+            result = _measure(name, host, url, n, args.timeout, cpu)
             if isinstance(result, str):
-                failure = result
-                break
-            rates.append(result["events"] / result["seconds"])
-            rss.append(result["rss_kib"] / n)
-        rows[(name, host)] = failure or (statistics.median(rates), statistics.median(rss))
+                failures[(name, host)] = result
+                continue
+            rates[(name, host)].append(result["events"] / result["seconds"])
+            rss[(name, host)].append(result["rss_kib"] / n)
+    rows: dict[tuple[str, str], tuple[float, float] | str] = {
+        c: failures.get(c) or (statistics.median(rates[c]), statistics.median(rss[c]))
+        for c in contestants
+    }
     print(f"  {'contestant':<22}{'events/s':>12}{'KiB/stream':>12}{'vs aiohttp':>12}")
     for (name, host), row in rows.items():
         label = name if host == "-" else f"{name}/{host}"
