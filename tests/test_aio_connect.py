@@ -12,7 +12,6 @@ import asyncio
 import gc
 import io
 import os
-import select
 import socket
 import ssl
 import subprocess
@@ -24,6 +23,7 @@ from collections.abc import Iterator
 import anyio
 import pytest
 import trustme
+from _connector_helpers import FullBacklog
 from _sse_test_servers import Exchange, ScriptedServer, chunk, gzip_stream, sse_head
 
 from reactsse.aio import AnyioLoop, aconnect, hold_shared_loop
@@ -318,29 +318,6 @@ async def test_a_paused_stream_does_not_time_out() -> None:
 
 
 # -- cancellation at every phase -----------------------------------------------------------------
-
-
-class FullBacklog:
-    """A listener whose accept queue is full, so a new SYN is dropped and connect hangs (Linux)."""
-
-    def __enter__(self) -> FullBacklog:
-        self.server = socket.socket()
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen(0)
-        self.port: int = self.server.getsockname()[1]
-        self.filler = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-        with socket.socket() as probe:
-            probe.setblocking(False)
-            probe.connect_ex(("127.0.0.1", self.port))
-            _r, writable, _x = select.select([], [probe], [], 0.2)
-            if writable and probe.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
-                self.__exit__()
-                pytest.skip("this kernel completes connects to a full backlog")
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.filler.close()
-        self.server.close()
 
 
 class Mute:

@@ -7,12 +7,11 @@ line of the CLI (a subprocess, bounded in time), never a traceback.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 
 import pytest
+from _cli_helpers import run as run_cli
 from _sse_test_servers import Exchange, ScriptedServer, sse_head
 
 from reactsse import OpenAIClient
@@ -23,19 +22,6 @@ from reactsse.loop import StreamSelectLoop
 DEPTH = 100_000
 NESTED = "[" * DEPTH + "]" * DEPTH
 MESSAGES = [{"role": "user", "content": "hi"}]
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    full_env.update(NO_COLOR="1", PYTHONIOENCODING="utf-8", **(env or {}))
-    return subprocess.run(
-        [sys.executable, "-m", "reactsse", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=30,
-        env=full_env,
-    )
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], code: int, text: str) -> None:

@@ -14,13 +14,12 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
+from _cli_helpers import run as run_cli
 from _sse_test_servers import Exchange, ScriptedServer, sse_head
 from hypothesis import given
 from hypothesis import strategies as st
@@ -96,19 +95,6 @@ def run_source(url: str, **options: object) -> tuple[ReactSSEError, str, EventSo
     loop.run()
     assert len(errors) == 1, errors
     return errors[0], trace.getvalue(), source
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    full_env.update(NO_COLOR="1", PYTHONIOENCODING="utf-8", **(env or {}))
-    return subprocess.run(
-        [sys.executable, "-m", "reactsse", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=30,
-        env=full_env,
-    )
 
 
 def assert_cli_failed(result: subprocess.CompletedProcess[str], code: int, text: str) -> str:
