@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -23,3 +24,22 @@ def run(
         timeout=timeout,
         env=full_env,
     )
+
+
+def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[str, str]:
+    """Send ``sig`` to a running ``reactsse`` process, wait (bounded; killed after 20 s), and
+    return what it wrote to stdout and stderr.
+
+    Not ``communicate()``: it reads the raw pipes, and would miss lines that a caller's
+    ``readline()`` already pulled into the text buffer (they come in one read on a busy machine).
+    """
+    assert process.stdout is not None and process.stderr is not None
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    with process.stdout, process.stderr:
+        return process.stdout.read(), process.stderr.read()

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 import trustme
-from _cli_helpers import run
+from _cli_helpers import run, stop
 from _connector_helpers import refusing_port
 from _sse_test_servers import Exchange, ScriptedServer, sse_head
 
@@ -456,21 +456,6 @@ def _start_server(
     return process, line.split()[-1]
 
 
-def _stop_server(process: subprocess.Popen[str]) -> tuple[str, str]:
-    # Not communicate(): it reads the raw pipes, and would miss lines that _start_server's
-    # readline() already pulled into the text buffer (they come in one read on a busy machine).
-    assert process.stdout is not None and process.stderr is not None
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    with process.stdout, process.stderr:
-        return process.stdout.read(), process.stderr.read()
-
-
 @pytest.mark.usefixtures("sigint_default")
 def test_demo_browser_serves_the_page_and_the_relay() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
@@ -486,7 +471,7 @@ def test_demo_browser_serves_the_page_and_the_relay() -> None:
         lines = [json.loads(line) for line in relayed.stdout.splitlines()]
         assert lines[-1]["type"] == "done" and {x["type"] for x in lines[:-1]} == {"token"}
     finally:
-        _, stderr = _stop_server(process)
+        _, stderr = stop(process, signal.SIGINT)
     assert process.returncode == 130 and "Traceback" not in stderr
 
 
@@ -502,7 +487,7 @@ def test_serve_upstream_relays_with_the_key_from_the_environment() -> None:
         try:
             relayed = run("get", url + "/chat?prompt=hello", "--format", "raw")
         finally:
-            stdout, stderr = _stop_server(process)
+            stdout, stderr = stop(process, signal.SIGINT)
     assert "event: done" in relayed.stdout and "event: error" not in relayed.stdout
     assert f"relaying {upstream.url}/v1" in stdout
     assert key not in relayed.stdout + stdout + stderr

@@ -7,13 +7,13 @@ on 127.0.0.1, so that the test sees the bytes on the wire (the comments, the las
 from __future__ import annotations
 
 import re
-import signal
 import socket
 import subprocess
 import sys
 import time
 
 import pytest
+from _cli_helpers import stop
 
 ACCESS_LINE = re.compile(
     r"127\.0\.0\.1:\d+ (?P<method>[A-Z]+) (?P<target>\S+) (?P<status>\d{3}) "
@@ -32,19 +32,6 @@ def start(*args: str) -> tuple[subprocess.Popen[str], int]:
     line = process.stdout.readline()
     assert line.startswith("reactsse server listening on http://127.0.0.1:"), line
     return process, int(line.rsplit(":", 1)[1])
-
-
-def finish(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[str, str]:
-    assert process.stdout is not None and process.stderr is not None
-    process.send_signal(sig)
-    try:
-        process.wait(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    with process.stdout, process.stderr:
-        return process.stdout.read(), process.stderr.read()
 
 
 def request(port: int, target: str) -> socket.socket:
@@ -87,7 +74,7 @@ def test_sigterm_ends_open_streams_with_a_comment_and_logs_every_request() -> No
     except BaseException:
         process.kill()
         raise
-    out, err = finish(process)
+    out, err = stop(process)
     with stream:
         rest = read_to_end(stream)
     assert process.returncode == 0, err
@@ -125,7 +112,7 @@ def test_quiet_turns_the_access_log_off_and_keepalive_zero_sends_no_pings() -> N
     except BaseException:
         process.kill()
         raise
-    out, err = finish(process)
+    out, err = stop(process)
     with stream:
         assert read_to_end(stream).endswith(b": server shutting down\n\n\r\n0\r\n\r\n")
     assert process.returncode == 0
@@ -136,7 +123,7 @@ def test_quiet_turns_the_access_log_off_and_keepalive_zero_sends_no_pings() -> N
 @pytest.mark.timeout(60)
 def test_sigterm_with_nothing_open_is_one_line_and_exit_0() -> None:
     process, _port = start()
-    out, err = finish(process)
+    out, err = stop(process)
     assert process.returncode == 0
     assert err == ""
     assert out.splitlines()[-1] == "reactsse server stopped (SIGTERM; 0 open streams ended)"
