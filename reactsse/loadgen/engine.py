@@ -133,14 +133,15 @@ class LoadEngine:
     def _end_warmup(self, _timer: TimerInterface | None) -> None:
         self.stats = Stats()
         self._measuring = True
+        # The window starts when counting does. A loop busy with a wave of ready streams runs
+        # this timer late (by as long as one turn takes), and so does the stop timer: the rates
+        # divide by the window as it was, not as it was scheduled.
+        self._measure_from = self.loop.now()
 
     def _stop(self, _timer: TimerInterface | None) -> None:
         self._running = False
         now = self.loop.now()
-        if self.options.duration is not None and _timer is not None:
-            self.elapsed = self.options.duration
-        else:
-            self.elapsed = max(0.0, now - self._measure_from)
+        self.elapsed = max(0.0, now - self._measure_from)
         for timer in self._timers:
             self.loop.cancel_timer(timer)
         self._timers.clear()
