@@ -120,8 +120,19 @@ _PRIME_IDLE = b"id: 3\ndata: first\n\n"
 def test_whole_event_shortcut_takes_its_shapes(blocks: list[bytes]) -> None:
     decoder, events = _run([_PRIME_IDLE, *blocks])
     assert decoder.log[0] == ("general", _PRIME_IDLE)  # the first chunk opens the stream
-    assert decoder.paths() - {"line_loop"} == {"general"} and len(decoder.log) == 2
+    assert decoder.log[1] == ("regions", False)  # looked at for a burst: one block is none
+    assert decoder.paths() - {"line_loop", "regions"} == {"general"} and len(decoder.log) == 3
     _assert_reference(_PRIME_IDLE + b"".join(blocks), decoder, events)
+
+
+def test_a_first_chunk_of_many_events_takes_a_region() -> None:
+    # A burst read at once (a short response read whole, a backlog after a reconnect): the
+    # first chunk of a stream already goes through the data-block region, not the line loop.
+    chunk = b"".join(b'data: {"n": %d}\n\n' % n for n in range(50))
+    decoder, events = _run([chunk])
+    assert ("regions", True) in decoder.log and ("data_blocks", True) in decoder.log
+    assert [data for _, data, _ in events] == [f'{{"n": {n}}}' for n in range(50)]
+    _assert_reference(chunk, decoder, events)
 
 
 @settings(max_examples=300)

@@ -97,8 +97,9 @@ class FastPathPolicy:
 
     Why: ``_idle`` is what makes a whole-event chunk mean exactly one event (nothing before it
     to complete); it is a slot of the decoder, not of this object, because it is read on every
-    call. ``many``: the last chunk completed more than two events, else the ``find`` and
-    ``rfind`` of a region could cost more than they save (64 KiB events). ``dense``: the regex
+    call. ``many``: the last chunk completed more than two events (or there was none yet: a
+    first chunk is often a burst), else the ``find`` and ``rfind`` of a region could cost more
+    than they save (64 KiB events). ``dense``: the regex
     pays for many lines per event, not for one-line events (``DENSE``). ``cooldown``: a stream
     whose blocks often have other shapes (comments in every block, ``data:`` without the space)
     would pay a failed region attempt on every other chunk, so after one the decoder stays on
@@ -108,7 +109,10 @@ class FastPathPolicy:
     __slots__ = ("cooldown", "dense", "many")
 
     def __init__(self) -> None:
-        self.many = False
+        # A stream's first chunk is often a burst (a short response read whole, a server's
+        # backlog after a reconnect): look for a region in it. The worst case is one failed
+        # find per stream, on a first chunk with no blank line.
+        self.many = True
         self.dense = False
         self.cooldown = 0
 
