@@ -542,3 +542,98 @@ def test_footer_errors_show_the_offending_bytes(
     except RemoteProtocolError as exc:
         if "footer" in str(exc):
             assert "got '' " not in str(exc)
+
+
+# --------------------------------------------------------------------------------------------
+# Bursts: many small chunks in one read (a token server's backlog, a short response read whole),
+# the shape the de-chunker takes as a run of whole chunks in C.
+
+BURST_DATA = [
+    b"data: tok\n\n",
+    b'data: {"choices": [{"delta": {"content": "x"}}]}\n\n',
+    b"z" * 40,
+    b"y" * 300,
+    b"\r",
+    b"\n",
+    b"ab\r\ncd",  # a CRLF inside chunk data: the split sees a boundary that is not one
+    b"\r\n5\r\nhello",  # data that looks like a chunk of its own
+]
+
+
+@st.composite
+def bursts(draw: st.DrawFn) -> tuple[bytes, bytes]:
+    """A chunked body of many small chunks, mostly plain, with the shapes a run stops at: data
+    holding CRLF, sizes in other spellings or with extensions or whitespace, bad footers, and
+    the last chunk with trailers (then maybe bytes after the end)."""
+    defect_rate = draw(st.sampled_from([0.0, 0.0, 0.03, 0.2]))
+    wire, body = bytearray(), bytearray()
+    for data in draw(st.lists(st.sampled_from(BURST_DATA), min_size=20, max_size=150)):
+        line = b"%x" % len(data)
+        footer = b"\r\n"
+        if draw(st.floats(0, 1)) < defect_rate:
+            line = draw(
+                st.sampled_from(
+                    [line.upper(), b"0" + line, line + b";a", line + b" ", b"zz", b"%x" % 7]
+                )
+            )
+        if draw(st.floats(0, 1)) < defect_rate:
+            footer = draw(st.sampled_from(BAD_FOOTERS))
+        wire += line + b"\r\n" + data + footer
+        body += data
+    wire += b"0\r\n" + draw(st.sampled_from([b"", b"X-Trailer: 1\r\n"])) + b"\r\n"
+    wire += draw(st.sampled_from([b"", b"HTTP/1.1 200 OK\r\n\r\n"]))
+    return bytes(wire), bytes(body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(bursts(), st.lists(st.integers(0, 20_000), max_size=6), st.sampled_from(LIMITS))
+def test_bursts_equal_h11_under_any_cuts(
+    stream: tuple[bytes, bytes], cuts: list[int], limit: int
+) -> None:
+    wire, body = stream
+    outcome = _compare(HEAD + wire, cuts, limit)
+    if all(kind == "ok" for kind, _, _ in outcome):
+        assert _body(outcome) == body
+
+
+class _RunSpy(BatchDechunker):
+    """The de-chunker, recording what each try of a run of whole chunks took."""
+
+    __slots__ = ("taken",)
+
+    def __init__(self) -> None:
+        super().__init__(max_line_size=65536)
+        self.taken: list[int] = []  # bytes of the read each try consumed
+
+    def _whole_chunks(
+        self, data: bytes, pos: int, out: list[bytes | bytearray | memoryview]
+    ) -> int:
+        after = super()._whole_chunks(data, pos, out)
+        self.taken.append(after - pos)
+        return after
+
+
+def test_a_burst_is_taken_as_one_run_up_to_the_last_chunk() -> None:
+    chunks = [b'data: {"n": %d}\n\n' % n for n in range(200)]
+    wire = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    dechunker, out = _RunSpy(), []
+    assert dechunker.feed(wire, out) == ()  # the end, no trailers
+    assert b"".join(out) == b"".join(chunks)
+    assert dechunker.taken == [len(wire) - len(b"0\r\n\r\n")]  # one try took every data chunk
+
+
+def test_a_run_stops_at_a_crlf_inside_data_and_is_not_tried_again_where_it_took_nothing() -> None:
+    plain = [b"x" * 30] * 50
+    crlf = b"a\r\nb" * 10
+    chunks = [*plain, crlf, *plain]
+    wire = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks)
+    dechunker, out = _RunSpy(), []
+    dechunker.feed(wire, out)
+    assert b"".join(out) == b"".join(chunks)
+    assert dechunker.taken == [50 * (2 + 2 + 30 + 2)]  # once a call: the loop read the rest
+    # A body whose first chunk holds a CRLF: the one try takes nothing, and none follows.
+    dechunker, out = _RunSpy(), []
+    for _ in range(3):
+        dechunker.feed(b"".join(b"%x\r\n%s\r\n" % (len(crlf), crlf) for _ in range(60)), out)
+    assert dechunker.taken == [0]
+    assert b"".join(out) == crlf * 180

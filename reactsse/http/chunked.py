@@ -55,6 +55,9 @@ _SIZE_CACHE_ENTRIES = 4096
 # Chunk data shorter than this is sliced as bytes (one small copy; a lone piece is then returned
 # by b"".join as is); longer data as memoryview slices, copied once by the caller's join.
 _COPY_BELOW = 2048
+# A read holding at least this much after a small chunk's size line is worth a try of the run of
+# whole small chunks (``BatchDechunker._whole_chunks``): a burst of token events read at once.
+_RUN_FROM = 1024
 
 
 def excerpt(data: bytes | bytearray | memoryview, limit: int = 60) -> str:
@@ -93,6 +96,7 @@ class BatchDechunker:
         "_max_line_size",
         "_pending",
         "_remaining",
+        "_runs",
         "_search_from",
         "_size_of",
     )
@@ -113,6 +117,9 @@ class BatchDechunker:
         self._pending = b""
         self._in_trailers = False
         self._search_from = 0
+        # Whether feed tries _whole_chunks: not for a trace (it reads size lines without
+        # reporting them), and not again on a body where it once found nothing to take.
+        self._runs = on_size_line is None
 
     def feed_view(
         self, view: memoryview, out: list[bytes | bytearray | memoryview]
@@ -194,6 +201,7 @@ class BatchDechunker:
         footer = self._footer
         append = out.append
         size_of = self._size_of
+        runs = self._runs
         view: memoryview | None = None
         while True:
             if remaining:
@@ -233,6 +241,13 @@ class BatchDechunker:
                 chunk_size = _size_line(data, pos, line_end, digits)
             if chunk_size == 0:
                 return self._start_trailers(data, line_end + 1)
+            if runs and chunk_size < _COPY_BELOW and size - pos > _RUN_FROM:
+                runs = False  # once a call: each try splits the rest of the read
+                after = self._whole_chunks(data, pos, out)
+                if after > pos:
+                    pos = search_from = after
+                    continue  # at the next chunk-size line
+                self._runs = False
             pos = line_end + 2
             remaining = chunk_size
         self._remaining = remaining
@@ -240,6 +255,36 @@ class BatchDechunker:
         if pos < size:
             self._keep_line(data[pos:])  # only at the start of a chunk-size line (no CRLF yet)
         return None
+
+    def _whole_chunks(
+        self, data: bytes, pos: int, out: list[bytes | bytearray | memoryview]
+    ) -> int:
+        """Take the run of whole chunks that starts with the chunk-size line at ``data[pos]``,
+        up to the first that is not plain; return the position after it (``pos``: none).
+
+        Why it is fast: a burst of small chunks (a server that flushes per token, read many at
+        once) costs feed's loop a few Python steps per chunk; here one C split at every CRLF
+        gives the size lines and the data of all of them, and maps in C check them. The split is
+        exact where it is accepted: if every size line is a bare-hex size seen before (the
+        cache) and every piece after it has exactly that length, then each chunk is followed by
+        its CRLF, and feed's loop would have read the same chunks. A chunk whose data holds a
+        CRLF, an extension or whitespace, a size not seen yet, a malformed footer, the last chunk
+        and whatever follows: the run stops before it, and feed's loop reads it as usual.
+        """
+        pieces = (data[pos:] if pos else data).split(b"\r\n")
+        pairs = (len(pieces) - 1) // 2  # (size line, data) pairs followed by a CRLF
+        lines = pieces[0 : 2 * pairs : 2]
+        chunks = pieces[1 : 2 * pairs : 2]
+        sizes = list(map(_SIZE_CACHE.get, lines))
+        lengths = list(map(len, chunks))
+        if sizes != lengths:  # the run stops at the first difference (None: not in the cache)
+            pairs = next(i for i, (s, n) in enumerate(zip(sizes, lengths, strict=True)) if s != n)
+        if 0 in sizes[:pairs]:
+            pairs = sizes.index(0)  # the last chunk: feed reads it, and the trailers
+        if not pairs:
+            return pos
+        out += chunks[:pairs]
+        return pos + sum(lengths[:pairs]) + sum(map(len, lines[:pairs])) + 4 * pairs
 
     def _resume_line(self, data: bytes) -> tuple[bytes, int]:
         """Only an incomplete chunk-size line is ever kept (bounded, usually a few bytes): put it
@@ -282,6 +327,8 @@ class BatchDechunker:
             return None
         self._pending = b""
         self._in_trailers = False
+        if match.start() == 0:
+            return ()  # no trailer field: the usual end of a body, "0\r\n\r\n"
         return parse_trailers(buffer[1 : match.end()])
 
 
