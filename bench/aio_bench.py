@@ -28,15 +28,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from _cpus import cpu_pair, pinned  # bench/ is on the path: the script's own directory
 
 BENCH = Path(__file__).resolve().parent
 EVENTS_PER_STREAM = 200
@@ -229,33 +229,13 @@ def _contestants(uvloop: bool) -> list[tuple[str, str]]:
     return found
 
 
-def _pinned(cpu: int | None) -> Callable[[], None] | None:
-    """A ``preexec_fn`` that keeps the child (and the threads it starts) on one CPU."""
-    if cpu is None:
-        return None
-    return lambda: os.sched_setaffinity(0, {cpu})
-
-
-def _cpus() -> tuple[int | None, int | None]:
-    """(the server's CPU, the client's CPU): two different ones when this process may use two.
-
-    Unpinned, the server's thousand threads and the client share both CPUs as the scheduler
-    pleases, and the same contestant measured up to 2.5x apart between two runs; pinned, the
-    client has one CPU to itself, as the figures claim.
-    """
-    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(allowed) < 2:
-        return None, None
-    return allowed[0], allowed[1]
-
-
 def _measure(
     name: str, host: str, url: str, n: int, timeout: float, cpu: int | None
 ) -> dict[str, float] | str:
     command = [sys.executable, __file__, "--worker", name, host, url, str(n)]
     try:
         done = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, preexec_fn=_pinned(cpu)
+            command, capture_output=True, text=True, timeout=timeout, preexec_fn=pinned(cpu)
         )
     except subprocess.TimeoutExpired:
         return f"timed out after {timeout:g} s"
@@ -289,14 +269,14 @@ def main(argv: list[str] | None = None) -> int:
         has_uvloop = True
     except ImportError:
         has_uvloop = False
-    server_cpu, client_cpu = _cpus()
+    server_cpu, client_cpu = cpu_pair()
     if client_cpu is None:
         print("not pinned: fewer than two CPUs allowed (server and client share the CPU)")
     else:
         print(f"pinned: the server on CPU {server_cpu}, each client on CPU {client_cpu}")
     server = subprocess.Popen(
         [sys.executable, str(BENCH / "_prerendered_server.py"), "--scale", str(SCALE)],
-        preexec_fn=_pinned(server_cpu),
+        preexec_fn=pinned(server_cpu),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

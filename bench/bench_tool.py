@@ -17,6 +17,12 @@ received in that window per second. Three servers, each in its own process:
                     OpenAI-compatible mock, as fast as the client reads (one Python process;
                     keeps connections alive)
 
+CPUs: where two are allowed, the server runs on one and each one-process client on the other,
+so that a client has a core to itself ("one client process" made exact; unpinned, the same
+contestant moved by up to a third between runs). ``reactsse bench -p 2`` runs unpinned, and the
+server may use both CPUs meanwhile: it measures what a second process adds where the server
+leaves CPU free.
+
 Contestants (each a fresh process; the order alternates every round, medians over rounds):
 
 ``reactsse bench``           ``python -m reactsse bench URL -c N --duration S --warmup 1 --json``:
@@ -60,7 +66,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from _peers import installed, skip_missing  # bench/ is on the path: the script's own directory
+from _cpus import allowed, cpu_pair, pinned, set_affinity  # bench/ is on the path
+from _peers import installed, skip_missing
 
 _HERE = Path(__file__).resolve().parent
 _PROMPT = {"model": "bench", "messages": [{"role": "user", "content": "Tell me about Alice."}]}
@@ -268,7 +275,13 @@ def _start_prerendered(scale: float, keep_alive: bool) -> tuple[subprocess.Popen
     command = [sys.executable, str(_HERE / "_prerendered_server.py"), "--scale", str(scale)]
     if keep_alive:
         command.append("--keep-alive")
-    server = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=pinned(cpu_pair()[0]),
+    )
     assert server.stdout is not None
     line = server.stdout.readline()
     return server, f"http://127.0.0.1:{line.split()[1]}/openai"
@@ -280,6 +293,7 @@ def _start_serve() -> tuple[subprocess.Popen[str], str]:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=pinned(cpu_pair()[0]),
     )
     assert server.stdout is not None
     line = ""
@@ -301,7 +315,10 @@ def _run_reactsse(
         command.append("--no-keep-alive")
     if body:
         command += ["-d", body]
-    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+    cpu = cpu_pair()[1] if processes == 1 else None  # -p 2: spread over every CPU
+    out = subprocess.run(
+        command, capture_output=True, text=True, check=True, timeout=600, preexec_fn=pinned(cpu)
+    )
     report = json.loads(out.stdout)
     errors = sum(report["errors"].values())
     cpu = [p["cpu_percent"] for p in report["client"]["processes"]]
@@ -318,7 +335,14 @@ def _run_aiohttp(
     try:
         command = [sys.executable, script.name, url, "POST" if body else "GET", body]
         command += [str(args.connections), str(args.duration), mode, loop, reuse]
-        out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+        out = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+            preexec_fn=pinned(cpu_pair()[1]),
+        )
     finally:
         os.unlink(script.name)
     result: dict = json.loads(out.stdout)
@@ -395,6 +419,7 @@ def _contestants(args: argparse.Namespace) -> dict[str, Callable[[str, str], dic
 
 
 SERVERS = ("prerendered", "prerendered-ka", "serve")
+SPREAD = "reactsse bench -p 2"  # the contestant that runs unpinned, the server unpinned too
 
 
 def main() -> int:
@@ -423,6 +448,14 @@ def main() -> int:
         f"# {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
         f"load average {load[0]:.2f} at start"
     )
+    server_cpu, client_cpu = cpu_pair()
+    if server_cpu is None:
+        print("# not pinned: fewer than two CPUs allowed")
+    else:
+        print(
+            f"# pinned: the server on CPU {server_cpu}, each one-process client on CPU "
+            f"{client_cpu}; `{SPREAD}` and the server during it on every CPU"
+        )
     starts = {
         "prerendered": (lambda: _start_prerendered(args.scale, False), ""),
         "prerendered-ka": (lambda: _start_prerendered(args.scale, True), ""),
@@ -437,7 +470,14 @@ def main() -> int:
             for round_number in range(args.rounds):
                 order = names if round_number % 2 == 0 else names[::-1]
                 for name in order:
-                    results[name].append(contestants[name](url, body))
+                    spread = name == SPREAD and server_cpu is not None
+                    if spread:
+                        set_affinity(server.pid, allowed())
+                    try:
+                        results[name].append(contestants[name](url, body))
+                    finally:
+                        if spread:
+                            set_affinity(server.pid, {server_cpu})
         finally:
             server.terminate()
             server.wait(10)
