@@ -36,6 +36,16 @@ from reactsse.sse.model import MessageEvent
 
 __all__ = ["COOLDOWN", "DENSE", "FastPathPolicy", "FastPaths", "LineLoop"]
 
+
+def _type_and_text(event_type: bytes | None, value: bytes) -> tuple[str, str]:
+    """The type (``"message"`` when absent or empty) and the data of one block matched by a
+    regex, UTF-8 decoded with replacement (see ``decode_text``)."""
+    try:
+        return (event_type.decode() if event_type else "message"), value.decode()
+    except UnicodeDecodeError:
+        return (decode_text(event_type) if event_type else "message"), decode_text(value)
+
+
 _new_event = tuple.__new__  # MessageEvent(...) runs a Python-level __new__; this is one C call.
 _NUL = 0
 
@@ -303,18 +313,10 @@ class FastPaths(LineLoop):
             if match is not None:
                 event_type_bytes, id_value, value = match.groups()
                 if id_value is not None:
-                    try:
-                        self._id_buffer = id_value.decode()
-                    except UnicodeDecodeError:
-                        self._id_buffer = decode_text(id_value)
+                    self._id_buffer = decode_text(id_value)
                 if LF in value:
                     value = value.replace(separator, b"\n")
-                try:
-                    text = value.decode()
-                    event_type = event_type_bytes.decode() if event_type_bytes else "message"
-                except UnicodeDecodeError:
-                    text = decode_text(value)
-                    event_type = decode_text(event_type_bytes) if event_type_bytes else "message"
+                event_type, text = _type_and_text(event_type_bytes, value)
                 self.last_event_id = event_id = self._id_buffer
                 return [_new_event(MessageEvent, (event_type, text, event_id))]
         return self._feed_lines(data)
@@ -444,18 +446,10 @@ class FastPaths(LineLoop):
             if gap:
                 id_buffer = self._gap(gap, id_buffer, events)
             if id_line is not None:
-                try:
-                    id_buffer = id_line.decode()
-                except UnicodeDecodeError:
-                    id_buffer = decode_text(id_line)
+                id_buffer = decode_text(id_line)
             if LF in value:
                 value = value.replace(b"\ndata: ", b"\n")
-            try:
-                text = value.decode()
-                type_text = event_type.decode() if event_type else "message"
-            except UnicodeDecodeError:
-                text = decode_text(value)
-                type_text = decode_text(event_type) if event_type else "message"
+            type_text, text = _type_and_text(event_type, value)
             append(_new_event(MessageEvent, (type_text, text, id_buffer)))
         if pieces[-1]:
             id_buffer = self._gap(pieces[-1], id_buffer, events)
