@@ -1,7 +1,8 @@
 """Benchmark: ``reactsse bench`` against aiohttp load scripts, side by side.
 
 Run: ``python bench/bench_tool.py`` (several minutes); ``--connections N``, ``--duration S``,
-``--rounds N``, ``--scale F``, ``--servers a,b`` change the shape; ``--quick`` is a smoke run.
+``--rounds N``, ``--scale F``, ``--servers a,b``, ``--contestants a,b`` change the shape;
+``--quick`` is a smoke run.
 
 Every tool runs the same closed loop: ``--connections`` concurrent streams, each replaced as
 soon as it ends, for ``--duration`` seconds after a one-second warm-up, and reports the events
@@ -431,6 +432,10 @@ def main() -> int:
     parser.add_argument(
         "--servers", default=",".join(SERVERS), help=f"comma-separated, of: {', '.join(SERVERS)}"
     )
+    parser.add_argument(
+        "--contestants",
+        help="comma-separated names from the table's first column (default: all of them)",
+    )
     parser.add_argument("--quick", action="store_true", help="100 connections, 2 s, 1 round")
     args = parser.parse_args()
     if args.quick:
@@ -439,6 +444,12 @@ def main() -> int:
     if not set(servers) <= set(SERVERS):
         parser.error(f"--servers: one or more of {', '.join(SERVERS)}")
     contestants = _contestants(args)
+    if args.contestants:
+        wanted = [name.strip() for name in args.contestants.split(",")]
+        unknown = [name for name in wanted if name not in contestants]
+        if unknown:
+            parser.error(f"--contestants: unknown {unknown}; known: {list(contestants)}")
+        contestants = {name: contestants[name] for name in wanted}
     load = os.getloadavg()
     print(
         f"# reactsse bench vs aiohttp load scripts: {args.connections} connections, "

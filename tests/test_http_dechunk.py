@@ -606,9 +606,9 @@ class _RunSpy(BatchDechunker):
         self.taken: list[int] = []  # bytes of the read each try consumed
 
     def _whole_chunks(
-        self, data: bytes, pos: int, out: list[bytes | bytearray | memoryview]
+        self, data: bytes, pos: int, end: int, out: list[bytes | bytearray | memoryview]
     ) -> int:
-        after = super()._whole_chunks(data, pos, out)
+        after = super()._whole_chunks(data, pos, end, out)
         self.taken.append(after - pos)
         return after
 
@@ -622,7 +622,7 @@ def test_a_burst_is_taken_as_one_run_up_to_the_last_chunk() -> None:
     assert dechunker.taken == [len(wire) - len(b"0\r\n\r\n")]  # one try took every data chunk
 
 
-def test_a_run_stops_at_a_crlf_inside_data_and_is_not_tried_again_where_it_took_nothing() -> None:
+def test_a_run_stops_at_a_crlf_inside_data_and_is_not_tried_again_where_it_took_little() -> None:
     plain = [b"x" * 30] * 50
     crlf = b"a\r\nb" * 10
     chunks = [*plain, crlf, *plain]
@@ -631,6 +631,9 @@ def test_a_run_stops_at_a_crlf_inside_data_and_is_not_tried_again_where_it_took_
     dechunker.feed(wire, out)
     assert b"".join(out) == b"".join(chunks)
     assert dechunker.taken == [50 * (2 + 2 + 30 + 2)]  # once a call: the loop read the rest
+    dechunker.feed(wire, out)  # it took less than half of that read: not tried again
+    assert dechunker.taken == [50 * (2 + 2 + 30 + 2)]
+    assert b"".join(out) == b"".join(chunks) * 2
     # A body whose first chunk holds a CRLF: the one try takes nothing, and none follows.
     dechunker, out = _RunSpy(), []
     for _ in range(3):

@@ -55,8 +55,8 @@ _SIZE_CACHE_ENTRIES = 4096
 # Chunk data shorter than this is sliced as bytes (one small copy; a lone piece is then returned
 # by b"".join as is); longer data as memoryview slices, copied once by the caller's join.
 _COPY_BELOW = 2048
-# A read holding at least this much after a small chunk's size line is worth a try of the run of
-# whole small chunks (``BatchDechunker._whole_chunks``): a burst of token events read at once.
+# A read holding more than this after a whole small chunk is worth a try of the run of whole
+# small chunks (``BatchDechunker._whole_chunks``): a burst of token events read at once.
 _RUN_FROM = 1024
 
 
@@ -118,7 +118,7 @@ class BatchDechunker:
         self._in_trailers = False
         self._search_from = 0
         # Whether feed tries _whole_chunks: not for a trace (it reads size lines without
-        # reporting them), and not again on a body where it once found nothing to take.
+        # reporting them), and not again on a body where it once took less than half the read.
         self._runs = on_size_line is None
 
     def feed_view(
@@ -241,13 +241,15 @@ class BatchDechunker:
                 chunk_size = _size_line(data, pos, line_end, digits)
             if chunk_size == 0:
                 return self._start_trailers(data, line_end + 1)
-            if runs and chunk_size < _COPY_BELOW and size - pos > _RUN_FROM:
+            if runs and chunk_size < _COPY_BELOW and size - line_end - chunk_size > _RUN_FROM:
+                # A small chunk, whole in this read with more than _RUN_FROM bytes after it.
                 runs = False  # once a call: each try splits the rest of the read
-                after = self._whole_chunks(data, pos, out)
+                after = self._whole_chunks(data, pos, line_end + 2 + chunk_size, out)
+                if after - pos < (size - pos) >> 1:
+                    self._runs = False  # it took less than half: this body has other shapes
                 if after > pos:
                     pos = search_from = after
                     continue  # at the next chunk-size line
-                self._runs = False
             pos = line_end + 2
             remaining = chunk_size
         self._remaining = remaining
@@ -257,10 +259,11 @@ class BatchDechunker:
         return None
 
     def _whole_chunks(
-        self, data: bytes, pos: int, out: list[bytes | bytearray | memoryview]
+        self, data: bytes, pos: int, end: int, out: list[bytes | bytearray | memoryview]
     ) -> int:
-        """Take the run of whole chunks that starts with the chunk-size line at ``data[pos]``,
-        up to the first that is not plain; return the position after it (``pos``: none).
+        """Take the run of whole chunks that starts with the chunk-size line at ``data[pos]``
+        (its data ends at ``end``), up to the first that is not plain; return the position after
+        it (``pos``: none, and then nothing was split: the first chunk is checked first).
 
         Why it is fast: a burst of small chunks (a server that flushes per token, read many at
         once) costs feed's loop a few Python steps per chunk; here one C split at every CRLF
@@ -271,6 +274,8 @@ class BatchDechunker:
         CRLF, an extension or whitespace, a size not seen yet, a malformed footer, the last chunk
         and whatever follows: the run stops before it, and feed's loop reads it as usual.
         """
+        if data.find(b"\r\n", data.find(b"\r\n", pos) + 2, end + 2) != end:
+            return pos  # the first chunk's data holds a CRLF, or its own is missing
         pieces = (data[pos:] if pos else data).split(b"\r\n")
         pairs = (len(pieces) - 1) // 2  # (size line, data) pairs followed by a CRLF
         lines = pieces[0 : 2 * pairs : 2]
