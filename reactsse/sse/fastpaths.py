@@ -316,7 +316,11 @@ class FastPaths(LineLoop):
                     self._id_buffer = decode_text(id_value)
                 if LF in value:
                     value = value.replace(separator, b"\n")
-                event_type, text = _type_and_text(event_type_bytes, value)
+                try:  # _type_and_text written out: this path runs once per event
+                    text = value.decode()
+                    event_type = event_type_bytes.decode() if event_type_bytes else "message"
+                except UnicodeDecodeError:
+                    event_type, text = _type_and_text(event_type_bytes, value)
                 self.last_event_id = event_id = self._id_buffer
                 return [_new_event(MessageEvent, (event_type, text, event_id))]
         return self._feed_lines(data)
