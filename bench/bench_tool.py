@@ -50,8 +50,10 @@ Contestants (each a fresh process; the order alternates every round, medians ove
 
 Every contestant counts dispatched events (data decoded to ``str``), not bytes. The table shows
 events/s, the ratio to the best EQUIVALENT aiohttp script (same measurements, an SSE parser:
-the ``measured`` variants) and to the best aiohttp script of any kind, and the client's own CPU
-use (a client near 100 % of a core is its own bottleneck).
+the ``measured`` variants) and to the best aiohttp script of any kind, the client's own CPU
+use (a client near 100 % of a core is its own bottleneck), and the server's (near 100 % of its
+core: the server is the limit, and the client's figure says more about the server than about
+the client).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -362,12 +365,14 @@ def _print_table(server_name: str, url: str, results: dict[str, list[dict]]) -> 
     print(f"\n## {server_name}: {url}\n")
     print(
         "| client | equivalent | events/s | × best equivalent aiohttp | × best aiohttp (any) "
-        "| client CPU % | errors | p99 ms: ttfb / ttfe / gap / duration |"
+        "| client CPU % | server CPU % | errors | p99 ms: ttfb / ttfe / gap / duration |"
     )
-    print("|---|---|---:|---:|---:|---|---:|---|")
+    print("|---|---|---:|---:|---:|---|---:|---:|---|")
     for name, rs in results.items():
         middle = rs[len(rs) // 2]
         cpu = " / ".join(f"{c:.0f}" for c in middle["cpu"])
+        server_cpu = middle.get("server_cpu")
+        server = "-" if server_cpu is None else f"{server_cpu:.0f}"
         errors = sum(r["errors"] for r in rs)
         same = "yes" if name.startswith(("reactsse", EQUIVALENT)) else "no: counts only"
         p99 = middle.get("p99_ms")
@@ -376,8 +381,18 @@ def _print_table(server_name: str, url: str, results: dict[str, list[dict]]) -> 
         )
         print(
             f"| {name} | {same} | {medians[name]:,.0f} | {medians[name] / best_equivalent:.2f} "
-            f"| {medians[name] / best_any:.2f} | {cpu} | {errors} | {latencies} |"
+            f"| {medians[name] / best_any:.2f} | {cpu} | {server} | {errors} | {latencies} |"
         )
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid``, all its threads (from /proc; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def _ms(value: float | None) -> str:
@@ -485,7 +500,13 @@ def main() -> int:
                     if spread:
                         set_affinity(server.pid, allowed())
                     try:
-                        results[name].append(contestants[name](url, body))
+                        cpu0, wall0 = _cpu_seconds(server.pid), time.monotonic()
+                        result = contestants[name](url, body)
+                        cpu1, wall1 = _cpu_seconds(server.pid), time.monotonic()
+                        if cpu0 is not None and cpu1 is not None:
+                            # Over the contestant's whole run, its start-up and warm-up included.
+                            result["server_cpu"] = 100 * (cpu1 - cpu0) / (wall1 - wall0)
+                        results[name].append(result)
                     finally:
                         if spread:
                             set_affinity(server.pid, {server_cpu})
