@@ -14,9 +14,10 @@ received in that window per second. Three servers, each in its own process:
                     every response says ``Connection: close``: one connection per stream for all
 ``prerendered-ka``  the same server with ``--keep-alive``: it serves request after request on
                     a connection, so clients that keep connections alive skip the connect
-``serve``           ``reactsse serve --rate 0``, ``POST /v1/chat/completions``: the built-in
-                    OpenAI-compatible mock, as fast as the client reads (one Python process;
-                    keeps connections alive)
+``serve``           ``reactsse serve --rate 0 --reply-tokens 198``, ``POST
+                    /v1/chat/completions``: the built-in OpenAI-compatible mock, as fast as the
+                    client reads, 201 events a stream (one Python process; keeps connections
+                    alive)
 
 CPUs: where two are allowed, the server runs on one and each one-process client on the other,
 so that a client has a core to itself ("one client process" made exact; unpinned, the same
@@ -76,6 +77,9 @@ from _peers import installed, skip_missing
 _HERE = Path(__file__).resolve().parent
 _PROMPT = {"model": "bench", "messages": [{"role": "user", "content": "Tell me about Alice."}]}
 _CHAT_BODY = json.dumps({**_PROMPT, "stream": True})
+# Answers of 198 tokens: with the role chunk, the finish chunk and [DONE], 201 events a stream,
+# as many as the pre-rendered server's responses at the default --scale.
+_SERVE_TOKENS = 198
 
 _AIOHTTP = r"""
 import asyncio, json, resource, sys, time
@@ -292,8 +296,10 @@ def _start_prerendered(scale: float, keep_alive: bool) -> tuple[subprocess.Popen
 
 
 def _start_serve() -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "reactsse", "serve", "--port", "0", "--rate", "0", "--quiet"]
+    command += ["--reply-tokens", str(_SERVE_TOKENS)]
     server = subprocess.Popen(
-        [sys.executable, "-m", "reactsse", "serve", "--port", "0", "--rate", "0", "--quiet"],
+        command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         text=True,

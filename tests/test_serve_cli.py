@@ -6,6 +6,7 @@ on 127.0.0.1, so that the test sees the bytes on the wire (the comments, the las
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -127,3 +128,30 @@ def test_sigterm_with_nothing_open_is_one_line_and_exit_0() -> None:
     assert process.returncode == 0
     assert err == ""
     assert out.splitlines()[-1] == "reactsse server stopped (SIGTERM; 0 open streams ended)"
+
+
+@pytest.mark.timeout(60)
+def test_reply_tokens_gives_every_stream_that_many_tokens() -> None:
+    process, port = start("--reply-tokens", "7", "--quiet")
+    try:
+        body = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": true}'
+        counts = []
+        for _ in range(2):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(
+                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Type: application/json\r\nConnection: close\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                wire = read_to_end(sock)
+            chunks = [
+                json.loads(line[6:]) for line in wire.split(b"\n") if line.startswith(b"data: {")
+            ]
+            counts.append(
+                sum(1 for c in chunks if c["choices"] and c["choices"][0]["delta"].get("content"))
+            )
+    except BaseException:
+        process.kill()
+        raise
+    stop(process)
+    assert counts == [7, 7]

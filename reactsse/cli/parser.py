@@ -259,6 +259,13 @@ def _add_serve(commands: _Commands) -> None:
     _add_token_rate(
         serve, None, "token rate of the OpenAI streams (default: as fast as the client reads)"
     )
+    serve.add_argument(
+        "--reply-tokens",
+        type=positive_int,
+        metavar="N",
+        help="answer every OpenAI stream with exactly N tokens, one event each (default: one "
+        "paragraph of the bundled text); for load tests that want streams of one length",
+    )
     serve.add_argument("--api-key", metavar="KEY", help="require this bearer key (401 otherwise)")
     serve.add_argument(
         "--fault",

@@ -23,6 +23,7 @@ def serve_relay(
     host: str,
     port: int,
     rate: float | None,
+    reply_tokens: int | None = None,
     api_key: str | None = None,
     fault: str | None = None,
     upstream: str | None = None,
@@ -43,7 +44,9 @@ def serve_relay(
     from reactsse.server import AccessRecord, ServerOptions, SSEServer, format_access, serve
 
     try:
-        mock = MockApp(MockOptions(rate=rate, api_key=api_key, fault=fault))
+        mock = MockApp(
+            MockOptions(rate=rate, reply_tokens=reply_tokens, api_key=api_key, fault=fault)
+        )
         if upstream is None:
             options = RelayOptions(
                 api_key=api_key or "", model=model or MODEL_ID, allow_faults=True
@@ -82,6 +85,16 @@ def _has_display() -> bool:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    names = ("host", "port", "rate", "api_key", "fault", "upstream", "model", "keepalive")
+    names = (
+        "host",
+        "port",
+        "rate",
+        "reply_tokens",
+        "api_key",
+        "fault",
+        "upstream",
+        "model",
+        "keepalive",
+    )
     serve_relay(**passed_through(args, *names), access_log=not args.quiet)
     return EXIT_OK
