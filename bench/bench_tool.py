@@ -279,17 +279,18 @@ else:
 """
 
 
+def _server_process(command: list[str], stdin: int) -> subprocess.Popen[str]:
+    """Start a server on the server's CPU; it prints where it listens on stdout."""
+    return subprocess.Popen(
+        command, stdin=stdin, stdout=subprocess.PIPE, text=True, preexec_fn=pinned(cpu_pair()[0])
+    )
+
+
 def _start_prerendered(scale: float, keep_alive: bool) -> tuple[subprocess.Popen[str], str]:
     command = [sys.executable, str(_HERE / "_prerendered_server.py"), "--scale", str(scale)]
     if keep_alive:
         command.append("--keep-alive")
-    server = subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=pinned(cpu_pair()[0]),
-    )
+    server = _server_process(command, subprocess.PIPE)  # it serves until its stdin closes
     assert server.stdout is not None
     line = server.stdout.readline()
     return server, f"http://127.0.0.1:{line.split()[1]}/openai"
@@ -298,13 +299,7 @@ def _start_prerendered(scale: float, keep_alive: bool) -> tuple[subprocess.Popen
 def _start_serve() -> tuple[subprocess.Popen[str], str]:
     command = [sys.executable, "-m", "reactsse", "serve", "--port", "0", "--rate", "0", "--quiet"]
     command += ["--reply-tokens", str(_SERVE_TOKENS)]
-    server = subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=pinned(cpu_pair()[0]),
-    )
+    server = _server_process(command, subprocess.DEVNULL)
     assert server.stdout is not None
     line = ""
     while "base_url:" not in line:  # "  OpenAI base_url: http://127.0.0.1:PORT/v1    demo ..."
