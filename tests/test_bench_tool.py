@@ -396,3 +396,31 @@ def test_ctrl_c_ends_the_run_and_still_reports(mock_url: str) -> None:
     report = json.loads(out)
     assert report["interrupted"] is True and report["events"]["total"] > 0
     assert report["streams"]["cut_at_end"] == 3
+
+
+@pytest.mark.timeout(60)
+def test_a_host_name_is_resolved_once_per_run(
+    mock_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As wrk does: one lookup for the run, not one (and a resolver thread) per connection.
+    The real getaddrinfo answers; the wrapper only counts the lookups of the name."""
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def counting(host: object, *args: object, **kwargs: object) -> object:
+        if host == "localhost":
+            lookups.append(host)
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting)
+    port = mock_url.rsplit(":", 1)[1]
+    options = LoadOptions(
+        url=f"http://localhost:{port}/events?count=2&interval=0",
+        connections=3,
+        streams=12,
+        warmup=0.0,
+        keep_alive=False,  # a new connection for every stream
+    )
+    stats = run_local(options).stats
+    assert (stats.completed, stats.failed, stats.connections_opened) == (12, 0, 12)
+    assert lookups == ["localhost"]

@@ -44,6 +44,7 @@ from reactsse.connector import (
 )
 from reactsse.connector.resolve import ip_literal
 from reactsse.errors import ConnectError, ConnectionClosed, ConnectTimeout, TransportError
+from reactsse.http.proxy import parse_proxy_url
 from reactsse.http.url import format_address
 from reactsse.loop import LoopInterface
 
@@ -188,6 +189,33 @@ def test_ip_literal_skips_the_resolver_thread() -> None:
         # Right after the first tick the TCP connect is under way (or done): no "resolving".
         assert phases in (["connecting"], ["done"])
         result.transports[0].close()
+
+
+def test_given_addresses_skip_the_lookup_and_are_dialled() -> None:
+    with new_loop() as loop, listener() as server:
+        port = server.getsockname()[1]
+        # A name that cannot resolve: only the addresses given can have been dialled.
+        host = "a" * 64 + ".invalid"
+        result = _connect(loop, host, port, addresses=[(socket.AF_INET, ("127.0.0.1", port))])
+        phases: list[str] = []
+        loop.future_tick(lambda: phases.append(_PENDING[-1].phase))
+        run_until_stopped(loop)
+        assert phases in (["connecting"], ["done"])  # no "resolving"
+        assert not result.errors, result.errors
+        [transport] = result.transports
+        assert transport.peer[1] == port
+        transport.close()
+
+
+def test_given_addresses_do_not_go_with_a_proxy() -> None:
+    with new_loop() as loop, pytest.raises(ValueError, match="proxy"):
+        _connect(
+            loop,
+            "example.test",
+            80,
+            proxy=parse_proxy_url("http://127.0.0.1:3128"),
+            addresses=[(socket.AF_INET, ("127.0.0.1", 80))],
+        )
 
 
 # -- timeouts and cancel ---------------------------------------------------------------------------

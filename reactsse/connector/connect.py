@@ -15,11 +15,12 @@ from __future__ import annotations
 import enum
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from reactsse.connector.attempts import DEFAULT_ATTEMPT_DELAY, AddressAttempts, Failure
 from reactsse.connector.oserrors import connect_failed, resolve_failed
 from reactsse.connector.resolve import (
+    Address,
     Resolution,
     Resolver,
     ResolveResult,
@@ -72,8 +73,10 @@ class PendingConnect:
         proxy_ssl_context: ssl.SSLContext | None = None,
         resolver: Resolver = getaddrinfo_addresses,
         attempt_delay: float = DEFAULT_ATTEMPT_DELAY,
+        addresses: Sequence[Address] | None = None,
     ) -> None:
         self._loop = loop
+        self._addresses = addresses
         self._proxy_ssl_context = proxy_ssl_context
         self._host = host
         self._port = port
@@ -123,6 +126,9 @@ class PendingConnect:
         if self._deadline is not None:
             self._timer.arm(max(0.0, self._deadline - self._loop.now()))
         host, port = self._dial
+        if self._addresses is not None:  # resolved before, by the caller: no lookup
+            self._resolved(list(self._addresses))
+            return
         literal = ip_literal(host)
         if literal is not None:
             self._resolved(resolve_literal(literal, port))
@@ -351,16 +357,19 @@ def connect(
     proxy_ssl_context: ssl.SSLContext | None = None,
     resolve: Resolver | None = None,
     attempt_delay: float = DEFAULT_ATTEMPT_DELAY,
+    addresses: Sequence[Address] | None = None,
 ) -> PendingConnect:
     """Open a TCP (``ssl_context=None``) or TLS connection to ``host:port`` without blocking.
 
     ``host`` is a name (resolved by ``getaddrinfo`` in a thread that wakes the loop) or an
     IPv4/IPv6 literal (``"127.0.0.1"``, ``"::1"``, ``"[::1]"``: no thread). ``resolve``
     replaces the lookup (``(host, port)`` to ``(family, sockaddr)`` pairs; it runs in the
-    thread, so it may block). The addresses are raced as RFC 8305 (Happy Eyeballs) says: the
-    families alternate, and the next attempt starts when one fails or ``attempt_delay``
-    seconds (default 0.25) after the one before; the first to connect wins, the rest are
-    closed at once.
+    thread, so it may block). ``addresses`` gives them instead, resolved before by the caller
+    (what ``resolve`` returns; no lookup, no thread): a load generator resolves a name once per
+    run, as wrk does, not once per connection; not with ``proxy``. The addresses are raced as
+    RFC 8305 (Happy Eyeballs) says: the families alternate, and the next attempt starts when
+    one fails or ``attempt_delay`` seconds (default 0.25) after the one before; the first to
+    connect wins, the rest are closed at once.
 
     ``proxy`` (a ``reactsse.http.ProxyURL``): connect to the proxy instead, then open a tunnel
     to ``host:port`` (HTTP ``CONNECT`` for ``http://``, SOCKS5 or SOCKS4a with the name
@@ -388,6 +397,8 @@ def connect(
         raise ValueError(f"timeout must be >= 0 or None, not {timeout!r}")
     if not attempt_delay >= 0:
         raise ValueError(f"attempt_delay must be >= 0, not {attempt_delay!r}")
+    if addresses is not None and proxy is not None:
+        raise ValueError("addresses are the target's: they do not go with a proxy")
     bare_host = ip_literal(host) or host
     pending = PendingConnect(
         loop,
@@ -402,6 +413,7 @@ def connect(
         proxy_ssl_context=proxy_ssl_context,
         resolver=getaddrinfo_addresses if resolve is None else resolve,
         attempt_delay=attempt_delay,
+        addresses=addresses,
     )
     # Never call back from inside connect() (ReactPHP's promises settle asynchronously too).
     loop.future_tick(pending._begin)

@@ -21,9 +21,11 @@ connection instead of connecting (in the closed loop that is at once the same on
 from __future__ import annotations
 
 import collections
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from reactsse.connector.resolve import Resolution, ResolveResult, ip_literal
 from reactsse.errors import ReactSSEError, ReadTimeout
 from reactsse.http import parse_url
 from reactsse.loadgen.options import LoadOptions
@@ -74,6 +76,7 @@ class LoadEngine:
         )
         self.stats = Stats()
         self._sink = StreamSink(self._record, self._first_byte, self._finished, self._retry)
+        self._resolution: Resolution | None = None
         self.elapsed = 0.0  # length of the measured window, set when the run ends
         self._on_progress = on_progress
         self._on_finish = on_finish
@@ -113,10 +116,27 @@ class LoadEngine:
             self._timers.append(
                 loop.add_periodic_timer(self._progress_interval, self._report_progress)
             )
-        if options.rate is None:
-            assert options.connections is not None
-            for _ in range(options.connections):
-                self._launch(now, replacing_failed=False)
+        host, port = self.target.url.host, self.target.url.port
+        if ip_literal(host) is None:
+            # A name is resolved once for the run, as wrk does, not once per connection (a
+            # thread and a lookup each): the streams start when it is done.
+            self._resolution = Resolution(loop, host, port, self._resolved)
+            return
+        self._begin_streams()
+
+    def _resolved(self, result: ResolveResult) -> None:
+        self._resolution = None
+        if isinstance(result, list) and result:
+            self.target = dataclasses.replace(self.target, addresses=tuple(result))
+        # Else every stream resolves on its own, and its failure is counted by kind.
+        if self._running:
+            self._begin_streams()
+
+    def _begin_streams(self) -> None:
+        if self.options.rate is None:
+            assert self.options.connections is not None
+            for _ in range(self.options.connections):
+                self._launch(self._started_at, replacing_failed=False)
         else:
             self._schedule_arrival()
 
@@ -145,6 +165,9 @@ class LoadEngine:
         for timer in self._timers:
             self.loop.cancel_timer(timer)
         self._timers.clear()
+        if self._resolution is not None:
+            self._resolution.cancel()
+            self._resolution = None
         if self._arrival_timer is not None:
             self.loop.cancel_timer(self._arrival_timer)
             self._arrival_timer = None

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reactsse.connector import PendingConnect, Transport, connect, default_ssl_context
+from reactsse.connector.resolve import Address
 from reactsse.errors import (
     ConnectError,
     ConnectionClosed,
@@ -53,6 +54,8 @@ class Target:
     connect_timeout: float | None = 10.0
     ssl_context: ssl.SSLContext | None = None
     keep_alive: bool = True
+    # The host's addresses, resolved once for the run (None: each connect resolves).
+    addresses: tuple[Address, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,7 @@ class StreamRun:
             url.port,
             ssl_context=context,
             timeout=self.target.connect_timeout,
+            addresses=self.target.addresses,
             on_connected=self._on_connected,
             on_error=self._on_connect_error,
         )
