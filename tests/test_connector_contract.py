@@ -101,6 +101,7 @@ def test_echo_both_ways_then_end_is_a_clean_end_on_both_sides(kind: Kind, host: 
             assert client.peer == ("127.0.0.1", port)
             assert client.local[0] == "127.0.0.1"
             assert client._sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)  # type: ignore[attr-defined]
+            assert not client._sock.getblocking()  # type: ignore[attr-defined]
             expected = b"ping " + b"pong" + b"a" * 20000 + b"b" * 20000  # TLS: several records
             received = Recorder(loop, stop_after=len(expected))
             client.start(received.on_data, received.on_close)

@@ -113,8 +113,7 @@ class AddressAttempts:
                 self.failures.append((sockaddr, exc))
                 continue
             try:
-                sock.setblocking(False)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.setblocking(False)  # TCP_NODELAY: the transport sets it, once connected
                 code = sock.connect_ex(sockaddr)
             except OSError as exc:
                 sock.close()

@@ -219,7 +219,8 @@ class SocketBase(TransportBase):
     def __init__(self, loop: LoopInterface, sock: socket.socket) -> None:
         super().__init__(loop)
         self._sock = sock
-        sock.setblocking(False)
+        if sock.getblocking():  # a connect() socket is non-blocking already: no second ioctl
+            sock.setblocking(False)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             # Event streams are many small writes; Nagle would hold each one for an ACK.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
