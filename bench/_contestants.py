@@ -14,6 +14,10 @@ an ``openai.OpenAI``) are built before it. ``first_s`` is when the first event (
 the first byte / first complete HTTP chunk) was in the program's hands, ``elapsed_s`` when the last
 one was, both measured from ``t0``. Every SSE contestant touches every event's ``data`` as a ``str``
 (it sums the lengths: ``data_chars``), so that no client can win by leaving the decoding undone.
+
+The few lines that count an event and time the first (``chars += ...; count += 1``) are written
+out in every contestant's own loop, not shared through a function: a call per event would add the
+same overhead to every contestant and shift every figure against the recorded ones.
 """
 
 from __future__ import annotations

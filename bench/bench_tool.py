@@ -89,6 +89,9 @@ url, method, body, connections, duration, mode, loop_name, reuse = sys.argv[1:9]
 connections, duration = int(connections), float(duration)
 WARMUP = 1.0
 
+# Each parser below writes the SSE field rules out in its own loop, as a user of aiohttp would:
+# a helper called per line would slow the scripts that reactsse bench is compared against.
+
 def count_lines():
     async def stream(session, state):
         async with session.request(method, url, data=body or None, headers=state["headers"]) as r:

@@ -19,16 +19,47 @@ import socket
 import ssl
 import threading
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 __all__ = [
     "Exchange",
     "Request",
     "ScriptedServer",
+    "accepting",
     "chunk",
     "sse_head",
 ]
+
+
+@contextlib.contextmanager
+def accepting(on_accept: Callable[[socket.socket, int], None]) -> Iterator[int]:
+    """A bare listener on 127.0.0.1 for tests that script the socket themselves: its accept loop
+    (a daemon thread) passes each connection and its index (0, 1, ...) to ``on_accept``, in
+    the order accepted. Yields the port; the loop ends and the listener closes on exit."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        count = 0
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                sock, _ = listener.accept()
+            except TimeoutError:
+                continue
+            on_accept(sock, count)
+            count += 1
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
 
 # How long a stalling handler waits at most (the test's own timeouts are far shorter).
 _STALL_LIMIT = 20.0

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+from _sse_test_servers import accepting
 
 from reactsse.loadgen import LoadEngine, LoadOptions
 from reactsse.loadgen.report import build_report, format_text
@@ -90,24 +91,12 @@ def test_warmup_connections_are_reused_but_not_counted() -> None:
 
 def _server(script: Callable[[socket.socket], None]) -> Iterator[int]:
     """Serve each accepted connection with ``script`` in a thread; yield the port."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
 
-    def serve() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                sock, _ = listener.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=_guarded, args=(script, sock), daemon=True).start()
+    def on_accept(sock: socket.socket, _index: int) -> None:
+        threading.Thread(target=_guarded, args=(script, sock), daemon=True).start()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join(5)
-    listener.close()
+    with accepting(on_accept) as port:
+        yield port
 
 
 def _guarded(script: Callable[[socket.socket], None], sock: socket.socket) -> None:

@@ -17,11 +17,11 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _sse_test_servers import accepting
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -204,9 +204,6 @@ def test_read_timeout_counts_a_stalled_stream() -> None:
 @pytest.fixture
 def misbehaving_port() -> Iterator[int]:
     """Connection k gets: 0 a good stream, 1 garbage, 2 a reset, 3 HTTP 503 (k mod 4)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    stop = threading.Event()
 
     def answer(sock: socket.socket, kind: int) -> None:
         with sock:
@@ -227,23 +224,9 @@ def misbehaving_port() -> Iterator[int]:
                     b"content-length: 4\r\n\r\nbusy"
                 )
 
-    def serve() -> None:
-        count = 0
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                sock, _ = listener.accept()
-            except TimeoutError:
-                continue
-            answer(sock, count % 4)
-            count += 1
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield port
-    stop.set()
-    thread.join(5)
-    listener.close()
+    # Answered in the accept loop itself: the kinds go in the order of the connections.
+    with accepting(lambda sock, index: answer(sock, index % 4)) as port:
+        yield port
 
 
 def test_errors_are_counted_by_kind_and_the_run_completes(misbehaving_port: int) -> None:

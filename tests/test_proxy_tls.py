@@ -22,14 +22,15 @@ import pytest
 import trustme
 from _cli_helpers import run
 from _connector_helpers import CERTS, Recorder, new_loop, run_until_stopped
-from _proxy_helpers import SECRET, pproxy, three_events
+from _proxy_helpers import SECRET, PProxy, pproxy, three_events
 from _sse_test_servers import ScriptedServer
 
-from reactsse.connector import TLSLayer
+from reactsse.connector import PendingConnect, TLSLayer
 from reactsse.connector import connect as connect_transport
 from reactsse.errors import HTTPStatusError, ProxyError, TLSError
 from reactsse.eventsource import EventSourceOptions, TextTrace, connect
 from reactsse.http import parse_proxy_url
+from reactsse.loop import LoopInterface
 
 pytest.importorskip("pproxy")
 
@@ -228,21 +229,27 @@ def bulk() -> Iterator[_BulkServer]:
     server.close()
 
 
+def _tls_in_tls(loop: LoopInterface, proxy: PProxy, port: int) -> tuple[PendingConnect, Recorder]:
+    """Connect to the TLS target on ``port`` through the https ``proxy``; run until done."""
+    recorder = Recorder(loop)
+    pending = connect_transport(
+        loop,
+        "127.0.0.1",
+        port,
+        ssl_context=CERTS.client,
+        proxy=parse_proxy_url(proxy.url("https")),
+        proxy_ssl_context=CERTS.client,
+        on_connected=recorder.on_connected,
+        on_error=recorder.on_error,
+    )
+    run_until_stopped(loop)
+    return pending, recorder
+
+
 @pytest.mark.timeout(30)
 def test_tls_in_tls_pause_resume_and_a_clean_end(proxy_pem: Path, bulk: _BulkServer) -> None:
     with pproxy(tls=proxy_pem) as proxy, new_loop() as loop:
-        recorder = Recorder(loop)
-        pending = connect_transport(
-            loop,
-            "127.0.0.1",
-            bulk.port,
-            ssl_context=CERTS.client,
-            proxy=parse_proxy_url(proxy.url("https")),
-            proxy_ssl_context=CERTS.client,
-            on_connected=recorder.on_connected,
-            on_error=recorder.on_error,
-        )
-        run_until_stopped(loop)
+        pending, recorder = _tls_in_tls(loop, proxy, bulk.port)
         assert pending.phase == "done" and not recorder.errors
         (transport,) = recorder.transports
         assert isinstance(transport, TLSLayer) and transport.peer[1] == proxy.port
@@ -289,18 +296,7 @@ def test_tls_in_tls_backpressure_drain_and_end(proxy_pem: Path) -> None:
         thread = threading.Thread(target=serve, daemon=True)
         thread.start()
         with new_loop() as loop:
-            recorder = Recorder(loop)
-            connect_transport(
-                loop,
-                "127.0.0.1",
-                server.getsockname()[1],
-                ssl_context=CERTS.client,
-                proxy=parse_proxy_url(proxy.url("https")),
-                proxy_ssl_context=CERTS.client,
-                on_connected=recorder.on_connected,
-                on_error=recorder.on_error,
-            )
-            run_until_stopped(loop)
+            _, recorder = _tls_in_tls(loop, proxy, server.getsockname()[1])
             (transport,) = recorder.transports
             closed: list[Exception | None] = []
             drained: list[int] = []
