@@ -22,8 +22,10 @@ from hypothesis import strategies as st
 from reactsse.loop import StreamSelectLoop, TimerInterface
 from reactsse.mock import MockApp, MockOptions
 from reactsse.server import (
+    AccessRecord,
     BackgroundServer,
     BodyReply,
+    EncodedEvents,
     Event,
     EventStream,
     Reply,
@@ -32,7 +34,7 @@ from reactsse.server import (
     SSEServer,
     serve,
 )
-from reactsse.sse import EventStreamDecoder, MessageEvent
+from reactsse.sse import EventStreamDecoder, MessageEvent, encode_event
 
 TIMEOUT = 10.0
 
@@ -370,6 +372,37 @@ def test_an_app_can_cut_or_stall_its_stream() -> None:
             while seen.count(b": keep-alive\n") < 2:
                 seen += next(chunks)
             assert seen.count(b"data: ") == 2
+
+
+def test_encoded_runs_are_written_as_they_are_and_counted_as_their_events() -> None:
+    """A run of events already encoded goes out byte for byte and counts as its events: in the
+    access log, and for ``disconnect_after``, which acts after the run that reaches it."""
+    run = encode_event("b", event="tick", id="2") + encode_event("c\nd")
+
+    def app(request: Request) -> Reply:
+        events = [Event("a"), EncodedEvents(run, 2), Event("e")]
+        if request.path == "/cut":
+            return EventStream(events, disconnect_after=2)
+        return EventStream(events)
+
+    records: list[AccessRecord] = []
+    options = ServerOptions(keepalive_interval=None, access_log=records.append)
+    with BackgroundServer(app, options=options) as background:
+        with Client(background.port) as client:
+            client.send("GET", "/whole")
+            assert client.response().status_code == 200
+            body = b"".join(client.body_chunks())
+            assert body == encode_event("a") + run + encode_event("e")
+            client.conn.start_next_cycle()
+            client.send("GET", "/cut")
+            assert client.response().status_code == 200
+            received: list[tuple[str, str]] = []
+            with pytest.raises(h11.RemoteProtocolError):  # cut: no terminating chunk
+                for event in client.events():
+                    received.append((event.type, event.data))
+            assert received == [("message", "a"), ("tick", "b"), ("message", "c\nd")]
+    # The server has stopped (its loop thread joined): every access record is written.
+    assert [(r.target, r.events) for r in records] == [("/whole", 4), ("/cut", 3)]
 
 
 # --- the openai package as the client -------------------------------------------------------------
@@ -839,9 +872,9 @@ def test_a_failing_app_costs_one_response_not_the_server() -> None:
     mock = MockApp()
     bugs = {"stream": True, "router": False}
 
-    def events_then_bug(events: Iterator[Event]) -> Iterator[Event]:
-        yield next(events)
-        yield next(events)
+    def events_then_bug() -> Iterator[Event]:
+        yield Event("one")
+        yield Event("two")
         raise RuntimeError("bug in the app")
 
     def app(request: Request) -> Reply:
@@ -849,7 +882,7 @@ def test_a_failing_app_costs_one_response_not_the_server() -> None:
             raise RuntimeError("bug in the router")
         reply = mock(request)
         if bugs["stream"] and isinstance(reply, EventStream):
-            return EventStream(events_then_bug(iter(reply.events)))
+            return EventStream(events_then_bug())
         return reply
 
     with BackgroundServer(app) as background:

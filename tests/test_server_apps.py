@@ -13,9 +13,20 @@ from hypothesis import strategies as st
 
 from reactsse.mock import Fault, MockApp, MockOptions, parse_fault
 from reactsse.mock.chat import ChatStream, parse_chat
+from reactsse.mock.completion import RUN_EVENTS
 from reactsse.mock.responses import ResponsesStream, parse_responses
 from reactsse.mock.text import paragraphs, tokenize
-from reactsse.server import BodyReply, Event, EventStream, Reply, Request, ServerOptions
+from reactsse.mock.text_completion import TextCompletionStream, parse_text_completion
+from reactsse.server import (
+    BodyReply,
+    EncodedEvents,
+    Event,
+    EventStream,
+    Reply,
+    Request,
+    ServerOptions,
+)
+from reactsse.sse import EventStreamDecoder, encode_event
 
 
 class Clocked:
@@ -43,8 +54,20 @@ def chat_body(**extra: Any) -> dict[str, Any]:
 
 
 def stream_of(reply: object) -> list[Event]:
+    """The stream's events; a run already encoded is decoded back into its events."""
     assert isinstance(reply, EventStream), reply
-    return list(reply.events)
+    events: list[Event] = []
+    for item in reply.events:
+        if isinstance(item, EncodedEvents):
+            decoded = EventStreamDecoder().feed(item.data)
+            assert len(decoded) == item.event_count
+            events += [
+                Event(e.data, event=None if e.type == "message" else e.type, at=item.at)
+                for e in decoded
+            ]
+        else:
+            events.append(item)
+    return events
 
 
 def chunks(events: list[Event]) -> list[dict[str, Any]]:
@@ -295,7 +318,7 @@ def test_responses_max_output_tokens_is_incomplete() -> None:
     assert whole.body["usage"]["output_tokens"] == 4
     stream = apps(post("/v1/responses", {**body, "stream": True}), 0.0)
     assert isinstance(stream, EventStream)
-    assert list(stream.events)[-1].event == "response.incomplete"
+    assert stream_of(stream)[-1].event == "response.incomplete"
 
 
 def test_error_events_per_api() -> None:
@@ -441,6 +464,99 @@ def test_spliced_chunks_equal_serialised_chunks(
         parsed = json.loads(event.data)
         delta = parsed["choices"][0]["delta"]
         assert event.data == stream.chunk(delta)  # byte for byte
+
+
+@given(model=st.text(min_size=1), prompt=st.text(), chunk_tokens=st.integers(1, 5))
+def test_spliced_text_completion_chunks_equal_serialised_chunks(
+    model: str, prompt: str, chunk_tokens: int
+) -> None:
+    call = parse_text_completion({"model": model, "prompt": prompt, "max_tokens": 12})
+    assert not isinstance(call, BodyReply)
+    stream = TextCompletionStream(call, MockOptions(chunk_tokens=chunk_tokens), 1, 0)
+    events = list(stream.events())
+    middle = [e for e in events if '"finish_reason":null' in e.data]
+    assert middle
+    for event in middle:
+        text = json.loads(event.data)["choices"][0]["text"]
+        assert event.data == stream.chunk(text)  # byte for byte
+
+
+def _stream(kind: str, model: str, prompt: str, options: MockOptions, extra: dict[str, Any]) -> Any:
+    """A chat, text-completion or Responses stream for ``prompt`` (any ``extra`` fields)."""
+    if kind == "chat":
+        body = {"model": model, "messages": [{"role": "user", "content": prompt}], **extra}
+        return ChatStream(_valid(parse_chat(body)), options, 7, 1)
+    if kind == "completions":
+        body = {"model": model, "prompt": prompt, **extra}
+        return TextCompletionStream(_valid(parse_text_completion(body)), options, 7, 1)
+    body = {"model": model, "input": prompt}
+    return ResponsesStream(_valid(parse_responses(body)), options, 7, 1)
+
+
+def _valid(call: Any) -> Any:
+    assert not isinstance(call, BodyReply), call
+    return call
+
+
+@given(
+    kind=st.sampled_from(["chat", "completions", "responses"]),
+    model=st.text(min_size=1),
+    prompt=st.text(),
+    reply_tokens=st.none() | st.integers(1, 3 * RUN_EVENTS + 1),
+    chunk_tokens=st.integers(1, 3),
+    usage=st.booleans(),
+    tools=st.booleans(),
+)
+def test_an_encoded_stream_is_its_events_encoded(
+    kind: str,
+    model: str,
+    prompt: str,
+    reply_tokens: int | None,
+    chunk_tokens: int,
+    usage: bool,
+    tools: bool,
+) -> None:
+    """The one-write form of an untimed stream: the same bytes as its events, encoded one by
+    one, in runs that count their events and stay short (the server's backpressure acts
+    between runs)."""
+    extra: dict[str, Any] = {"stream": True}
+    if usage:
+        extra["stream_options"] = {"include_usage": True}
+    if tools and kind == "chat":
+        extra["tools"] = [{"type": "function", "function": {"name": "f", "parameters": {
+            "type": "object", "properties": {"q": {"type": "string"}}}}}]  # fmt: skip
+    options = MockOptions(reply_tokens=reply_tokens, chunk_tokens=chunk_tokens)
+    events = list(_stream(kind, model, prompt, options, extra).events())
+    runs = list(_stream(kind, model, prompt, options, extra).encoded())
+    one_by_one = [encode_event(e.data, event=e.event, id=e.id, retry=e.retry) for e in events]
+    assert b"".join(run.data for run in runs) == b"".join(one_by_one)
+    assert sum(run.event_count for run in runs) == len(events)
+    for run in runs:
+        assert len(EventStreamDecoder().feed(run.data)) == run.event_count
+        assert run.event_count <= RUN_EVENTS + 4  # a head or a tail rides with a run
+        assert run.at == 0.0
+
+
+def test_the_mock_writes_untimed_streams_in_runs_and_counted_faults_event_by_event() -> None:
+    """Runs only where nothing is due later and no fault counts events: a paced stream, and
+    one with error-, disconnect- or stall-after, are events one by one, cut at the exact one."""
+    body = chat_body(stream=True)
+    untimed = apps_reply(MockOptions(), body, {})
+    assert all(isinstance(item, EncodedEvents) for item in untimed.events)
+    paced = apps_reply(MockOptions(rate=1000.0), body, {})
+    assert all(isinstance(item, Event) for item in paced.events)
+    for fault in ("error-after=3", "disconnect-after=3", "stall-after=3"):
+        faulty = apps_reply(MockOptions(), body, {"x-reactsse-fault": fault})
+        items = list(faulty.events)
+        assert all(isinstance(item, Event) for item in items), fault
+        if fault.startswith("error"):
+            assert len(items) == 4 and "Injected fault" in items[-1].data
+
+
+def apps_reply(options: MockOptions, body: dict[str, Any], headers: dict[str, str]) -> EventStream:
+    reply = mock(options)(post("/v1/chat/completions", body, headers))
+    assert isinstance(reply, EventStream), reply
+    return reply
 
 
 def test_cors_preflight() -> None:

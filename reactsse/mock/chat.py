@@ -8,23 +8,20 @@ Stream shapes follow what api.openai.com sends: ``chat.completion.chunk`` object
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reactsse.mock.common import (
     JSONObject,
-    chunks,
     dumps,
     int_param,
     message_text,
     model_param,
-    pace,
     wants_usage,
 )
-from reactsse.mock.completion import ChoicesStream
+from reactsse.mock.completion import TEXT_MARKER, ChoicesPlan, ChoicesStream, split_template
 from reactsse.mock.options import MockOptions
 from reactsse.mock.text import answer_tokens, count_tokens, tokenize
-from reactsse.server.app import BodyReply, Event, error_reply
+from reactsse.server.app import BodyReply, error_reply
 
 __all__ = ["ChatCall", "ChatStream", "parse_chat"]
 
@@ -102,29 +99,26 @@ class ChatStream(ChoicesStream[ChatCall]):
     def parse(body: JSONObject) -> ChatCall | BodyReply:
         return parse_chat(body)
 
-    def events(self) -> Iterator[Event]:
-        """The chunks, each due when its tokens are (``rate``), then ``[DONE]``."""
-        call, rate = self.call, self.options.rate
+    def plan(self) -> ChoicesPlan:
+        """The role chunk; one chunk per group of tokens; the finish chunk, the usage chunk
+        (when asked for) and ``[DONE]``."""
+        call = self.call
         tokens, finish = completion(call, self.options)
-        yield Event(self.chunk(self._head()))
-        # The per-token chunks differ only in the delta's text: serialise the rest once and
-        # splice the JSON-encoded text in (the same bytes as chunk(); a test checks it).
-        marker = "\x00"
         if call.tool is not None:
-            template = self.chunk({"tool_calls": [{"index": 0, "function": {"arguments": marker}}]})
+            template = self.chunk(
+                {"tool_calls": [{"index": 0, "function": {"arguments": TEXT_MARKER}}]}
+            )
         else:
-            template = self.chunk({"content": marker})
-        before, _, after = template.rpartition(dumps(marker))  # last: after the model name
-        for emitted, text in chunks(tokens, self.options.chunk_tokens):
-            yield Event(before + dumps(text) + after, at=pace(emitted, rate))
-        end = pace(len(tokens), rate)
-        yield Event(self.chunk({}, finish), at=end)
+            template = self.chunk({"content": TEXT_MARKER})
+        before, after = split_template(template)
+        tail = [self.chunk({}, finish)]
         if call.include_usage:
             usage_chunk = json.loads(self.chunk({}))
             usage_chunk["choices"] = []
             usage_chunk["usage"] = chat_usage(count_tokens(call.prompt), len(tokens))
-            yield Event(dumps(usage_chunk), at=end)
-        yield Event("[DONE]", at=end)
+            tail.append(dumps(usage_chunk))
+        tail.append("[DONE]")
+        return ChoicesPlan([self.chunk(self._head())], before, after, tokens, tail)
 
     def whole(self) -> JSONObject:
         return chat_body(self)

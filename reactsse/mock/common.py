@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from typing import Any
 
 from reactsse.server.app import BodyReply, Request, error_reply
@@ -30,6 +31,28 @@ def chunks(tokens: Sequence[str], size: int) -> Iterator[tuple[int, str]]:
     for start in range(0, len(tokens), size):
         group = tokens[start : start + size]
         yield start + len(group), "".join(group)
+
+
+def json_texts(tokens: tuple[str, ...], size: int) -> tuple[bytes, ...]:
+    """The JSON strings of ``tokens`` taken ``size`` at a time, encoded as UTF-8.
+
+    Cached up to ``_CACHED_TOKENS`` tokens: the mock's answers repeat (an answer depends on the
+    prompt or on ``reply_tokens`` only), so a run of many requests encodes each answer's texts
+    once, and a very long answer does not stay in memory.
+    """
+    if len(tokens) > _CACHED_TOKENS:
+        return _json_texts(tokens, size)
+    return _cached_json_texts(tokens, size)
+
+
+_CACHED_TOKENS = 4096
+
+
+def _json_texts(tokens: tuple[str, ...], size: int) -> tuple[bytes, ...]:
+    return tuple(dumps(text).encode() for _, text in chunks(tokens, size))
+
+
+_cached_json_texts = lru_cache(maxsize=64)(_json_texts)
 
 
 def message_text(content: object) -> str:

@@ -31,6 +31,13 @@ class Fault:
     stall_after: int | None = None
     status: int | None = None
 
+    @property
+    def counts_events(self) -> bool:
+        """True when a threshold counts a stream's events (error, disconnect or stall after N)."""
+        return any(
+            n is not None for n in (self.error_after, self.disconnect_after, self.stall_after)
+        )
+
     def merged(self, other: Fault) -> Fault:
         """``other``'s settings win where set (a request header over the server's default)."""
         return Fault(
@@ -106,7 +113,7 @@ def fault_stream(
     error wins over disconnect, which wins over stall. ``error_event(message)`` builds the
     API's error event once the events before it are sent.
     """
-    thresholds = [n for n in (fault.error_after, fault.disconnect_after, fault.stall_after)]
+    thresholds = (fault.error_after, fault.disconnect_after, fault.stall_after)
     first = min((n for n in thresholds if n is not None), default=None)
     if first is None:
         return EventStream(events, timed=timed)

@@ -9,22 +9,19 @@ then (with ``stream_options.include_usage``) a usage chunk with ``"choices": []`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reactsse.mock.chat import chat_usage
 from reactsse.mock.common import (
     JSONObject,
-    chunks,
     dumps,
     int_param,
     model_param,
-    pace,
     wants_usage,
 )
-from reactsse.mock.completion import ChoicesStream
+from reactsse.mock.completion import TEXT_MARKER, ChoicesPlan, ChoicesStream, split_template
 from reactsse.mock.text import answer_tokens, count_tokens
-from reactsse.server.app import BodyReply, Event, error_reply
+from reactsse.server.app import BodyReply, error_reply
 
 __all__ = ["TextCall", "TextCompletionStream", "parse_text_completion"]
 
@@ -61,22 +58,22 @@ class TextCompletionStream(ChoicesStream[TextCall]):
     def parse(body: JSONObject) -> TextCall | BodyReply:
         return parse_text_completion(body)
 
-    def events(self) -> Iterator[Event]:
-        """The chunks, each due when its tokens are (``rate``), then ``[DONE]``."""
-        call, rate = self.call, self.options.rate
+    def plan(self) -> ChoicesPlan:
+        """One chunk per group of tokens; the finish chunk, the usage chunk (when asked for)
+        and ``[DONE]``."""
+        call = self.call
         tokens, finish = self.tokens()
-        for emitted, text in chunks(tokens, self.options.chunk_tokens):
-            yield Event(self.chunk(text), at=pace(emitted, rate))
-        end = pace(len(tokens), rate)
-        yield Event(self.chunk("", finish), at=end)
+        before, after = split_template(self.chunk(TEXT_MARKER))
+        tail = [self.chunk("", finish)]
         if call.include_usage:
             usage: JSONObject = {
                 **self.envelope("text_completion"),
                 "choices": [],
                 "usage": _usage(count_tokens(call.prompt), len(tokens)),
             }
-            yield Event(dumps(usage), at=end)
-        yield Event("[DONE]", at=end)
+            tail.append(dumps(usage))
+        tail.append("[DONE]")
+        return ChoicesPlan([], before, after, tokens, tail)
 
     def whole(self) -> JSONObject:
         tokens, finish = self.tokens()

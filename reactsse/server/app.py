@@ -8,6 +8,8 @@ sockets, HTTP/1.1, the clock and the pacing; the app only says what to answer:
   iterator of :class:`Event`. Each event says when it is due (``at``, seconds after the stream
   started); the server writes every due event, waits on a loop timer for the next one, and
   closes the iterator (its ``finally`` runs) however the stream ends.
+* an :class:`EncodedEvents` among the events is a run of events already encoded as SSE
+  (an app that renders a whole answer at once, or replays recorded bytes), written as it is;
 * an :class:`EventFeed` as the events of an :class:`EventStream` is for events that arrive later
   from another source on the same loop (an upstream stream): the app pushes them, the server
   writes them as they come, and the feed's ``on_close`` tells the app when nobody reads any more.
@@ -35,6 +37,7 @@ from urllib.parse import parse_qsl
 __all__ = [
     "App",
     "BodyReply",
+    "EncodedEvents",
     "Event",
     "EventFeed",
     "EventStream",
@@ -111,6 +114,21 @@ class Event(NamedTuple):
     event: str | None = None
     id: str | None = None
     retry: int | None = None
+    at: float = 0.0
+
+
+class EncodedEvents(NamedTuple):
+    """A run of events already encoded as SSE, due ``at`` seconds after the stream started.
+
+    ``data`` is what ``reactsse.sse.encode_event`` returns for each of the ``event_count``
+    events, concatenated. The server writes it as it is, in one piece, and counts
+    ``event_count`` events (for the access log, ``disconnect_after`` and ``stall_after``). A
+    threshold reached inside a run acts after the whole run: an app that wants a cut at an exact
+    event yields its events one by one.
+    """
+
+    data: bytes
+    event_count: int
     at: float = 0.0
 
 
@@ -212,7 +230,7 @@ class EventStream:
       response headers, sent after the event-stream ones.
     """
 
-    events: Iterable[Event]
+    events: Iterable[Event | EncodedEvents]
     timed: bool = False
     disconnect_after: int | None = None
     stall_after: int | None = None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import h11
 
 from reactsse.loop import TimerInterface
-from reactsse.server.app import Event, EventFeed, EventStream
+from reactsse.server.app import EncodedEvents, Event, EventFeed, EventStream
 from reactsse.sse import encode_comment, encode_event
 
 if TYPE_CHECKING:
@@ -54,8 +54,15 @@ KEEPALIVE = encode_comment(" keep-alive") + b"\n"  # a blank line too, for line-
 
 def stream_head(stream: EventStream) -> h11.Response:
     """The response head of ``stream`` (also what a ``HEAD`` request gets)."""
-    headers = STREAM_HEADERS + list(stream.headers) if stream.headers else STREAM_HEADERS
+    if stream.status == 200 and not stream.headers:
+        return _PLAIN_HEAD
+    headers = STREAM_HEADERS + list(stream.headers)
     return h11.Response(status_code=stream.status, headers=headers, reason=reason(stream.status))
+
+
+# The head of most streams, made once: h11 validates every header when an event is made, and
+# sends the same event object as many times as it is given.
+_PLAIN_HEAD = h11.Response(status_code=200, headers=STREAM_HEADERS, reason=b"OK")
 
 
 def reason(status: int) -> bytes:
@@ -89,7 +96,7 @@ class StreamRun:
         self._feed = stream.events if isinstance(stream.events, EventFeed) else None
         thresholds = (stream.disconnect_after, stream.stall_after)
         self._next_fault_at = min((n for n in thresholds if n is not None), default=sys.maxsize)
-        self._next: Event | None = None
+        self._next: Event | EncodedEvents | None = None
         self._timer: TimerInterface | None = None
         self._keepalive: TimerInterface | None = None
         self._quiet = True  # nothing written since the last keep-alive tick
@@ -202,7 +209,7 @@ class StreamRun:
                         return
                     self._finish()
                     return
-            data, type_, id_, retry, at = event
+            at = event[-1]  # both kinds of item end with their due time
             if at > now:
                 self._next = event
                 self._flush(batch)
@@ -210,10 +217,14 @@ class StreamRun:
                     self._timer = self.loop.add_timer(at - now, self._on_timer)
                 return
             self._next = None
-            chunk = encode_event(data, event=type_, id=id_, retry=retry)
+            if isinstance(event, EncodedEvents):
+                chunk, count = event.data, event.event_count
+            else:
+                data, type_, id_, retry, _ = event
+                chunk, count = encode_event(data, event=type_, id=id_, retry=retry), 1
             batch.append(chunk)
             size += len(chunk)
-            self.sent += 1
+            self.sent += count
             if self.sent >= self._next_fault_at:
                 self._cut_or_stall(batch)
                 return
