@@ -234,9 +234,11 @@ class Connection:
 
     # -- output --------------------------------------------------------------------------------
 
-    def send(self, event: h11.Event) -> None:
-        """Send one h11 event's bytes through the transport."""
+    def send(self, event: h11.Event, *more: h11.Event) -> None:
+        """Send h11 events' bytes through the transport, in one write (one syscall)."""
         data = self.h11.send(event)
+        if more:
+            data = b"".join([data or b"", *(self.h11.send(e) or b"" for e in more)])
         if data:
             self.transport.write(data)
 
@@ -265,7 +267,11 @@ class Connection:
 
     def write_body(self, data: bytes) -> None:
         """Write response body bytes (h11 frames them) and enforce the per-client limit."""
-        self.send(h11.Data(data=data))
+        self.send_body(h11.Data(data=data))
+
+    def send_body(self, event: h11.Event, *more: h11.Event) -> None:
+        """Send a stream's head and body events in one write; enforce the per-client limit."""
+        self.send(event, *more)
         self.check_buffer()
 
     def check_buffer(self) -> None:
@@ -279,9 +285,14 @@ class Connection:
             )
             self.abort()
 
-    def end_response(self) -> None:
-        """End a streamed response cleanly (the terminating chunk, or the close for 1.0)."""
-        self.send(h11.EndOfMessage())
+    def end_response(self, *before: h11.Event) -> None:
+        """End a streamed response cleanly (the terminating chunk, or the close for 1.0);
+        ``before`` (the head, the last body bytes) go out in the same write."""
+        self.send(*before, h11.EndOfMessage())
+        if before:
+            self.check_buffer()
+            if self.phase is Phase.CLOSED:  # dropped: over its buffer limit
+                return
         self._response_done()
 
     def _response_done(self) -> None:

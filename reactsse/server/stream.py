@@ -102,6 +102,7 @@ class StreamRun:
         self._quiet = True  # nothing written since the last keep-alive tick
         self.phase = StreamPhase.PACING
         self._send_timer: TimerInterface | None = None
+        self._head: h11.Response | None = None  # until it is written
         self._started = 0.0
         self.sent = 0
 
@@ -115,7 +116,9 @@ class StreamRun:
         return sum(timer is not None for timer in timers)
 
     def begin(self) -> None:
-        self.connection.send(stream_head(self.stream))
+        # The head goes out with the first batch (one write where the events are due at once),
+        # or alone at the end of this call if none is written.
+        self._head = stream_head(self.stream)
         self._started = self.loop.now()
         interval = self.options.keepalive_interval
         if interval:
@@ -124,6 +127,7 @@ class StreamRun:
         if self._feed is not None:
             self._feed.set_waker(self._on_feed)
         self._pump()
+        self._flush([])
 
     def stop(self) -> None:
         """Cancel every timer and close the iterator (a generator's ``finally`` runs now)."""
@@ -201,13 +205,13 @@ class StreamRun:
                     self.connection.abort()
                     return
                 if event is None:
-                    self._flush(batch)
                     feed = self._feed
                     if feed is not None and not feed.exhausted:
+                        self._flush(batch)
                         if not self.stopped:
                             self.phase = StreamPhase.WAITING
                         return
-                    self._finish()
+                    self._finish(batch)
                     return
             at = event[-1]  # both kinds of item end with their due time
             if at > now:
@@ -262,14 +266,28 @@ class StreamRun:
             # server closes; no timer is armed, stop() still cleans up.
             self.phase = StreamPhase.STALLED
 
-    def _flush(self, batch: list[bytes]) -> None:
-        if batch and not self.stopped:
+    def _unwritten(self, batch: list[bytes]) -> list[h11.Event]:
+        """The head if it is not written yet, and ``batch`` as one body chunk (then cleared)."""
+        events: list[h11.Event] = []
+        if self._head is not None:
+            events.append(self._head)
+            self._head = None
+        if batch:
             self._quiet = False
-            self.connection.write_body(b"".join(batch))
+            events.append(h11.Data(data=b"".join(batch)))
             batch.clear()
+        return events
 
-    def _finish(self) -> None:
+    def _flush(self, batch: list[bytes]) -> None:
+        if not self.stopped:
+            events = self._unwritten(batch)
+            if events:
+                self.connection.send_body(*events)
+
+    def _finish(self, batch: list[bytes]) -> None:
+        """The events are over: the last batch and the end go out in one write."""
         if self.stopped:
             return
+        events = self._unwritten(batch)
         self.stop()
-        self.connection.end_response()
+        self.connection.end_response(*events)
