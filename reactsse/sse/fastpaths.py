@@ -373,10 +373,11 @@ class FastPaths(LineLoop):
         if type(region) is not bytes:
             region = bytes(region)  # a bytearray: bytes.decode below takes only bytes
         values = region[6:-2].split(b"\n\ndata: ")
-        # The separators hold 2 LFs each and the end 2: exactly 2 LFs per value in all means
-        # that no value holds one, so every block is exactly "data: <value>\n\n" (a second
-        # line of any kind, or "data:" without the space, adds an LF to some value).
-        if region.count(b"\n") != 2 * len(values):
+        # If no value holds an LF, every block is exactly "data: <value>\n\n" (a second line
+        # of any kind, or "data:" without the space, leaves an LF in some value). One join and
+        # one search: a one-byte search is a memchr, several times faster than bytes.count,
+        # which looks at every byte.
+        if LF in b"".join(values):
             return False
         try:
             texts = list(map(bytes.decode, values))
@@ -398,11 +399,13 @@ class FastPaths(LineLoop):
         pieces = region[7:-2].split(b"\n\nevent: ")
         parts = [piece.partition(b"\ndata: ") for piece in pieces]
         types, separators, values = zip(*parts, strict=True)
-        # Every piece has an LF followed by "data: " (separators all found), and the region
-        # has 3 LFs per block (line, line, blank), so each piece has exactly that one LF:
-        # every block is exactly "event: <type>\ndata: <value>\n\n". An empty type (the
-        # event is then a "message") is left to the line loop too.
-        if not all(separators) or not all(types) or region.count(b"\n") != 3 * len(pieces):
+        # Every piece has an LF followed by "data: " (separators all found), and no type or
+        # value holds another LF, so every block is exactly "event: <type>\ndata: <value>\n\n"
+        # (searched as in _data_blocks). An empty type (the event is then a "message") is left
+        # to the line loop too.
+        if not all(separators) or not all(types):
+            return False
+        if LF in b"".join(types) or LF in b"".join(values):
             return False
         try:
             texts = list(map(bytes.decode, values))
