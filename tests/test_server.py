@@ -34,6 +34,7 @@ from reactsse.server import (
     SSEServer,
     serve,
 )
+from reactsse.server.stream import BATCH_BYTES
 from reactsse.sse import EventStreamDecoder, MessageEvent, encode_event
 
 TIMEOUT = 10.0
@@ -387,20 +388,22 @@ def test_encoded_runs_are_written_as_they_are_and_counted_as_their_events() -> N
 
     records: list[AccessRecord] = []
     options = ServerOptions(keepalive_interval=None, access_log=records.append)
-    with BackgroundServer(app, options=options) as background:
-        with Client(background.port) as client:
-            client.send("GET", "/whole")
-            assert client.response().status_code == 200
-            body = b"".join(client.body_chunks())
-            assert body == encode_event("a") + run + encode_event("e")
-            client.conn.start_next_cycle()
-            client.send("GET", "/cut")
-            assert client.response().status_code == 200
-            received: list[tuple[str, str]] = []
-            with pytest.raises(h11.RemoteProtocolError):  # cut: no terminating chunk
-                for event in client.events():
-                    received.append((event.type, event.data))
-            assert received == [("message", "a"), ("tick", "b"), ("message", "c\nd")]
+    with (
+        BackgroundServer(app, options=options) as background,
+        Client(background.port) as client,
+    ):
+        client.send("GET", "/whole")
+        assert client.response().status_code == 200
+        body = b"".join(client.body_chunks())
+        assert body == encode_event("a") + run + encode_event("e")
+        client.conn.start_next_cycle()
+        client.send("GET", "/cut")
+        assert client.response().status_code == 200
+        received: list[tuple[str, str]] = []
+        with pytest.raises(h11.RemoteProtocolError):  # cut: no terminating chunk
+            for event in client.events():
+                received.append((event.type, event.data))
+        assert received == [("message", "a"), ("tick", "b"), ("message", "c\nd")]
     # The server has stopped (its loop thread joined): every access record is written.
     assert [(r.target, r.events) for r in records] == [("/whole", 4), ("/cut", 3)]
 
@@ -633,9 +636,9 @@ def test_client_that_never_reads_is_dropped_at_the_limit() -> None:
             client.send("POST", "/v1/chat/completions", body=chat())
             assert watcher.dropped.wait(TIMEOUT), "the slow client was never dropped"
             # Memory stayed bounded: what was buffered when the limit tripped is the limit
-            # plus at most one batch (16 KiB and one event).
+            # plus at most one batch (BATCH_BYTES and one event).
             waiting = int(re.search(r"(\d+) bytes waiting", watcher.messages[0])[1])  # type: ignore[index]
-            assert limit < waiting <= limit + 20 * 1024
+            assert limit < waiting <= limit + BATCH_BYTES + 1024
             assert background.call(lambda s: (s.connection_count, s.timer_count)) == (0, 0)
             # The client sees its connection end (after the bytes the kernel had).
             client.sock.settimeout(TIMEOUT)
@@ -658,10 +661,11 @@ def test_fast_stream_waits_for_a_slow_reader_instead_of_buffering() -> None:
         for _ in range(5):
             next(chunks)
 
-        # The stream is paused at the high-water mark: buffered bytes stay bounded.
+        # The stream is paused at the high-water mark: buffered bytes stay bounded (the mark,
+        # then at most one batch and one run of the mock's encoded events).
         connections, buffered = background.call(lambda s: (s.connection_count, s.buffered_size))
         assert connections == 1
-        assert buffered <= options.high_water + 20 * 1024
+        assert buffered <= options.high_water + BATCH_BYTES + 8 * 1024
         assert background.call(lambda s: s.stream_count) == 1
         total = sum(len(c) for c in chunks)  # and it completes when read
     assert total > 1_000_000
@@ -862,7 +866,7 @@ def test_send_timeout_drops_a_reader_that_never_reads() -> None:
             assert watcher.dropped.wait(TIMEOUT), "the stalled client was never dropped"
             assert "send timeout" in watcher.messages[0]
             waiting = int(re.search(r"(\d+) bytes waiting", watcher.messages[0])[1])  # type: ignore[index]
-            assert waiting <= options.high_water + 20 * 1024
+            assert waiting <= options.high_water + BATCH_BYTES + 8 * 1024
             assert background.call(lambda s: (s.connection_count, s.timer_count)) == (0, 0)
     finally:
         log.removeHandler(watcher)

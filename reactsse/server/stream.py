@@ -28,8 +28,10 @@ logger = logging.getLogger("reactsse.server")
 
 #: Events written per loop callback at most; then the stream yields to the other connections.
 BATCH_EVENTS = 256
-#: Bytes gathered before they are handed to the transport as one chunk.
-BATCH_BYTES = 16 * 1024
+#: Bytes gathered before they are handed to the transport as one chunk and one ``send``: as
+#: much as the default ``high_water``, so that a whole answer of a fast stream (head, events
+#: and end) is often one write. A client's buffer may pass its mark by one batch at most.
+BATCH_BYTES = 64 * 1024
 
 SERVER_HEADER = ("server", "reactsse")
 # Every response allows any origin (Fetch standard, "CORS protocol"), so that browser pages on
