@@ -5,8 +5,9 @@ Run: ``python bench/server.py`` (about a minute); ``--rounds N``, ``--tokens N``
 
 Every contestant is a server in its own process and streams the same bytes: the chat-completion
 chunks of ``reactsse.mock`` (one token per event, ``rate=None``: as fast as the client
-reads), ``Connection: close``. The client (this process) reads with plain sockets and a
-``selectors`` loop, so its cost is the same for every contestant. Two shapes:
+reads), ``Connection: close``, from the same iterator of events. The client (this process)
+reads with plain sockets and a ``selectors`` loop, so its cost is the same for every
+contestant. Two shapes:
 
 ``1 x N``       one client, one stream of ``--tokens`` events
 ``C x N/10``    ``--clients`` concurrent clients, each a stream of ``--tokens``/10 events
@@ -14,10 +15,12 @@ reads), ``Connection: close``. The client (this process) reads with plain socket
 Contestants:
 
 ``reactsse``          ``SSEServer`` on ``StreamSelectLoop`` (batched writes through SocketTransport)
+``reactsse, the mock's runs``  the same server with the mock app as it is: an untimed answer is
+                      rendered in runs of encoded events (``EncodedEvents``), not event by event
 ``aiohttp``           ``web.StreamResponse``, one ``await resp.write(event)`` per event (the
                       aiohttp-sse idiom: one HTTP chunk per event), on the default asyncio loop
 ``aiohttp+uvloop``    the same on uvloop
-``... batched``       the same, but 64 events joined per ``write`` (what reactsse does): shows how
+``... batched``       the same, but 256 events joined per ``write`` (as reactsse does): shows how
                       much of the difference is batching rather than the loop
 
 Rounds run the contestants one after the other (A B C A B C ...); the table shows the median
@@ -39,42 +42,66 @@ import time
 
 from _peers import skip_missing  # bench/ is on the path: the script's own directory
 
-_REACTSSE = """
+# Both servers stream the same iterator of events, one Event per token: the mock's chat stream
+# event by event (ChatStream.events), not the encoded runs the mock itself answers an untimed
+# request with, so that what is compared is the serving of events.
+_EVENTS = """
+from reactsse.mock import MockOptions
+from reactsse.mock.chat import ChatStream, parse_chat
+from reactsse.mock.common import json_body
+from reactsse.server import EventStream, Request
+
+OPTIONS = MockOptions(reply_tokens=int(sys.argv[1]))
+
+def chat_events(request):
+    return ChatStream(parse_chat(json_body(request)), OPTIONS, 1, 0).events()
+"""
+
+_REACTSSE = (
+    """
 import sys
 from reactsse.loop import StreamSelectLoop
-from reactsse.mock import MockApp, MockOptions
+from reactsse.mock import MockApp
 from reactsse.server import SSEServer, ServerOptions
+"""
+    + _EVENTS
+    + """
+def app(request):
+    return EventStream(chat_events(request))
+
+if sys.argv[2] == "mock":
+    app = MockApp(OPTIONS)  # the mock as it is: an untimed answer in encoded runs
 loop = StreamSelectLoop()
-server = SSEServer(loop, app=MockApp(MockOptions(reply_tokens=int(sys.argv[1]))),
+server = SSEServer(loop, app=app,
     options=ServerOptions(keepalive_interval=None, idle_timeout=None, send_timeout=None))
 print(server.port, flush=True)
 loop.run()
 """
+)
 
-_AIOHTTP = """
+_AIOHTTP = (
+    """
 import asyncio, sys
 from aiohttp import web
-from reactsse.mock import MockApp, MockOptions
-from reactsse.server import Request
 from reactsse.sse import encode_event
-
-app = MockApp(MockOptions(reply_tokens=int(sys.argv[1])))
-
+"""
+    + _EVENTS
+    + """
 async def chat(request):
     body = await request.read()
-    stream = app(Request("POST", "/v1/chat/completions", {}, body))
+    events = chat_events(Request("POST", "/v1/chat/completions", {}, body))
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream; charset=utf-8",
         "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     await response.prepare(request)
     batch = []
-    for event in stream.events:
+    for event in events:
         chunk = encode_event(event.data, event=event.event, id=event.id, retry=event.retry)
         if sys.argv[3] == "each":
             await response.write(chunk)
             continue
         batch.append(chunk)
-        if len(batch) == 64:  # what reactsse does: up to 64 due events per chunk
+        if len(batch) == 256:  # as reactsse batches: up to 256 due events (or 64 KiB) a chunk
             await response.write(b"".join(batch))
             batch.clear()
     if batch:
@@ -98,9 +125,11 @@ if sys.argv[2] == "uvloop":
 else:
     asyncio.run(main())
 """
+)
 
 CONTESTANTS: dict[str, tuple[str, ...]] = {
-    "reactsse": (_REACTSSE,),
+    "reactsse": (_REACTSSE, "events"),
+    "reactsse, the mock's runs": (_REACTSSE, "mock"),
     "aiohttp": (_AIOHTTP, "asyncio", "each"),
     "aiohttp+uvloop": (_AIOHTTP, "uvloop", "each"),
     "aiohttp batched": (_AIOHTTP, "asyncio", "batched"),
@@ -164,7 +193,7 @@ def main() -> int:
     needs = {
         name: ("aiohttp", "uvloop") if "uvloop" in name else ("aiohttp",) for name in CONTESTANTS
     }
-    needs["reactsse"] = ()
+    needs["reactsse"] = needs["reactsse, the mock's runs"] = ()
     contestants = {name: CONTESTANTS[name] for name in skip_missing(needs)}
     try:
         for name, (code, *modes) in contestants.items():
