@@ -190,7 +190,7 @@ def main() -> int:
     shapes = [(1, args.tokens), (args.clients, max(1, args.tokens // 10))]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     processes: dict[str, tuple[subprocess.Popen[str], int]] = {}
-    needs = {
+    needs: dict[str, tuple[str, ...]] = {
         name: ("aiohttp", "uvloop") if "uvloop" in name else ("aiohttp",) for name in CONTESTANTS
     }
     needs["reactsse"] = needs["reactsse, the mock's runs"] = ()
