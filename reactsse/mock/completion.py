@@ -29,10 +29,10 @@ __all__ = [
 ]
 
 CallT = TypeVar("CallT")
-#: Events in one run of an encoded stream at most: about 6 KiB of chat chunks, a fraction of the
-#: server's 16 KiB write batches, so that a long answer is still written only as fast as the
+#: Events in one run of an encoded stream at most: about 13 KiB of chat chunks, a fraction of the
+#: server's 64 KiB write batches, so that a long answer is still written only as fast as the
 #: client reads (the server checks for the drain between batches), not all at once.
-RUN_EVENTS = 32
+RUN_EVENTS = 64
 #: Stands in a template chunk where a token's text goes (JSON writes it "\u0000").
 TEXT_MARKER = "\x00"
 

@@ -96,12 +96,13 @@ class MockApp:
                 "invalid_request_error",
             )
             return dataclasses.replace(error, headers=(("Allow", ", ".join(allowed)),))
-        try:
-            fault = self._default_fault.merged(
-                parse_fault(request.headers.get("x-reactsse-fault", ""))
-            )
-        except ValueError as error:
-            return error_reply(400, f"X-Reactsse-Fault: {error}", "invalid_request_error")
+        fault = self._default_fault
+        header = request.headers.get("x-reactsse-fault")
+        if header is not None:
+            try:
+                fault = fault.merged(parse_fault(header))
+            except ValueError as error:
+                return error_reply(400, f"X-Reactsse-Fault: {error}", "invalid_request_error")
         if path == "/":
             return BodyReply(200, _INDEX)
         if path == "/events":
