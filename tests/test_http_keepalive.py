@@ -96,12 +96,24 @@ def test_bytes_after_the_end_forbid_reuse(reader: str) -> None:
     assert not conn.keep_alive
 
 
-def test_bytes_after_a_length_body_in_the_same_read_forbid_reuse() -> None:
-    # A Content-Length body is h11's: it keeps what follows the message, which we look at.
-    conn = ClientConnection()
+@pytest.mark.parametrize(
+    "response",
+    [LENGTH, CHUNKED, CHUNKED.replace(b"0\r\n\r\n", b"0\r\nx-t: 1\r\n\r\n")],
+    ids=["length", "chunked", "chunked-trailers"],
+)
+@pytest.mark.parametrize("junk", [b"j", b"HTTP/1.1 200 OK\r\n"])
+def test_bytes_after_the_end_in_the_same_read_forbid_reuse(
+    reader: str, response: bytes, junk: bytes
+) -> None:
+    # Whoever reads the body (h11 keeps what follows a message; the de-chunker counts it),
+    # bytes in the read that ends the response, after its end, are not returned and forbid
+    # reuse; without them the connection is kept (the other tests).
+    conn = ClientConnection(body_reader="batch" if reader == "batch" else "h11")
     conn.send_request("GET", URL)
-    events = conn.receive_data(LENGTH + b"junk")
+    events = conn.receive_data(response + junk)
+    assert events[1] == b"data:1\n\n"
     assert isinstance(events[-1], ResponseEnd)
+    assert conn.state is ConnectionState.DONE
     assert not conn.keep_alive
 
 

@@ -99,6 +99,7 @@ class BatchDechunker:
         "_runs",
         "_search_from",
         "_size_of",
+        "excess",
     )
 
     def __init__(
@@ -117,6 +118,9 @@ class BatchDechunker:
         self._pending = b""
         self._in_trailers = False
         self._search_from = 0
+        #: Bytes that came after the end of the body in the read that ended it (nobody asked
+        #: for them: the connection must not be reused). They are not returned.
+        self.excess = 0
         # Whether feed tries _whole_chunks: not for a trace (it reads size lines without
         # reporting them), and not again on a body where it once took less than half the read.
         self._runs = on_size_line is None
@@ -332,6 +336,7 @@ class BatchDechunker:
             return None
         self._pending = b""
         self._in_trailers = False
+        self.excess = len(buffer) - match.end()
         if match.start() == 0:
             return ()  # no trailer field: the usual end of a body, "0\r\n\r\n"
         return parse_trailers(buffer[1 : match.end()])

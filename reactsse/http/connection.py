@@ -449,8 +449,13 @@ class ClientConnection:
                 return None
 
     def _end(self, trailers: Iterable[tuple[bytes, bytes]]) -> ResponseEnd:
-        if self._chunked is None and not self._close and self._h11.trailing_data[0]:
-            self._persistent = False  # h11 read the body, and bytes came after its end
+        # RFC 9112 §9.3: bytes after the end of the response that no request asked for mean
+        # the connection is not reused, whoever read the body.
+        if self._chunked is not None:
+            if self._chunked.excess:
+                self._persistent = False
+        elif not self._close and self._h11.trailing_data[0]:
+            self._persistent = False
         self._stop(ConnectionState.DONE)
         return ResponseEnd(decode_headers(trailers))
 
