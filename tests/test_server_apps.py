@@ -17,15 +17,8 @@ from reactsse.mock.completion import RUN_EVENTS
 from reactsse.mock.responses import ResponsesStream, parse_responses
 from reactsse.mock.text import paragraphs, tokenize
 from reactsse.mock.text_completion import TextCompletionStream, parse_text_completion
-from reactsse.server import (
-    BodyReply,
-    EncodedEvents,
-    Event,
-    EventStream,
-    Reply,
-    Request,
-    ServerOptions,
-)
+from reactsse.server import BodyReply, EncodedEvents, Event, EventStream, Reply, Request
+from reactsse.server.options import ServerOptions
 from reactsse.sse import EventStreamDecoder, encode_event
 
 
