@@ -64,7 +64,7 @@ class CompletionStream(abc.ABC, Generic[CallT]):
         if body.get("stream") is not True:
             return whole_reply(stream.whole(), fault)
         if not stream.timed and not fault.counts_events:
-            # Every event is due at once and none is counted: the whole stream in one write.
+            # Every event is due at once and none is counted: runs of encoded events.
             return EventStream(stream.encoded())
         return fault_stream(stream.events(), fault, stream.error_event, timed=stream.timed)
 
