@@ -155,7 +155,7 @@ class EventFeed:
 
     def __init__(self, on_close: Callable[[], object] | None = None) -> None:
         self.on_close = on_close
-        self._queue: deque[Event] = deque()
+        self._queue: deque[Event | EncodedEvents] = deque()
         self._ended = False
         self._closed = False
         self._wake: Callable[[], object] | None = None
@@ -170,7 +170,7 @@ class EventFeed:
         """True once ``end()`` was called and every pushed event was taken."""
         return self._ended and not self._queue
 
-    def push(self, event: Event) -> bool:
+    def push(self, event: Event | EncodedEvents) -> bool:
         """Queue ``event`` for the client; False (and dropped) if the feed is closed or ended."""
         if self._closed or self._ended:
             return False
@@ -194,7 +194,7 @@ class EventFeed:
     def __iter__(self) -> EventFeed:
         return self
 
-    def __next__(self) -> Event:
+    def __next__(self) -> Event | EncodedEvents:
         # Empty is not the end: the server asks `exhausted` before it ends the response.
         if self._queue:
             return self._queue.popleft()

@@ -10,8 +10,9 @@
   forget it.
 * Listener code runs under :meth:`Connection.safely`: a bug closes that connection, never the
   loop.
-* Bytes held for a client never exceed ``max_client_buffer`` plus one batch: past it the
-  client is dropped (logged).
+* Bytes held for a client never exceed ``max_client_buffer`` plus one batch (``BATCH_BYTES``
+  and the item that filled it: an event, or a run an app encoded): past it the client is
+  dropped (logged).
 """
 
 from __future__ import annotations
@@ -235,7 +236,8 @@ class Connection:
     # -- output --------------------------------------------------------------------------------
 
     def send(self, event: h11.Event, *more: h11.Event) -> None:
-        """Send h11 events' bytes through the transport, in one write (one syscall)."""
+        """Send h11 events' bytes through the transport in one ``write`` (one ``send`` when the
+        transport's buffer is empty)."""
         data = self.h11.send(event)
         if more:
             data = b"".join([data or b"", *(self.h11.send(e) or b"" for e in more)])
