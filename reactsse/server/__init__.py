@@ -1,8 +1,9 @@
 """An SSE server on the event loop that serves any app (``docs/server.md``).
 
 ``SSEServer(loop, app=...)`` listens and answers each request with what ``app(request)``
-returns: a :class:`BodyReply` or an :class:`EventStream` of :class:`Event` objects, which the
-server paces with loop timers and writes with backpressure. ``BackgroundServer`` runs one on
+returns: a :class:`BodyReply` or an :class:`EventStream` of :class:`Event` objects (or
+:class:`EncodedEvents`, runs already encoded), which the server paces with loop timers and
+writes with backpressure. ``BackgroundServer`` runs one on
 its own loop in a daemon thread (for synchronous code and tests); ``serve()`` runs one forever.
 Without an app, the server serves the built-in OpenAI-compatible mock (``reactsse.mock``).
 """
