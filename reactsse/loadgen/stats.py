@@ -52,18 +52,11 @@ class Stats:
         self.duration = Histogram()
         self.ttft = Histogram()
         self.tpot = Histogram()
-        self.events = 0
-        self.bytes = 0
-        self.tokens = 0
-        self.started = 0
-        self.completed = 0
-        self.failed = 0
-        self.cut = 0
-        self.reconnections = 0
-        self.delayed = 0
-        self.connections_opened = 0
-        self.connections_reused = 0
-        self.keepalive_retries = 0
+        # The counters of COUNTERS, a line per kind: volume, streams, connections.
+        self.events = self.bytes = self.tokens = 0
+        self.started = self.completed = self.failed = self.cut = 0
+        self.reconnections = self.delayed = 0
+        self.connections_opened = self.connections_reused = self.keepalive_retries = 0
         self.errors: dict[str, int] = {}
         self.timeline_events: list[int] = []
         self.timeline_bytes: list[int] = []
