@@ -195,6 +195,28 @@ def test_serve_help_lists_every_fault() -> None:
         assert option in text
 
 
+def test_every_command_has_a_summary_and_a_description() -> None:
+    # Each command's builder documents it: one line in `reactsse --help`, a paragraph on top
+    # of `reactsse NAME --help`.
+    overview = run("--help")
+    assert overview.returncode == 0
+    listed = {
+        "demo": ("stream a chat completion from the built-in server", "Start the built-in"),
+        "chat": ("stream a chat completion from OpenAI", "The key comes from OPENAI_API_KEY"),
+        "get": ("read any SSE endpoint, like curl -N", "--reconnect behaves like a browser."),
+        "serve": ("run the built-in server: the browser page and relay", "until Ctrl-C or"),
+        "bench": ("load an SSE or LLM streaming server and measure it", "Closed loop by"),
+    }
+    text = " ".join(overview.stdout.split())
+    for command, (summary, description) in listed.items():
+        assert f"{command} {summary}" in text, command
+        own = run(command, "--help")
+        assert own.returncode == 0
+        head = " ".join(own.stdout.split()).partition(" options:")[0]
+        assert description in head, command
+        assert summary not in head, command
+
+
 def test_status_fault_works_on_events(server: BackgroundServer) -> None:
     result = run("get", f"{server.url}/events?count=3", "-H", "X-Reactsse-Fault: status=503")
     line = one_error_line(result, 4)
