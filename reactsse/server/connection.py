@@ -26,9 +26,10 @@ import h11
 from reactsse.connector import SocketTransport
 from reactsse.loop import LoopInterface, OneShotTimer
 from reactsse.server.access import AccessRecord
-from reactsse.server.app import App, BodyReply, Request, error_reply
+from reactsse.server.app import App, BodyReply, error_reply
+from reactsse.server.messages import app_request, body_reply_events, content_length, stream_head
 from reactsse.server.options import ServerOptions
-from reactsse.server.stream import CORS_HEADER, SERVER_HEADER, StreamRun, reason, stream_head
+from reactsse.server.stream import StreamRun
 
 logger = logging.getLogger("reactsse.server")
 
@@ -170,7 +171,7 @@ class Connection:
                 # answer 400 and close without reading its body or anything after it.
                 self._reject(400, "Bad request: both Transfer-Encoding and Content-Length.")
                 return False
-            if self._content_length(event) > self.options.max_request_body:
+            if content_length(event) > self.options.max_request_body:
                 self._reject(413, "Request body too large.")
                 return False
             if self.h11.client_is_waiting_for_100_continue:
@@ -186,31 +187,10 @@ class Connection:
         # h11.ConnectionClosed cannot come: the transport reports EOF through on_close.
         return True
 
-    @staticmethod
-    def _content_length(request: h11.Request) -> int:
-        for name, value in request.headers:
-            if name == b"content-length":
-                try:
-                    return int(value)
-                except ValueError:
-                    return 0
-        return 0
-
     def _dispatch(self) -> None:
         assert self._request is not None
-        request = self._request
-        headers: dict[str, str] = {}
-        for name, value in request.headers:
-            headers[name.decode("latin-1")] = value.decode("latin-1")
-        method = request.method.decode("ascii")
-        # RFC 9110 §9.3.2: HEAD is GET without the content (h11 frames it as such).
-        head_only = method == "HEAD"
-        parsed = Request(
-            method="GET" if head_only else method,
-            target=request.target.decode("latin-1"),
-            headers=headers,
-            body=bytes(self._body),
-        )
+        parsed, head_only = app_request(self._request, bytes(self._body))
+        method = self._request.method.decode("ascii")
         self._body = bytearray()
         self.phase = Phase.RESPONDING
         try:
@@ -245,21 +225,7 @@ class Connection:
             self.transport.write(data)
 
     def _send_body(self, reply: BodyReply, *, close: bool = False, head_only: bool = False) -> None:
-        body, content_type = reply.encoded()
-        headers = [("content-length", str(len(body))), CORS_HEADER, SERVER_HEADER]
-        if content_type and not any(name.lower() == "content-type" for name, _ in reply.headers):
-            headers.insert(0, ("content-type", content_type))
-        headers.extend(reply.headers)
-        if close:
-            headers.append(("connection", "close"))
-        if reply.status == 204:
-            headers = [h for h in headers if h[0] != "content-length"]
-        self.send(
-            h11.Response(status_code=reply.status, headers=headers, reason=reason(reply.status))
-        )
-        if body and not head_only:
-            self.send(h11.Data(data=body))
-        self.send(h11.EndOfMessage())
+        self.send(*body_reply_events(reply, close=close, head_only=head_only))
 
     def _reject(self, status: int, message: str) -> None:
         """Answer a request we cannot read with ``status`` and close (RFC 9112 §9.6)."""

@@ -10,7 +10,6 @@ which cancels them all and closes the iterator.
 from __future__ import annotations
 
 import enum
-import http
 import logging
 import sys
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ import h11
 
 from reactsse.loop import TimerInterface
 from reactsse.server.app import EncodedEvents, Event, EventFeed, EventStream
+from reactsse.server.messages import stream_head
 from reactsse.sse import encode_comment, encode_event
 
 if TYPE_CHECKING:
@@ -33,46 +33,7 @@ BATCH_EVENTS = 256
 #: and end) is often one write. A client's buffer may pass its mark by one batch at most.
 BATCH_BYTES = 64 * 1024
 
-SERVER_HEADER = ("server", "reactsse")
-# Every response allows any origin (Fetch standard, "CORS protocol"), so that browser pages on
-# any origin can read the streams.
-CORS_HEADER = ("access-control-allow-origin", "*")
-
-STREAM_HEADERS = [
-    # WHATWG §9.2 (the MIME type); no-cache and X-Accel-Buffering: no keep proxies (nginx)
-    # from holding events back (sse-starlette and aiohttp-sse send the same).
-    ("content-type", "text/event-stream; charset=utf-8"),
-    ("cache-control", "no-cache"),
-    ("x-accel-buffering", "no"),
-    # h11 frames the body with chunks for HTTP/1.1 peers and, for an HTTP/1.0 peer, drops the
-    # header and delimits the body by closing the connection (RFC 9112 §6.3).
-    ("transfer-encoding", "chunked"),
-    CORS_HEADER,
-    SERVER_HEADER,
-]
-
 KEEPALIVE = encode_comment(" keep-alive") + b"\n"  # a blank line too, for line-naive clients
-
-
-def stream_head(stream: EventStream) -> h11.Response:
-    """The response head of ``stream`` (also what a ``HEAD`` request gets)."""
-    if stream.status == 200 and not stream.headers:
-        return _PLAIN_HEAD
-    headers = STREAM_HEADERS + list(stream.headers)
-    return h11.Response(status_code=stream.status, headers=headers, reason=reason(stream.status))
-
-
-# The head of most streams, made once: h11 validates every header when an event is made, and
-# sends the same event object as many times as it is given.
-_PLAIN_HEAD = h11.Response(status_code=200, headers=STREAM_HEADERS, reason=b"OK")
-
-
-def reason(status: int) -> bytes:
-    """The reason phrase of ``status`` (empty for unknown codes)."""
-    try:
-        return http.HTTPStatus(status).phrase.encode("ascii")
-    except ValueError:
-        return b""
 
 
 class StreamPhase(enum.Enum):
