@@ -126,6 +126,20 @@ def _client(result: RunResult) -> dict[str, Any]:
 
 def format_text(report: dict[str, Any]) -> str:
     """The report for a human: throughput, latencies, errors, the client's own CPU."""
+    lines = [
+        *_run_lines(report),
+        "",
+        *_volume_lines(report),
+        "",
+        *_latency_lines(report),
+        "",
+        *_client_lines(report),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _run_lines(report: dict[str, Any]) -> list[str]:
+    """The target, the load's shape, and what became of the streams and connections."""
     load, streams = report["load"], report["streams"]
     lines = [f"{report['target']['method']} {report['target']['url']}"]
     shape = (
@@ -152,25 +166,31 @@ def format_text(report: dict[str, Any]) -> str:
         + (" (keep-alive)" if load["keep_alive"] else " (keep-alive off)")
         + (f", {connections['retried']} retried" if connections["retried"] else "")
     )
-    events, size = report["events"], report["bytes"]
-    lines.append("")
-    lines.append(
+    return lines
+
+
+def _volume_lines(report: dict[str, Any]) -> list[str]:
+    """Events, megabytes and (for OpenAI streams) tokens: totals and rates."""
+    events, size, tokens = report["events"], report["bytes"], report["tokens"]
+    lines = [
         f"  events   {events['total']:>12,}  {events['per_s']:>14,.1f}/s"
-        + _per_text(events["per_s_per_connection"], "/s per connection", ",.1f")
-    )
-    lines.append(
+        + _per_text(events["per_s_per_connection"], "/s per connection", ",.1f"),
         f"  MB       {size['total'] / 1e6:>12,.2f}  {size['mb_per_s']:>12,.3f} MB/s"
-        + _per_text(size["mb_per_s_per_connection"], " MB/s per connection", ",.4f")
-    )
-    tokens = report["tokens"]
+        + _per_text(size["mb_per_s_per_connection"], " MB/s per connection", ",.4f"),
+    ]
     if tokens is not None:
         lines.append(
             f"  tokens   {tokens['total']:>12,}  {tokens['per_s']:>14,.1f}/s"
             + _per_text(tokens["per_s_per_stream"], "/s per stream", ",.1f")
         )
-    lines.append("")
-    lines.append(f"  {'latency (ms)':<22}{'p50':>10}{'p90':>10}{'p99':>10}{'max':>10}{'count':>10}")
+    return lines
+
+
+def _latency_lines(report: dict[str, Any]) -> list[str]:
+    """The latency table: a row per measure, p50 to max in milliseconds, and the count."""
+    lines = [f"  {'latency (ms)':<22}{'p50':>10}{'p90':>10}{'p99':>10}{'max':>10}{'count':>10}"]
     rows = [(label, report["latency_ms"][name]) for name, label in _LATENCIES]
+    tokens = report["tokens"]
     if tokens is not None:
         rows += [(label, tokens["latency_ms"][name]) for name, label in _TOKEN_LATENCIES]
     for label, summary in rows:
@@ -179,17 +199,20 @@ def format_text(report: dict[str, Any]) -> str:
             + "".join(f"{summary[key]:>10.3f}" for key in ("p50", "p90", "p99", "max"))
             + f"{summary['count']:>10}"
         )
-    lines.append("")
-    errors = report["errors"]
-    lines.append("  errors: " + (", ".join(f"{kind} {n}" for kind, n in errors.items()) or "none"))
-    client = report["client"]
-    lines.append(
+    return lines
+
+
+def _client_lines(report: dict[str, Any]) -> list[str]:
+    """Errors by kind, the client's own CPU, and the warnings."""
+    errors, client = report["errors"], report["client"]
+    lines = [
+        "  errors: " + (", ".join(f"{kind} {n}" for kind, n in errors.items()) or "none"),
         "  client CPU: "
         + ", ".join(f"{p['cpu_percent']:.0f} %" for p in client["processes"])
-        + " of a core"
-    )
+        + " of a core",
+    ]
     lines.extend(f"  warning: {text}" for text in client["warnings"])
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _per_text(value: float | None, unit: str, spec: str) -> str:
