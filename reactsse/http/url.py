@@ -121,22 +121,7 @@ def parse_url(url: str) -> URL:
             f"invalid URL {shown_url!r}: credentials in the URL are not supported; "
             "send an Authorization header instead"
         )
-    hostname = parts.hostname
-    if not hostname:
-        raise InvalidURL(f"invalid URL {shown_url!r}: no host")
-    if "[" in parts.netloc:
-        try:
-            ipaddress.IPv6Address(hostname)
-        except ValueError as exc:
-            raise InvalidURL(f"invalid URL {shown_url!r}: bad IPv6 address {hostname!r}") from exc
-        host = hostname
-    else:
-        try:
-            host = hostname.encode("idna").decode("ascii") if not hostname.isascii() else hostname
-        except UnicodeError as exc:
-            raise InvalidURL(f"invalid URL {shown_url!r}: bad host name {hostname!r}") from exc
-        if not _REG_NAME.fullmatch(host):
-            raise InvalidURL(f"invalid URL {shown_url!r}: bad host name {hostname!r}")
+    host = _host_of(parts, shown_url)
     try:
         port = parts.port
     except ValueError as exc:
@@ -149,3 +134,23 @@ def parse_url(url: str) -> URL:
     if parts.query:
         target += "?" + urllib.parse.quote(parts.query, safe=_TARGET_SAFE)
     return URL("https" if scheme == "https" else "http", host, port, target)
+
+
+def _host_of(parts: urllib.parse.SplitResult, shown_url: str) -> str:
+    """The URL's host as it goes on the wire: an IPv6 literal checked, a name in IDNA ASCII."""
+    hostname = parts.hostname
+    if not hostname:
+        raise InvalidURL(f"invalid URL {shown_url!r}: no host")
+    if "[" in parts.netloc:
+        try:
+            ipaddress.IPv6Address(hostname)
+        except ValueError as exc:
+            raise InvalidURL(f"invalid URL {shown_url!r}: bad IPv6 address {hostname!r}") from exc
+        return hostname
+    try:
+        host = hostname.encode("idna").decode("ascii") if not hostname.isascii() else hostname
+    except UnicodeError as exc:
+        raise InvalidURL(f"invalid URL {shown_url!r}: bad host name {hostname!r}") from exc
+    if not _REG_NAME.fullmatch(host):
+        raise InvalidURL(f"invalid URL {shown_url!r}: bad host name {hostname!r}")
+    return host
