@@ -391,6 +391,7 @@ def connect(
     aborts at any moment. Raises ``ValueError`` for a port outside 0-65535 or a negative
     timeout.
     """
+    # Longer than a function should be only by its docstring, the whole contract of connecting.
     if not 0 <= port <= 65535:
         raise ValueError(f"port must be in 0..65535, not {port!r}")
     if timeout is not None and not timeout >= 0:

@@ -140,6 +140,11 @@ class EventSource(Emitter):
     Everything else arrives through ``on("error")``.
     """
 
+    # Over the ~300 lines the project aims for: this class is the phase machine, and every
+    # transition between phases is kept here so that it reads in one place. What a transition
+    # decides by (backoff, redirects, the request, delivery, the error body, the watchdogs,
+    # the trace) lives in modules of its own.
+
     def __init__(
         self,
         url: str,

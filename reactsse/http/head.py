@@ -1,13 +1,16 @@
 """The two heads of an exchange: the request's header fields, and reading the response head.
 
 ``ClientConnection`` owns the byte stream; this module holds what it does with a head, as plain
-functions: the default request headers (``request_headers``), reading heads out of h11 with 1xx
-responses skipped and counted (``final_head``), our error for one of h11's (``translated``), and
-how the body that follows a final head is delimited (``body_framing``, RFC 9112 §6.3).
+functions: the default request headers (``request_headers``), the request's h11 event built
+once per distinct request (``request_event``), whether a head says ``Connection: close``
+(``says_close``), reading heads out of h11 with 1xx responses skipped and counted
+(``final_head``), our error for one of h11's (``translated``), and how the body that follows a
+final head is delimited (``body_framing``, RFC 9112 §6.3).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Literal
 
@@ -25,8 +28,10 @@ __all__ = [
     "bounded",
     "final_head",
     "head_too_large",
+    "request_event",
     "request_headers",
     "response_head",
+    "says_close",
     "translated",
 ]
 
@@ -150,3 +155,28 @@ def request_headers(
     ]
     wire_headers = [(n, v) for n, v in defaults if n.lower() not in overridden] + user
     return [(n.encode("latin-1"), v.encode("latin-1")) for n, v in wire_headers]
+
+
+@functools.lru_cache(maxsize=16)
+def request_event(
+    method: str, url: URL, headers: tuple[tuple[str, str], ...], body: bytes | None
+) -> tuple[h11.Request, bool]:
+    """The h11 request event (and whether it says ``Connection: close``), built once per
+    distinct request: a load generator sends the same request thousands of times, and h11
+    validates every header field each time a ``Request`` is constructed. The event is
+    immutable, so one may be sent on any number of connections. Raises what building it raises
+    (UnicodeEncodeError, h11.LocalProtocolError), which is never cached."""
+    encoded = request_headers(method, url, headers, body)
+    request = h11.Request(
+        method=method.encode("ascii"), target=url.target.encode("ascii"), headers=encoded
+    )
+    return request, says_close(encoded)
+
+
+def says_close(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """True if a ``Connection`` field lists the ``close`` option (RFC 9112 §9.6)."""
+    return any(
+        name.lower() == b"connection"
+        and b"close" in (token.strip() for token in value.lower().split(b","))
+        for name, value in headers
+    )
