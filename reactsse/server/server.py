@@ -66,6 +66,9 @@ class SSEServer:
     the built-in mock (:func:`default_app`). ``options`` is a :class:`ServerOptions`. Raises
     ``OSError`` when the address cannot be bound. Call :meth:`close` (or use ``with``) to stop
     listening and drop every connection. Use it only from the loop's thread.
+
+    What it was made with are plain attributes, there to be read: ``loop``, ``host``, ``port``
+    (the bound one), ``options`` and ``app``; the properties are what it computes.
     """
 
     def __init__(
@@ -80,14 +83,14 @@ class SSEServer:
     ) -> None:
         if loop is None:
             loop = Loop.get()
-        self._loop: LoopInterface = loop
+        self.loop: LoopInterface = loop
         self.options = options if options is not None else ServerOptions()
         self.app: App = app if app is not None else default_app()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._sock = socket.create_server((host, port), family=family, backlog=backlog)
         self._sock.setblocking(False)
-        self._host = host
-        self._port: int = self._sock.getsockname()[1]
+        self.host = host
+        self.port: int = self._sock.getsockname()[1]
         self._connections: set[Connection] = set()
         self._closed = False
         self._accept_retry: TimerInterface | None = None  # set while accepting is paused
@@ -97,24 +100,9 @@ class SSEServer:
     # -- public ----------------------------------------------------------------------------------
 
     @property
-    def loop(self) -> LoopInterface:
-        """The loop the server runs on."""
-        return self._loop
-
-    @property
-    def host(self) -> str:
-        """The host the server is bound to."""
-        return self._host
-
-    @property
-    def port(self) -> int:
-        """The bound port (the real one when created with ``port=0``)."""
-        return self._port
-
-    @property
     def url(self) -> str:
         """``http://host:port`` (IPv6 hosts in brackets), without a trailing slash."""
-        return f"http://{format_address(self._host, self._port)}"
+        return f"http://{format_address(self.host, self.port)}"
 
     @property
     def connection_count(self) -> int:
@@ -163,9 +151,9 @@ class SSEServer:
             return
         self._closed = True
         if self._accept_retry is not None:
-            self._loop.cancel_timer(self._accept_retry)
+            self.loop.cancel_timer(self._accept_retry)
             self._accept_retry = None
-        self._loop.remove_read_stream(self._sock)
+        self.loop.remove_read_stream(self._sock)
         self._sock.close()
 
     def __enter__(self) -> SSEServer:
@@ -199,8 +187,8 @@ class SSEServer:
                 logger.info("accept() works again; accepting clients")
             if options.send_buffer_size is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, options.send_buffer_size)
-            transport = SocketTransport(self._loop, sock)
-            connection = Connection(self._loop, options, self.app, transport, self._forget)
+            transport = SocketTransport(self.loop, sock)
+            connection = Connection(self.loop, options, self.app, transport, self._forget)
             self._connections.add(connection)
             connection.start()
 
@@ -224,13 +212,13 @@ class SSEServer:
             )
         else:
             logger.debug("accept() still fails: %s", error)
-        self._loop.remove_read_stream(self._sock)
-        self._accept_retry = self._loop.add_timer(ACCEPT_RETRY_DELAY, self._resume_accepting)
+        self.loop.remove_read_stream(self._sock)
+        self._accept_retry = self.loop.add_timer(ACCEPT_RETRY_DELAY, self._resume_accepting)
 
     def _resume_accepting(self, _timer: TimerInterface) -> None:
         self._accept_retry = None
         if not self._closed:
-            self._loop.add_read_stream(self._sock, self._on_acceptable)
+            self.loop.add_read_stream(self._sock, self._on_acceptable)
 
     def _forget(self, connection: Connection) -> None:
         self._connections.discard(connection)
