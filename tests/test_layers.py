@@ -1,4 +1,5 @@
-"""The layers: the sans-IO cores import no socket, clock, loop or thread; no private name leaks.
+"""The layers: the sans-IO cores import no socket, clock, loop or thread; no private name leaks;
+a module, class or function over the size guide says why.
 
 Walks the import statements of ``reactsse.sse``, ``reactsse.http`` and the OpenAI accumulators
 (and, transitively, of the package modules they import) and fails if any of them reaches a
@@ -214,3 +215,61 @@ def test_only_the_aio_package_imports_anyio() -> None:
     assert not offenders
     reached = _closure("reactsse.loop")
     assert not {n for n in reached if n.startswith(("anyio", "trio", "reactsse.aio"))}
+
+
+# The size guide of docs/architecture.md: lines a module, a class and a function aim to stay
+# under. A bigger one says why in a comment at its top.
+SIZE_GUIDE = {"module": 500, "class": 300, "function": 60}
+
+
+def _oversized(source: str, name: str) -> list[str]:
+    """The units of ``source`` over the size guide whose top carries no comment saying why.
+
+    A unit's top is its first line and the lines before its first statement after the
+    docstring: a comment there (or the module's first lines, for a module) is the reason.
+    """
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    found: list[str] = []
+    if len(lines) > SIZE_GUIDE["module"] and not any("#" in line for line in lines[:40]):
+        found.append(f"{name}: {len(lines)} lines, no comment at its top says why")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            kind = "class"
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            kind = "function"
+        else:
+            continue
+        size = (node.end_lineno or node.lineno) - node.lineno + 1
+        if size <= SIZE_GUIDE[kind]:
+            continue
+        body = node.body
+        has_docstring = (
+            isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        )
+        first = body[1] if has_docstring and len(body) > 1 else body[0]
+        top = lines[node.lineno - 1 : first.lineno - 1]
+        if not any(line.strip().startswith("#") for line in top):
+            found.append(f"{name}: {kind} {node.name}, {size} lines, no comment says why")
+    return found
+
+
+def test_units_over_the_size_guide_say_why() -> None:
+    bad = [
+        problem
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for problem in _oversized(path.read_text(encoding="utf-8"), _module_name(path))
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_size_check_sees_what_it_must() -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(70))
+    quiet = f"def long():\n    '''Doc.'''\n{body}"
+    said = f"def long():\n    '''Doc.'''\n    # Long on purpose: a table of seventy.\n{body}"
+    short = "def short():\n    return 1\n"
+    assert _oversized(quiet, "m") == ["m: function long, 72 lines, no comment says why"]
+    assert _oversized(said, "m") == []
+    assert _oversized(short, "m") == []
