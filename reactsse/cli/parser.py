@@ -1,10 +1,10 @@
-"""The argparse parser of ``reactsse``: one function per command, its docstring the help."""
+"""The argparse parser of ``reactsse``: one function per command."""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-from typing import NoReturn
+from typing import NoReturn, TypeAlias
 
 from reactsse import __version__
 from reactsse.cli.chat import DEFAULT_MODEL, DEMO_PROMPT
@@ -154,32 +154,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"reactsse {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, add_options in (
-        ("demo", _demo_command),
-        ("chat", _chat_command),
-        ("get", _get_command),
-        ("serve", _serve_command),
-        ("bench", _bench_command),
-    ):
-        # A command's docstring is its help: the first paragraph is its entry in
-        # `reactsse --help`, the second the description `reactsse NAME --help` starts with.
-        summary, _, description = (add_options.__doc__ or "").partition("\n\n")
-        add_options(
-            commands.add_parser(name, help=_folded(summary), description=_folded(description))
-        )
+    _add_demo(commands)
+    _add_chat(commands)
+    _add_get(commands)
+    _add_serve(commands)
+    _add_bench(commands)
     return parser
 
 
-def _folded(text: str) -> str:
-    return " ".join(text.split())
+# The type argparse gives to add_subparsers' result; it is generic only in typeshed.
+_Commands: TypeAlias = "argparse._SubParsersAction[_Parser]"
 
 
-def _demo_command(demo: argparse.ArgumentParser) -> None:
-    """stream a chat completion from the built-in server, on one event loop
-
-    Start the built-in OpenAI-compatible server on 127.0.0.1 (a free port) and stream a chat
-    completion from it through the whole stack, in one event loop.
-    """
+def _add_demo(commands: _Commands) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="stream a chat completion from the built-in server, on one event loop",
+        description="Start the built-in OpenAI-compatible server on 127.0.0.1 (a free port) "
+        "and stream a chat completion from it through the whole stack, in one event loop.",
+    )
     demo.add_argument("--prompt", default=DEMO_PROMPT, help="what to ask")
     _add_token_rate(
         demo, 40.0, "server speed in tokens per second (0: as fast as possible; default 40)"
@@ -199,13 +192,14 @@ def _demo_command(demo: argparse.ArgumentParser) -> None:
     add_loop_option(demo)
 
 
-def _chat_command(chat: argparse.ArgumentParser) -> None:
-    """stream a chat completion from OpenAI or a compatible server
-
-    Stream an answer from an OpenAI-compatible server. The key comes from OPENAI_API_KEY, the
-    base URL from --base-url or OPENAI_BASE_URL (default https://api.openai.com/v1), the model
-    from --model or OPENAI_MODEL.
-    """
+def _add_chat(commands: _Commands) -> None:
+    chat = commands.add_parser(
+        "chat",
+        help="stream a chat completion from OpenAI or a compatible server",
+        description="Stream an answer from an OpenAI-compatible server. The key comes from "
+        "OPENAI_API_KEY, the base URL from --base-url or OPENAI_BASE_URL "
+        "(default https://api.openai.com/v1), the model from --model or OPENAI_MODEL.",
+    )
     chat.add_argument("prompt", metavar="PROMPT", help="the user message")
     chat.add_argument(
         "--model", "-m", help=f"model name (default $OPENAI_MODEL or {DEFAULT_MODEL})"
@@ -223,12 +217,13 @@ def _chat_command(chat: argparse.ArgumentParser) -> None:
     add_loop_option(chat)
 
 
-def _get_command(get: argparse.ArgumentParser) -> None:
-    """read any SSE endpoint, like curl -N
-
-    Read an event stream and print its events as they arrive. One-shot by default (the command
-    ends with the stream); --reconnect behaves like a browser.
-    """
+def _add_get(commands: _Commands) -> None:
+    get = commands.add_parser(
+        "get",
+        help="read any SSE endpoint, like curl -N",
+        description="Read an event stream and print its events as they arrive. One-shot by "
+        "default (the command ends with the stream); --reconnect behaves like a browser.",
+    )
     get.add_argument("url", metavar="URL")
     _add_request_options(
         get, "request body (implies POST; JSON bodies get Content-Type: application/json)"
@@ -253,13 +248,14 @@ def _get_command(get: argparse.ArgumentParser) -> None:
     add_loop_option(get)
 
 
-def _serve_command(serve: argparse.ArgumentParser) -> None:
-    """run the built-in server: the browser page and relay, OpenAI-compatible /v1, a demo
-    /events stream
-
-    Run the built-in SSE server until Ctrl-C or SIGTERM (which closes open streams with a final
-    comment first). Logs one line per request on stderr.
-    """
+def _add_serve(commands: _Commands) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the built-in server: the browser page and relay, OpenAI-compatible /v1, "
+        "a demo /events stream",
+        description="Run the built-in SSE server until Ctrl-C or SIGTERM (which closes open "
+        "streams with a final comment first). Logs one line per request on stderr.",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (0: a free one; default 8000)")
     _add_token_rate(
@@ -317,14 +313,15 @@ def positive_int(text: str) -> int:
     return value
 
 
-def _bench_command(bench: argparse.ArgumentParser) -> None:
-    """load an SSE or LLM streaming server and measure it (like wrk, for streams)
-
-    Open many concurrent streams against URL and report events/s, MB/s, time to first
-    byte/event/token, the gaps between events, stream durations and errors by kind. Closed loop
-    by default (--connections streams, each replaced when it ends); --rate makes it an open
-    loop. See docs/bench-tool.md.
-    """
+def _add_bench(commands: _Commands) -> None:
+    bench = commands.add_parser(
+        "bench",
+        help="load an SSE or LLM streaming server and measure it (like wrk, for streams)",
+        description="Open many concurrent streams against URL and report events/s, MB/s, time "
+        "to first byte/event/token, the gaps between events, stream durations and errors by "
+        "kind. Closed loop by default (--connections streams, each replaced when it ends); "
+        "--rate makes it an open loop. See docs/bench-tool.md.",
+    )
     bench.add_argument("url", metavar="URL")
     bench.add_argument(
         "-c",
