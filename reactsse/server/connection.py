@@ -190,7 +190,7 @@ class Connection:
     def _dispatch(self) -> None:
         assert self._request is not None
         parsed, head_only = app_request(self._request, bytes(self._body))
-        method = self._request.method.decode("ascii")
+        method = "HEAD" if head_only else parsed.method  # as sent, for the access log
         self._body = bytearray()
         self.phase = Phase.RESPONDING
         try:

@@ -1,9 +1,10 @@
-"""The HTTP side of the app contract: h11's events to a :class:`Request`, replies to heads.
+"""The HTTP side of the app contract: h11's events to a :class:`Request`, replies to events.
 
-Pure functions over h11 events and the app's types, with no socket, loop or timer: the
+Pure functions over h11 events and the app's types, with no socket, loop or timer. The
 connection (``server/connection.py``) reads and writes through h11 and calls these to cross
-between h11's bytes-valued events and the app's ``str``-valued ``Request``, and to build the
-head of a :class:`BodyReply` or an :class:`EventStream`.
+between h11's bytes-valued events and the app's ``str``-valued ``Request``, and to turn a
+:class:`BodyReply` into the events of a whole response; the connection and the stream
+(``server/stream.py``) take the head of an :class:`EventStream` from ``stream_head``.
 """
 
 from __future__ import annotations
@@ -98,11 +99,12 @@ def app_request(request: h11.Request, body: bytes) -> tuple[Request, bool]:
 def body_reply_events(
     reply: BodyReply, *, close: bool = False, head_only: bool = False
 ) -> list[h11.Event]:
-    """The h11 events of a whole reply: its head, its body (not for ``HEAD``), its end.
+    """The h11 events of a whole reply: its head, its body, its end.
 
     The head carries ``content-length`` (not for a 204), the default Content-Type unless the
     reply names its own, CORS and ``server``, the reply's headers, and ``connection: close``
-    when the connection closes after it.
+    when the connection closes after it. The body is left out for a ``HEAD`` request, and for a
+    204 or 304, which have no content (RFC 9110 §15.3.5, §15.4.5).
     """
     body, content_type = reply.encoded()
     headers = [("content-length", str(len(body))), CORS_HEADER, SERVER_HEADER]
@@ -116,7 +118,7 @@ def body_reply_events(
     events: list[h11.Event] = [
         h11.Response(status_code=reply.status, headers=headers, reason=reason(reply.status))
     ]
-    if body and not head_only:
+    if body and not head_only and reply.status not in (204, 304):
         events.append(h11.Data(data=body))
     events.append(h11.EndOfMessage())
     return events

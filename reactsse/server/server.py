@@ -20,7 +20,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import Final, TextIO
 
 from reactsse.connector import SocketTransport
 from reactsse.http.url import format_address
@@ -67,8 +67,9 @@ class SSEServer:
     ``OSError`` when the address cannot be bound. Call :meth:`close` (or use ``with``) to stop
     listening and drop every connection. Use it only from the loop's thread.
 
-    What it was made with are plain attributes, there to be read: ``loop``, ``host``, ``port``
-    (the bound one), ``options`` and ``app``; the properties are what it computes.
+    What it was made with are plain attributes: ``options`` and ``app``, and ``loop``,
+    ``host`` and ``port`` (the bound one), which are ``Final`` (a type checker rejects a write);
+    the properties are what it computes.
     """
 
     def __init__(
@@ -83,14 +84,14 @@ class SSEServer:
     ) -> None:
         if loop is None:
             loop = Loop.get()
-        self.loop: LoopInterface = loop
+        self.loop: Final[LoopInterface] = loop
         self.options = options if options is not None else ServerOptions()
         self.app: App = app if app is not None else default_app()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._sock = socket.create_server((host, port), family=family, backlog=backlog)
         self._sock.setblocking(False)
-        self.host = host
-        self.port: int = self._sock.getsockname()[1]
+        self.host: Final[str] = host
+        self.port: Final[int] = self._sock.getsockname()[1]
         self._connections: set[Connection] = set()
         self._closed = False
         self._accept_retry: TimerInterface | None = None  # set while accepting is paused

@@ -145,8 +145,8 @@ class StreamRun:
 
     def _pump(self) -> None:
         """Write every event that is due (up to a batch), then wait: timer, drain or done."""
-        # One function, at the size the project aims for: its loop runs once per event, and
-        # each helper taken out of it would be a Python call per event.
+        # One function, a little over the size the project aims for: its loop runs once per
+        # event, and each helper taken out of it would be a Python call per event.
         if self.sent >= self._next_fault_at:  # a cut or stall after 0 events
             self._cut_or_stall([])
             return
