@@ -52,7 +52,7 @@ class Stats:
         self.duration = Histogram()
         self.ttft = Histogram()
         self.tpot = Histogram()
-        # The counters of COUNTERS, a line per kind: volume, streams, connections.
+        # The counters of COUNTERS, grouped: volume, what became of the streams, connections.
         self.events = self.bytes = self.tokens = 0
         self.started = self.completed = self.failed = self.cut = 0
         self.reconnections = self.delayed = 0
