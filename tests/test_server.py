@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import h11
@@ -164,6 +165,34 @@ def test_binds_loopback_on_a_free_port(server: BackgroundServer) -> None:
     assert server.port > 0
     assert server.url == f"http://127.0.0.1:{server.port}"
     assert server.call(lambda s: s.host) == "127.0.0.1"
+
+
+def test_a_burst_of_connects_is_held_for_accept() -> None:
+    # A load test opens its connections at once. On loopback the kernel answers each SYN
+    # before connect() returns, so a connection is complete at once or its SYN was dropped
+    # (the accept queue was full) and it waits for a retransmission: the listener must hold
+    # them all until the loop accepts. With a backlog of 128, 129 of 600 were complete.
+    loop = StreamSelectLoop()
+    with SSEServer(loop, app=lambda request: BodyReply(200, "ok")) as server:
+        clients = [socket.socket() for _ in range(600)]
+        try:
+            for client in clients:
+                client.setblocking(False)
+                client.connect_ex(("127.0.0.1", server.port))
+            complete = 0
+            for client in clients:
+                try:
+                    client.getpeername()
+                except OSError:
+                    continue
+                complete += 1
+            # Linux caps a backlog at net.core.somaxconn (4096 by default since 5.4).
+            cap = Path("/proc/sys/net/core/somaxconn")
+            limit = int(cap.read_text()) if cap.exists() else len(clients)
+            assert complete >= min(len(clients), limit)
+        finally:
+            for client in clients:
+                client.close()
 
 
 def test_stream_headers_and_chunked_body(server: BackgroundServer) -> None:
