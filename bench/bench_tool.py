@@ -25,8 +25,8 @@ contestant moved by up to a third between runs). ``reactsse bench -p 2`` runs un
 server may use both CPUs meanwhile: it measures what a second process adds where the server
 leaves CPU free.
 
-Contestants (each a fresh process; the order alternates every round, medians over rounds;
-before each one, the harness waits until the server has closed the last one's connections):
+Contestants (each a fresh process, against a fresh server; the order alternates every round,
+medians over rounds):
 
 ``reactsse bench``           ``python -m reactsse bench URL -c N --duration S --warmup 1 --json``:
                              keep-alive (its default), and the measurements of docs/bench-tool.md
@@ -444,35 +444,10 @@ SERVERS = ("prerendered", "prerendered-ka", "serve")
 SPREAD = "reactsse bench -p 2"  # the contestant that runs unpinned, the server unpinned too
 
 
-# TCP states in /proc/net/tcp: 06 TIME_WAIT, 0A LISTEN.
-_SETTLED_STATES = {"06", "0A"}
-
-
-def _wait_for_server_sockets(url: str, limit: float = 10.0) -> None:
-    """Wait (at most ``limit`` s) until the server has closed the last contestant's connections.
-
-    A client that exits leaves the server hundreds of connections in CLOSE-WAIT until the server
-    reads their end. The next contestant's connects may take the same client ports (Linux allows
-    it on loopback), their SYNs meet the old sockets, and those connections wait a second or more
-    for a retransmission: measured, p99 times to first byte of 4-5 s instead of under 1 s.
-    """
-    port = urllib.parse.urlsplit(url).port
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        busy = 0
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                rows = Path(table).read_text().splitlines()[1:]
-            except OSError:
-                return  # not Linux: nothing to wait for that can be seen
-            for row in rows:
-                fields = row.split()
-                local_port = int(fields[1].rpartition(":")[2], 16)
-                if local_port == port and fields[3] not in _SETTLED_STATES:
-                    busy += 1
-        if not busy:
-            return
-        time.sleep(0.05)
+def _any_port(url: str) -> str:
+    """``url`` with its port shown as ``PORT``: each run had a server of its own."""
+    parts = urllib.parse.urlsplit(url)
+    return parts._replace(netloc=f"{parts.hostname}:PORT").geturl()
 
 
 def main() -> int:
@@ -526,32 +501,33 @@ def main() -> int:
     }
     for server_name in servers:
         start, body = starts[server_name]
-        server, url = start()
-        try:
-            results: dict[str, list[dict]] = {name: [] for name in contestants}
-            names = list(contestants)
-            for round_number in range(args.rounds):
-                order = names if round_number % 2 == 0 else names[::-1]
-                for name in order:
-                    spread = name == SPREAD and server_cpu is not None
-                    if spread:
+        results: dict[str, list[dict]] = {name: [] for name in contestants}
+        names = list(contestants)
+        url = ""
+        for round_number in range(args.rounds):
+            order = names if round_number % 2 == 0 else names[::-1]
+            for name in order:
+                # A fresh server, on a fresh port, for every run: a contestant that ends its
+                # streams with "Connection: close" leaves the server thousands of connections
+                # in TIME-WAIT, and the next contestant's connects that land on one of those
+                # (same client port, same server port) are refused until a SYN retransmission,
+                # a second or more later: measured, p99 times to first byte of 2.4-5.6 s
+                # instead of under 1 s, whichever client came next.
+                server, url = start()
+                try:
+                    if name == SPREAD and server_cpu is not None:
                         set_affinity(server.pid, allowed())
-                    _wait_for_server_sockets(url)
-                    try:
-                        cpu0, wall0 = _cpu_seconds(server.pid), time.monotonic()
-                        result = contestants[name](url, body)
-                        cpu1, wall1 = _cpu_seconds(server.pid), time.monotonic()
-                        if cpu0 is not None and cpu1 is not None:
-                            # Over the contestant's whole run, its start-up and warm-up included.
-                            result["server_cpu"] = 100 * (cpu1 - cpu0) / (wall1 - wall0)
-                        results[name].append(result)
-                    finally:
-                        if spread:
-                            set_affinity(server.pid, {server_cpu})
-        finally:
-            server.terminate()
-            server.wait(10)
-        _print_table(server_name, url, results)
+                    cpu0, wall0 = _cpu_seconds(server.pid), time.monotonic()
+                    result = contestants[name](url, body)
+                    cpu1, wall1 = _cpu_seconds(server.pid), time.monotonic()
+                    if cpu0 is not None and cpu1 is not None:
+                        # Over the contestant's whole run, its start-up and warm-up included.
+                        result["server_cpu"] = 100 * (cpu1 - cpu0) / (wall1 - wall0)
+                    results[name].append(result)
+                finally:
+                    server.terminate()
+                    server.wait(10)
+        _print_table(server_name, _any_port(url), results)
     return 0
 
 
