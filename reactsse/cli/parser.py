@@ -165,14 +165,48 @@ def build_parser() -> argparse.ArgumentParser:
 # The type argparse gives to add_subparsers' result; it is generic only in typeshed.
 _Commands: TypeAlias = "argparse._SubParsersAction[_Parser]"
 
+# What each command is for, in one place: (the line in `reactsse --help`, the paragraph at the
+# top of `reactsse COMMAND --help`).
+_ABOUT: dict[str, tuple[str, str]] = {
+    "demo": (
+        "stream a chat completion from the built-in server, on one event loop",
+        "Start the built-in OpenAI-compatible server on 127.0.0.1 (a free port) and stream a "
+        "chat completion from it through the whole stack, in one event loop.",
+    ),
+    "chat": (
+        "stream a chat completion from OpenAI or a compatible server",
+        "Stream an answer from an OpenAI-compatible server. The key comes from OPENAI_API_KEY, "
+        "the base URL from --base-url or OPENAI_BASE_URL (default https://api.openai.com/v1), "
+        "the model from --model or OPENAI_MODEL.",
+    ),
+    "get": (
+        "read any SSE endpoint, like curl -N",
+        "Read an event stream and print its events as they arrive. One-shot by default (the "
+        "command ends with the stream); --reconnect behaves like a browser.",
+    ),
+    "serve": (
+        "run the built-in server: the browser page and relay, OpenAI-compatible /v1, a demo "
+        "/events stream",
+        "Run the built-in SSE server until Ctrl-C or SIGTERM (which closes open streams with a "
+        "final comment first). Logs one line per request on stderr.",
+    ),
+    "bench": (
+        "load an SSE or LLM streaming server and measure it (like wrk, for streams)",
+        "Open many concurrent streams against URL and report events/s, MB/s, time to first "
+        "byte/event/token, the gaps between events, stream durations and errors by kind. "
+        "Closed loop by default (--connections streams, each replaced when it ends); --rate "
+        "makes it an open loop. See docs/bench-tool.md.",
+    ),
+}
+
+
+def _command(commands: _Commands, name: str) -> _Parser:
+    summary, description = _ABOUT[name]
+    return commands.add_parser(name, help=summary, description=description)
+
 
 def _add_demo(commands: _Commands) -> None:
-    demo = commands.add_parser(
-        "demo",
-        help="stream a chat completion from the built-in server, on one event loop",
-        description="Start the built-in OpenAI-compatible server on 127.0.0.1 (a free port) "
-        "and stream a chat completion from it through the whole stack, in one event loop.",
-    )
+    demo = _command(commands, "demo")
     demo.add_argument("--prompt", default=DEMO_PROMPT, help="what to ask")
     _add_token_rate(
         demo, 40.0, "server speed in tokens per second (0: as fast as possible; default 40)"
@@ -193,13 +227,7 @@ def _add_demo(commands: _Commands) -> None:
 
 
 def _add_chat(commands: _Commands) -> None:
-    chat = commands.add_parser(
-        "chat",
-        help="stream a chat completion from OpenAI or a compatible server",
-        description="Stream an answer from an OpenAI-compatible server. The key comes from "
-        "OPENAI_API_KEY, the base URL from --base-url or OPENAI_BASE_URL "
-        "(default https://api.openai.com/v1), the model from --model or OPENAI_MODEL.",
-    )
+    chat = _command(commands, "chat")
     chat.add_argument("prompt", metavar="PROMPT", help="the user message")
     chat.add_argument(
         "--model", "-m", help=f"model name (default $OPENAI_MODEL or {DEFAULT_MODEL})"
@@ -218,12 +246,7 @@ def _add_chat(commands: _Commands) -> None:
 
 
 def _add_get(commands: _Commands) -> None:
-    get = commands.add_parser(
-        "get",
-        help="read any SSE endpoint, like curl -N",
-        description="Read an event stream and print its events as they arrive. One-shot by "
-        "default (the command ends with the stream); --reconnect behaves like a browser.",
-    )
+    get = _command(commands, "get")
     get.add_argument("url", metavar="URL")
     _add_request_options(
         get, "request body (implies POST; JSON bodies get Content-Type: application/json)"
@@ -249,13 +272,7 @@ def _add_get(commands: _Commands) -> None:
 
 
 def _add_serve(commands: _Commands) -> None:
-    serve = commands.add_parser(
-        "serve",
-        help="run the built-in server: the browser page and relay, OpenAI-compatible /v1, "
-        "a demo /events stream",
-        description="Run the built-in SSE server until Ctrl-C or SIGTERM (which closes open "
-        "streams with a final comment first). Logs one line per request on stderr.",
-    )
+    serve = _command(commands, "serve")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (0: a free one; default 8000)")
     _add_token_rate(
@@ -314,14 +331,7 @@ def positive_int(text: str) -> int:
 
 
 def _add_bench(commands: _Commands) -> None:
-    bench = commands.add_parser(
-        "bench",
-        help="load an SSE or LLM streaming server and measure it (like wrk, for streams)",
-        description="Open many concurrent streams against URL and report events/s, MB/s, time "
-        "to first byte/event/token, the gaps between events, stream durations and errors by "
-        "kind. Closed loop by default (--connections streams, each replaced when it ends); "
-        "--rate makes it an open loop. See docs/bench-tool.md.",
-    )
+    bench = _command(commands, "bench")
     bench.add_argument("url", metavar="URL")
     bench.add_argument(
         "-c",
