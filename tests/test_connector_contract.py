@@ -96,6 +96,7 @@ def test_echo_both_ways_then_end_is_a_clean_end_on_both_sides(kind: Kind, host: 
         try:
             assert isinstance(client, TLSTransport if kind.is_tls else SocketTransport)
             assert client.is_tls is kind.is_tls
+            assert client.loop is loop
             if isinstance(client, TLSTransport):
                 assert client.ssl_object.version() in ("TLSv1.2", "TLSv1.3")
             assert client.peer == ("127.0.0.1", port)

@@ -147,6 +147,11 @@ class Transport(abc.ABC):
     def is_closed(self) -> bool:
         """True once closed (by ``close()``, ``end()`` completing, EOF or an error)."""
 
+    @property
+    @abc.abstractmethod
+    def loop(self) -> LoopInterface:
+        """The loop this transport reads and writes on."""
+
 
 class TransportBase(Transport):
     """The user's side that every transport here shares: ``start()``'s callbacks and the end.
@@ -165,6 +170,10 @@ class TransportBase(Transport):
         self._started = False
         # An end met before start(), as a 1-tuple (its error, or None for a clean end).
         self._early_end: tuple[Exception | None] | None = None
+
+    @property
+    def loop(self) -> LoopInterface:
+        return self._loop
 
     def start(
         self,

@@ -24,7 +24,7 @@ from collections.abc import Callable
 import h11
 
 from reactsse.connector import SocketTransport
-from reactsse.loop import LoopInterface, OneShotTimer
+from reactsse.loop import OneShotTimer
 from reactsse.server.access import AccessRecord
 from reactsse.server.app import App, BodyReply, error_reply
 from reactsse.server.messages import app_request, body_reply_events, content_length, stream_head
@@ -50,13 +50,12 @@ class Connection:
 
     def __init__(
         self,
-        loop: LoopInterface,
         options: ServerOptions,
         app: App,
         transport: SocketTransport,
         on_release: Callable[[Connection], None],
     ) -> None:
-        self.loop = loop
+        self.loop = transport.loop  # the loop its socket is read on: never a second one
         self.options = options
         self.app = app
         self.transport = transport
@@ -68,7 +67,7 @@ class Connection:
         self.phase = Phase.AWAITING_REQUEST
         self._pipelined = 0
         self._processing = False  # _process's loop is on the stack
-        self._idle_timer = OneShotTimer(loop, self._on_idle)
+        self._idle_timer = OneShotTimer(self.loop, self._on_idle)
         # The request being answered, for the access log: method, target, status, start time.
         self._access: tuple[str, str, int, float] | None = None
         self._sent = 0  # events of the last stream, kept once it is stopped

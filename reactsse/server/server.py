@@ -197,7 +197,7 @@ class SSEServer:
             if options.send_buffer_size is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, options.send_buffer_size)
             transport = SocketTransport(self.loop, sock)
-            connection = Connection(self.loop, options, self.app, transport, self._forget)
+            connection = Connection(options, self.app, transport, self._forget)
             self._connections.add(connection)
             connection.start()
 
