@@ -387,6 +387,11 @@ def test_proxy_urls_parse_and_never_show_credentials() -> None:
         f"http://u:{SECRET}@p.test:99999",
         "http://",
         f"http://u:{SECRET}@p.test/path",
+        # Characters typed raw into a password: each would end the userinfo of a URL.
+        f"ftp://u:a#{SECRET}@p.test",
+        f"http://u:a?{SECRET}@p.test",
+        f"ftp://u:a {SECRET}@p.test",
+        f"ftp://u:a\t{SECRET}@p.test",
     ):
         with pytest.raises(InvalidURL) as info:
             parse_proxy_url(bad)

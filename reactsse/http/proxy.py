@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reactsse.errors import InvalidURL
+from reactsse.http.redact import REDACTED, redact_url
 from reactsse.http.url import format_address
 
 __all__ = [
@@ -77,22 +78,15 @@ class ProxyURL:
         return "Basic " + base64.b64encode(token).decode("ascii")
 
     def __str__(self) -> str:
-        auth = "<redacted>@" if self.username or self.password else ""
+        auth = f"{REDACTED}@" if self.username or self.password else ""
         return f"{self.scheme}://{auth}{self.display}"
 
     def __repr__(self) -> str:
         return f"ProxyURL({str(self)!r})"
 
 
-def _redacted(url: str) -> str:
-    """``url`` with any userinfo replaced, for an error message."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "<redacted>" if "@" in url else url
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = "<redacted>@" + authority.rpartition("@")[2]
-    return f"{scheme}{sep}{authority}{slash}{path}"
+# Printable ASCII but the space: what a proxy URL's error message shows as it was typed.
+_PRINTABLE = "".join(map(chr, range(0x21, 0x7F)))
 
 
 def parse_proxy_url(url: str | ProxyURL) -> ProxyURL:
@@ -108,7 +102,8 @@ def parse_proxy_url(url: str | ProxyURL) -> ProxyURL:
     text = url.strip()
     if "://" not in text:
         text = "http://" + text  # curl's default
-    shown = _redacted(text)
+    # One URL, not running text: a raw space in a password must not end it for redact_url.
+    shown = redact_url(urllib.parse.quote(text, safe=_PRINTABLE))
     try:
         parts = urllib.parse.urlsplit(text)
         port = parts.port

@@ -37,7 +37,9 @@ _SECRET_PARAM_PARTS = ("key", "token", "secret", "pass", "pwd", "auth", "sig", "
 _PARAM = re.compile(r"([?&;#])([^=&;#\s]*)=([^&;#\s]*)")
 # Userinfo (RFC 3986 §3.2.1): everything before the last "@" of the authority. Without "//" (a
 # URL missing its scheme, shown in an error), a leading "name:secret@" is treated the same way.
-_USERINFO = re.compile(r"(^|//)[^/?#\s]*@")
+# A raw "?" or "#" typed into a password does not end it: hiding a little more than the
+# userinfo is the safe side. "/" does, so that "@" in a path ("/@user/post") stays visible.
+_USERINFO = re.compile(r"(^|//)[^/\s]*@")
 
 
 def _redact_param(match: re.Match[str]) -> str:

@@ -18,6 +18,7 @@ from reactsse.errors import ReactSSEError
 from reactsse.eventsource import EventSource, EventSourceOptions, Trace
 from reactsse.eventsource.request import normalise_headers
 from reactsse.http import parse_url
+from reactsse.http.redact import Scrubber
 from reactsse.loop import Loop, LoopInterface
 from reactsse.openai.payload import translate_error
 from reactsse.openai.request import (
@@ -199,14 +200,10 @@ class OpenAIClient:
             headers.append(("Authorization", f"Bearer {self.__api_key}"))
         return headers
 
-    def _scrub(self, text: str) -> str:
-        # Some servers echo the key they rejected; it must not reach our messages.
-        key = self.__api_key
-        return text.replace(key, "<redacted>") if key else text
-
     def translate_error(self, error: ReactSSEError) -> ReactSSEError:
         """Put the server's own explanation into a status error's text; scrub the key."""
-        return translate_error(error, self._scrub)
+        # Some servers echo the key they rejected; it must not reach our messages.
+        return translate_error(error, Scrubber([self.__api_key or ""]).text)
 
     # -- Chat Completions -------------------------------------------------------------------
 

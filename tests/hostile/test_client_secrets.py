@@ -304,6 +304,10 @@ def test_echoed_api_key_through_chat_trace() -> None:
         ("http://h/?Api%5FKey=S", "http://h/?Api%5FKey=<redacted>"),
         ("https://u:S@h/x", "https://<redacted>@h/x"),
         ("u:S@h/x", "<redacted>@h/x"),
+        ("https://u:a#S@h/x", "https://<redacted>@h/x"),
+        ("https://u:a?S@h/x", "https://<redacted>@h/x"),
+        ("https://h/@user/post", "https://h/@user/post"),
+        ("see https://h/x and mail a@b", "see https://h/x and mail a@b"),
         ("http://h/?page=2&q=keys", "http://h/?page=2&q=keys"),
     ],
 )  # fmt: skip
