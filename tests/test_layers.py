@@ -1,5 +1,5 @@
-"""The layers: the sans-IO cores import no socket, clock, loop or thread; no private name leaks;
-a module, class or function over the size guide says why.
+"""The layers: imports point down them; the sans-IO cores import no socket, clock, loop or
+thread; no private name leaks; a module, class or function over the size guide says why.
 
 Walks the import statements of ``reactsse.sse``, ``reactsse.http`` and the OpenAI accumulators
 (and, transitively, of the package modules they import) and fails if any of them reaches a
@@ -294,3 +294,92 @@ def test_the_size_check_sees_what_it_must() -> None:
     assert _oversized(f'"""Doc."""\n{module}', "m") == ["m: 502 lines, no comment says why"]
     assert _oversized(f'"""Doc."""\n\n# Long on purpose: a table.\n{module}', "m") == []
     assert _oversized(f'"""Doc."""\nURL = "http://x/#frag"\n{module}', "m") != []
+
+
+# The layers of docs/architecture.md, bottom up: a module may import from its own package and
+# from the packages of lower rows, never from a higher row or the other package of its row.
+LAYERS: list[tuple[str, ...]] = [
+    ("errors", "_version"),
+    ("loop",),
+    ("sse", "http"),
+    ("connector",),
+    ("eventsource",),
+    ("openai",),
+    ("server",),
+    ("mock",),
+    ("aio",),
+    ("relay", "loadgen"),
+    ("cli",),
+]
+# The one upward import, lazy and documented: a server built with no app serves the mock.
+UPWARD_ALLOWED = {("server", "mock")}
+
+
+def _layer_violations(source: str, package: str) -> list[str]:
+    """Imports in a module of the top-level ``package`` that point up or across the layers;
+    an import inside a function is lazy, and only a lazy import may be an allowed exception."""
+    rank = {name: row for row, names in enumerate(LAYERS) for name in names}
+    tree = ast.parse(source)
+    lazy = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for inner in ast.walk(node)
+    }
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "reactsse":
+            # "from reactsse import X": the package's face, which imports every layer.
+            names = [f"reactsse.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] != "reactsse" or len(parts) < 2 or parts[1] == package:
+                continue
+            target = parts[1]
+            if rank.get(target, len(LAYERS)) < rank[package]:
+                continue
+            if (package, target) in UPWARD_ALLOWED and id(node) in lazy:
+                continue
+            found.append(f"{package} imports {name} (line {node.lineno})")
+    return found
+
+
+def test_imports_point_down_the_layers() -> None:
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        if parts in (("__init__",), ("__main__",)):
+            continue  # the package's face: it re-exports, and runs the command line
+        bad += _layer_violations(path.read_text(encoding="utf-8"), parts[0])
+    assert not bad, "\n".join(bad)
+
+
+def test_the_layer_check_sees_what_it_must() -> None:
+    assert {name for row in LAYERS for name in row} == {
+        path.stem
+        for path in PACKAGE.iterdir()
+        if path.stem not in ("__init__", "__main__")
+        if path.suffix == ".py" or (path / "__init__.py").exists()
+    }
+    assert _layer_violations("from reactsse.eventsource import EventSource\n", "connector") == [
+        "connector imports reactsse.eventsource (line 1)"
+    ]
+    assert _layer_violations("import reactsse.http.url\n", "sse") == [
+        "sse imports reactsse.http.url (line 1)"
+    ]
+    assert (
+        _layer_violations("from reactsse.loop import Loop\nfrom reactsse import errors\n", "http")
+        == []
+    )
+    assert _layer_violations("from reactsse import EventSource\n", "loop") == [
+        "loop imports reactsse.EventSource (line 1)"
+    ]
+    # The allowed exception holds only for a lazy import.
+    assert _layer_violations("from reactsse.mock import MockApp\n", "server") != []
+    assert _layer_violations("def f():\n    from reactsse.mock import MockApp\n", "server") == []

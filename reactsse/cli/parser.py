@@ -6,7 +6,7 @@ import argparse
 import importlib.util
 from typing import NoReturn, TypeAlias
 
-from reactsse import __version__
+from reactsse._version import __version__
 from reactsse.cli.chat import DEFAULT_MODEL, DEMO_PROMPT
 from reactsse.cli.hints import one_line
 
