@@ -9,6 +9,10 @@ forbidden module.
 from __future__ import annotations
 
 import ast
+import importlib
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,6 +106,45 @@ def test_sans_io_module_imports_no_io(module: str) -> None:
         if name == forbidden or name.startswith(forbidden + ".")
     )
     assert not bad, f"{module} reaches I/O modules: {bad}"
+
+
+@pytest.mark.parametrize("module", ["reactsse.sse", "reactsse.http", "reactsse.openai.chat"])
+def test_importing_a_sans_io_layer_loads_no_io(module: str) -> None:
+    """What the static walk cannot see: importing a layer runs the package's ``__init__`` first,
+    which must not pull in the rest of the stack (it re-exports lazily)."""
+    probe = (
+        "import json, sys\n"
+        "before = set(sys.modules)\n"
+        f"import {module}\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = json.loads(result.stdout)
+    assert module in loaded  # the probe saw the import happen
+    bad = [
+        name
+        for name in loaded
+        for forbidden in FORBIDDEN
+        if name == forbidden or name.startswith(forbidden + ".")
+    ]
+    assert not bad, f"import {module} loads {bad}"
+
+
+@pytest.mark.parametrize("package", ["reactsse", "reactsse.openai"])
+def test_lazy_reexports_resolve_every_public_name(package: str) -> None:
+    """Each name in ``__all__`` is there on first use, is the object its home defines, and is
+    listed by ``dir()``; any other name is an ``AttributeError`` that names it."""
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        value = getattr(module, name)
+        assert name in dir(module)
+        home = getattr(value, "__module__", None)
+        if isinstance(home, str) and home.startswith("reactsse."):
+            assert getattr(importlib.import_module(home), name) is value
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        getattr(module, "nothing_here")  # noqa: B009 - a name only known at run time
 
 
 def test_loop_knows_nothing_of_http_or_sse() -> None:
@@ -299,7 +342,7 @@ def test_the_size_check_sees_what_it_must() -> None:
 # The layers of docs/architecture.md, bottom up: a module may import from its own package and
 # from the packages of lower rows, never from a higher row or the other package of its row.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "_version"),
+    ("errors", "_version", "_lazy"),
     ("loop",),
     ("sse", "http"),
     ("connector",),
