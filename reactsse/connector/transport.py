@@ -147,11 +147,6 @@ class Transport(abc.ABC):
     def is_closed(self) -> bool:
         """True once closed (by ``close()``, ``end()`` completing, EOF or an error)."""
 
-    @property
-    @abc.abstractmethod
-    def loop(self) -> LoopInterface:
-        """The loop this transport reads and writes on."""
-
 
 class TransportBase(Transport):
     """The user's side that every transport here shares: ``start()``'s callbacks and the end.
@@ -173,6 +168,7 @@ class TransportBase(Transport):
 
     @property
     def loop(self) -> LoopInterface:
+        """The loop this transport reads and writes on."""
         return self._loop
 
     def start(
