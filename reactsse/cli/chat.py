@@ -55,7 +55,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     rate = f"{args.rate:g} tokens/s" if args.rate else "unlimited"
     say(f"POST {endpoint}  model={MODEL_ID}  rate={rate}  prompt={args.prompt!r}")
-    printer = ChatPrinter(trace=trace)
+    printer = ChatPrinter(loop.now, trace=trace)
     request: dict[str, Any] = {"model": MODEL_ID, "tools": load_tools(args.tools)}
     try:
         result = run_stream(loop, client, args, args.prompt, printer, request)
@@ -184,7 +184,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     request: dict[str, Any] = {"model": model, "extra": extra, "system": args.system}
     if not args.completions:
         request["tools"] = load_tools(args.tools)
-    printer = ChatPrinter(trace=trace)
+    printer = ChatPrinter(loop.now, trace=trace)
     try:
         result = run_stream(loop, client, args, args.prompt, printer, request)
     finally:

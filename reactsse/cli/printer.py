@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-import time
+from collections.abc import Callable
 
 from reactsse.cli.common import Style, say, write
 from reactsse.eventsource import TextTrace
@@ -42,10 +42,13 @@ class ChatPrinter:
     """Prints chat, completion and Responses deltas as they arrive, and the summary at the end
     (shared by demo and chat)."""
 
-    def __init__(self, *, trace: TextTrace | None = None) -> None:
+    def __init__(self, now: Callable[[], float], *, trace: TextTrace | None = None) -> None:
+        # The stream's loop's clock (loop.now): the times it prints are the loop's, like every
+        # time above the loop.
+        self._now = now
         # With --trace, the last layer too: what the openai accumulator made of each event.
         self.trace = trace
-        self.started = time.perf_counter()
+        self.started = now()
         self.first_token: float | None = None
         self.tokens = 0
         self._ended_with_newline = True
@@ -53,7 +56,7 @@ class ChatPrinter:
 
     def _mark_first(self) -> None:
         if self.first_token is None:
-            self.first_token = time.perf_counter() - self.started
+            self.first_token = self._now() - self.started
 
     def _show(self, typed: str) -> None:
         assert self.trace is not None
@@ -121,7 +124,7 @@ class ChatPrinter:
             if result.incomplete_reason:
                 ending += f" ({result.incomplete_reason})"
         self.end_line()
-        elapsed = time.perf_counter() - self.started
+        elapsed = self._now() - self.started
         parts = [f"{self.tokens} deltas in {elapsed:.2f} s"]
         if self.first_token is not None:
             parts.append(f"first after {self.first_token * 1000:.1f} ms")

@@ -82,7 +82,7 @@ def run_local(
     """Run ``options`` on a new loop in this process; Ctrl-C ends the run early, cleanly."""
     event_loop = make_loop(loop)
     engine = LoadEngine(event_loop, options, on_progress=on_progress)
-    wall, cpu = time.monotonic(), _cpu_seconds()
+    wall, cpu = event_loop.now(), _cpu_seconds()
     interrupted = False
     engine.start()
     try:
@@ -90,7 +90,7 @@ def run_local(
     except KeyboardInterrupt:
         interrupted = True
         engine.stop()
-    usage = ProcessCPU(cpu=_cpu_seconds() - cpu, wall=time.monotonic() - wall)
+    usage = ProcessCPU(cpu=_cpu_seconds() - cpu, wall=event_loop.now() - wall)
     return RunResult(engine.stats, engine.elapsed, [usage], interrupted)
 
 
