@@ -78,10 +78,14 @@ def test_retry_after_seconds(seconds: int) -> None:
 
 
 def test_retry_after_http_date() -> None:
-    future = datetime.now(timezone.utc) + timedelta(seconds=120)
-    delay = parse_retry_after(format_datetime(future, usegmt=True))
-    assert delay is not None and 115 <= delay <= 121
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
+    now = datetime(2026, 12, 6, 12, 0, 0, tzinfo=timezone.utc)
+    future = now + timedelta(seconds=120)
+    assert parse_retry_after(format_datetime(future, usegmt=True), now) == 120.0
+    assert parse_retry_after("Sun, 06 Dec 2026 11:59:00 GMT", now) == 0.0  # in the past
+    # Without now, the date is measured from the current time: one long past is 0, one far
+    # ahead is capped.
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("Fri, 01 Jan 2100 00:00:00 GMT") == 86400.0
 
 
 @pytest.mark.parametrize("value", [None, "", "soon", "-5", "1.5", "١٢", " +3"])

@@ -324,11 +324,9 @@ def test_serves_a_user_written_app() -> None:
         assert response.status_code == 200
         assert header(response, "content-type") == "text/event-stream; charset=utf-8"
         assert header(response, "x-app") == "ticks"
-        started = time.monotonic()
         events = [(e.data, e.last_event_id) for e in client.events()]
-        elapsed = time.monotonic() - started
+        # Paced (0.02 s apart): test_pacing_runs_on_the_loop_clock checks the times exactly.
         assert events == [(f"tick {n}", str(n)) for n in range(4)]
-        assert 0.04 <= elapsed < 5.0  # paced: the last is due 0.06 s after the first
         client.conn.start_next_cycle()  # the same keep-alive connection goes on
         response, body = client.fetch("POST", "/echo", body=b"\x00\xffbytes")
         assert response.status_code == 201 and body == b"\x00\xffbytes"
@@ -579,15 +577,41 @@ def test_server_wide_fault_option() -> None:
 
 
 def test_rate_limits_tokens() -> None:
+    """The mock's --rate, on the loop's clock: 50 tokens at 1000/s arrive 1 ms apart in virtual
+    time, server and client on one VirtualTimeLoop (no wall-clock window)."""
+    from reactsse.eventsource import EventSource
+    from reactsse.loop import VirtualTimeLoop
+
+    loop = VirtualTimeLoop()
     app = MockApp(MockOptions(rate=1000.0, reply_tokens=50))
-    with BackgroundServer(app) as background, Client(background.port) as client:
-        client.send("POST", "/v1/chat/completions", body=chat())
-        assert client.response().status_code == 200
-        started = time.monotonic()
-        events = list(client.events())
-        elapsed = time.monotonic() - started
-    assert len(events) == 1 + 50 + 2  # role chunk, 50 tokens, finish chunk, [DONE]
-    assert 0.045 <= elapsed < 5.0  # 50 tokens at 1000/s: >= 0.05 s less scheduling slack
+    server = SSEServer(loop, app=app, options=ServerOptions(keepalive_interval=None))
+    body = json.loads(chat())
+    source = EventSource(
+        server.url + "/v1/chat/completions", loop=loop, method="POST", json=body, reconnect=False
+    )
+    arrivals: list[tuple[str, float]] = []
+
+    def on_message(event: MessageEvent) -> None:
+        arrivals.append((event.data, loop.now()))
+        if event.data == "[DONE]":
+            source.close()
+            server.close()  # nothing left: run() returns
+
+    source.on("message", on_message)
+    watchdog = threading.Timer(TIMEOUT, loop.stop)
+    watchdog.start()
+    try:
+        loop.run()
+    finally:
+        watchdog.cancel()
+        source.close()
+        server.close()
+        loop.close()
+    assert len(arrivals) == 1 + 50 + 2  # role chunk, 50 tokens, finish chunk, [DONE]
+    start = arrivals[0][1]
+    tokens = [when - start for _, when in arrivals[1:51]]
+    assert tokens == pytest.approx([n / 1000 for n in range(1, 51)], abs=1e-9)
+    assert arrivals[-1][1] - start == pytest.approx(0.05, abs=1e-9)
 
 
 def test_keepalive_comment_after_the_interval() -> None:
