@@ -43,9 +43,8 @@ ACCEPT_RETRY_DELAY = 1.0
 #: How many connections the kernel may hold complete before they are accepted (Linux caps it at
 #: ``net.core.somaxconn``, 4096 by default since Linux 5.4). A load test opens its connections
 #: all at once: past the backlog, Linux drops the SYN, and the client waits a second or more for
-#: its retransmission (measured here: 1,000 connects against a backlog of 128 gave p99 times to
-#: first byte of 3.6 to 4.9 s instead of under 1 s). asyncio's default is 100 and aiohttp's 128;
-#: nginx and Node.js use 511, uvicorn 2048.
+#: its retransmission (docs/server.md has the measurement). asyncio's default is 100 and
+#: aiohttp's 128; nginx and Node.js use 511, uvicorn 2048.
 DEFAULT_BACKLOG = 4096
 
 #: ``accept()`` errors that say "no resource now" (descriptors, buffers, memory): the ones

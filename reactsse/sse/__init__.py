@@ -29,10 +29,11 @@ or, on streams of short many-line events, the regex shape of an optional ``event
 rules without its per-line checks). Each shortcut proves the shape of its input with a few C
 calls and declines anything else, which the next path takes. None of them has rules of its own:
 each gives the events, ``last_event_id``, ``retry`` and ``comments_seen`` of the reference. The
-tests check it (``tests/test_sse.py``): hypothesis feeds arbitrary byte streams, cut anywhere,
+tests check it. In ``tests/test_sse.py`` hypothesis feeds arbitrary byte streams, cut anywhere,
 to decoders with and without tracing (which forces the reference) and compares both with a
-character-by-character transcription of the spec; other properties put the decoder on each
-fast path first and compare the same way, and declined inputs are checked to fall through.
+character-by-character transcription of the spec; in ``tests/test_sse_fastpaths.py`` other
+properties put the decoder on each fast path first and compare the same way, and declined
+inputs are checked to fall through.
 """
 
 from __future__ import annotations
