@@ -1,5 +1,6 @@
 """The layers: imports point down them; the sans-IO cores import no socket, clock, loop or
-thread; no private name leaks; a module, class or function over the size guide says why.
+thread; no private name leaks, by import or by attribute; a module, class or function over the
+size guide says why.
 
 Walks the import statements of ``reactsse.sse``, ``reactsse.http`` and the OpenAI accumulators
 (and, transitively, of the package modules they import) and fails if any of them reaches a
@@ -426,3 +427,64 @@ def test_the_layer_check_sees_what_it_must() -> None:
     # The allowed exception holds only for a lazy import.
     assert _layer_violations("from reactsse.mock import MockApp\n", "server") != []
     assert _layer_violations("def f():\n    from reactsse.mock import MockApp\n", "server") == []
+
+
+# Names every namedtuple has: public API despite the underscore.
+_NAMEDTUPLE_API = frozenset({"_replace", "_asdict", "_fields", "_make"})
+
+
+def _foreign_private_reads(source: str) -> list[str]:
+    """Reads of ``obj._name`` in ``source`` where ``_name`` is not defined in the same module:
+    another module's private attribute. ``self``, ``cls`` and ``super()`` are exempt (a class
+    and its subclasses share their underscore names)."""
+    tree = ast.parse(source)
+    own: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            own.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            own.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            own.add(node.id)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            own.add(node.value)  # a name in __slots__
+    found = []
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Load)
+            and _is_private(node.attr)
+            and node.attr not in own
+            and node.attr not in _NAMEDTUPLE_API
+        ):
+            continue
+        owner = node.value
+        if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
+            continue
+        if isinstance(owner, ast.Call) and ast.unparse(owner.func) == "super":
+            continue
+        found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_module_reads_another_modules_private_attributes() -> None:
+    bad = [
+        f"{_module_name(path)} {problem}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for problem in _foreign_private_reads(path.read_text(encoding="utf-8"))
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_private_attribute_check_sees_what_it_must() -> None:
+    assert _foreign_private_reads("def f(timers):\n    return timers._heap\n") == [
+        "line 2: timers._heap"
+    ]
+    # Defined here (another instance of this module's class), or a namedtuple's API: fine.
+    assert (
+        _foreign_private_reads("class A:\n    __slots__ = ('_n',)\n\ndef f(a):\n    return a._n\n")
+        == []
+    )
+    assert _foreign_private_reads("def f(e):\n    return e._replace(x=1)\n") == []
+    # A class and its subclasses share their underscore names.
+    assert _foreign_private_reads("class B(A):\n    def f(self):\n        return self._x\n") == []

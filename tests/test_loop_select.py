@@ -298,7 +298,7 @@ def test_timers_heap_matches_the_timers_php_model(ops: list[tuple[object, ...]])
         assert [timers.contains(t) for t in real] == [i in model.live for i in range(len(real))]
         # Pruning bounds the stale entries by the most timers ever live at once (or 64).
         peak_live = max(peak_live, len(model.live))
-        assert len(timers._heap) - len(model.live) <= max(peak_live, 64)
+        assert len(timers.heap) - len(model.live) <= max(peak_live, 64)
 
 
 def test_timers_prune_when_most_entries_are_stale() -> None:
@@ -310,7 +310,7 @@ def test_timers_prune_when_most_entries_are_stale() -> None:
         timer = Timer(1, lambda _t: None, False)
         timers.add(timer)
         timers.cancel(timer)
-    assert len(timers._heap) <= 66
+    assert len(timers.heap) <= 66
     assert timers.contains(keep) and timers.get_first() == clock.now + 10
 
 
@@ -339,7 +339,7 @@ def test_a_prune_triggered_inside_tick_loses_no_timer() -> None:
     clock.now += 0.003
     timers.tick()
     assert fired == ["canceller", "periodic", "periodic"]
-    assert len(timers._heap) <= 64  # pruned once, then too small to be worth rebuilding
+    assert len(timers.heap) <= 64  # pruned once, then too small to be worth rebuilding
 
 
 def test_set_clock_keeps_every_remaining_wait_and_the_order() -> None:

@@ -11,7 +11,7 @@ signal installs a Python handler that only records the number, and the next run 
 (as ``StreamSelectLoop`` does for a signal received between runs). Removing the last listener
 restores the handler that was there before the first one.
 
-Invariants: ``_listeners`` holds only non-empty lists; ``_previous[sig]`` exists from the first
+Invariants: ``listeners`` holds only non-empty lists; ``_previous[sig]`` exists from the first
 listener of ``sig`` until the handler found then is put back; a signal has at most one watcher
 task, and ``_scopes[sig]`` is its cancel scope while it runs.
 """
@@ -58,7 +58,7 @@ class HostSignals(SignalListeners):
         """Watch every signal with listeners from tasks of ``task_group``; returns once each
         receiver is installed, so no signal sent after this reaches the recording handler."""
         self._task_group = task_group
-        for signal in list(self._listeners):
+        for signal in list(self.listeners):
             if signal not in self._scopes:
                 await task_group.start(self._watch, signal)
 
@@ -82,7 +82,7 @@ class HostSignals(SignalListeners):
         finally:
             del self._scopes[signal]
             # The receiver put back what it found (trio) or the default handler (asyncio).
-            if signal not in self._listeners:
+            if signal not in self.listeners:
                 self._restore(signal)
             else:
                 _signal.signal(signal, self._record)

@@ -308,11 +308,11 @@ class StreamSelectLoop(LoopInterface):
         # only mutated in place), the phases are entered only when they have work, and the
         # select and the dispatch are inline rather than in a method of their own.
         ticks = self._ticks
-        tick_queue = ticks._queue
+        tick_queue = ticks.queue
         timers = self._timers
-        timer_heap = timers._heap
+        timer_heap = timers.heap
         signals = self._signals
-        signal_listeners = signals._listeners
+        signal_listeners = signals.listeners
         pending_signals = signals.pending
         watches = self._watches
         select = self._waiter()

@@ -16,8 +16,8 @@ async signals: see "Deviations"):
    socket and calls each listener of each pending signal with the signal number. While ``pending``
    is non-empty the loop must not block (a signal may arrive after the drain).
 
-Invariants: ``_listeners`` holds only non-empty lists; the wake-up socket exists exactly when
-``_listeners`` is non-empty; ``_previous[sig]`` is the handler that was installed before ours.
+Invariants: ``listeners`` holds only non-empty lists; the wake-up socket exists exactly when
+``listeners`` is non-empty; ``_previous[sig]`` is the handler that was installed before ours.
 
 Python allows one wake-up fd and one handler per signal per process: two loops using the same
 signal at the same time do not both receive it.
@@ -47,10 +47,12 @@ class SignalListeners:
     one is removed. A received signal's number waits in ``pending`` until ``dispatch()``.
     """
 
-    __slots__ = ("_listeners", "_previous", "pending")
+    __slots__ = ("_previous", "listeners", "pending")
 
     def __init__(self) -> None:
-        self._listeners: dict[int, list[Callable[[int], object]]] = {}
+        #: signal number -> its listeners (never an empty list). Only this class changes it;
+        #: the loop's hot path tests its truth.
+        self.listeners: dict[int, list[Callable[[int], object]]] = {}
         #: the handler each signal had before its first listener, until it is put back.
         self._previous: dict[int, _Handler] = {}
         #: signal numbers received and not dispatched yet, oldest first.
@@ -58,7 +60,7 @@ class SignalListeners:
 
     def is_empty(self) -> bool:
         """True when no signal has a listener."""
-        return not self._listeners
+        return not self.listeners
 
     def add(self, signal: int, listener: Callable[[int], object]) -> None:
         """Call ``listener(signal)`` for every ``signal`` received; a duplicate is ignored.
@@ -73,13 +75,13 @@ class SignalListeners:
             raise TypeError(f"signal listener must be callable, not {listener!r}")
         if isinstance(signal, bool) or not isinstance(signal, int):
             raise TypeError(f"signal must be an int signal number, not {signal!r}")
-        listeners = self._listeners.get(signal)
+        listeners = self.listeners.get(signal)
         if listeners is not None:
             if listener not in listeners:
                 listeners.append(listener)
             return
         self._install(signal)
-        self._listeners[signal] = [listener]
+        self.listeners[signal] = [listener]
 
     def remove(self, signal: int, listener: Callable[[int], object]) -> None:
         """Remove ``listener`` of ``signal``; an unknown pair is ignored.
@@ -88,7 +90,7 @@ class SignalListeners:
         (ReactPHP sets ``SIG_DFL``: see "Deviations"). Raises ``RuntimeError`` outside the main
         thread when that would change an OS handler.
         """
-        listeners = self._listeners.get(signal)
+        listeners = self.listeners.get(signal)
         if listeners is None or listener not in listeners:
             return
         if len(listeners) == 1:
@@ -96,7 +98,7 @@ class SignalListeners:
         listeners.remove(listener)
         if listeners:
             return
-        del self._listeners[signal]
+        del self.listeners[signal]
         self._uninstall(signal)
 
     def dispatch(self) -> None:
@@ -108,13 +110,13 @@ class SignalListeners:
         pending = self.pending
         while pending:
             signal = pending.popleft()
-            for listener in list(self._listeners.get(signal, ())):
+            for listener in list(self.listeners.get(signal, ())):
                 listener(signal)
 
     def clear(self) -> None:
         """Remove every listener and restore every handler (main thread only)."""
-        for signal in list(self._listeners):
-            for listener in list(self._listeners.get(signal, ())):
+        for signal in list(self.listeners):
+            for listener in list(self.listeners.get(signal, ())):
                 self.remove(signal, listener)
         self.pending.clear()
 
@@ -186,7 +188,7 @@ class SignalsHandler(SignalListeners):
         super().dispatch()
 
     def _install(self, signal: int) -> None:
-        opened = self._open_wakeup() if not self._listeners else False
+        opened = self._open_wakeup() if not self.listeners else False
         try:
             self._previous[signal] = self._take_signal(signal)
         except ValueError:
@@ -196,7 +198,7 @@ class SignalsHandler(SignalListeners):
 
     def _uninstall(self, signal: int) -> None:
         self._restore(signal)
-        if not self._listeners:
+        if not self.listeners:
             self._close_wakeup()
 
     def _open_wakeup(self) -> bool:

@@ -16,20 +16,22 @@ __all__ = ["FutureTickQueue"]
 class FutureTickQueue:
     """A FIFO of zero-argument listeners, run in batches by ``tick()``."""
 
-    __slots__ = ("_queue", "add")
+    __slots__ = ("add", "queue")
 
     def __init__(self) -> None:
-        self._queue: deque[Callable[[], object]] = deque()
+        #: The listeners, oldest first. Only this class changes it; the loop's hot path tests
+        #: its truth, which is cheaper than a call to ``is_empty()``.
+        self.queue: deque[Callable[[], object]] = deque()
         #: ``add(listener)`` queues ``listener`` (already checked to be callable by the loop).
         #: It is the deque's own ``append``: one C call on the hot path of ``future_tick``.
-        self.add: Callable[[Callable[[], object]], None] = self._queue.append
+        self.add: Callable[[Callable[[], object]], None] = self.queue.append
 
     def tick(self) -> None:
         """Call the listeners queued when this call starts, in FIFO order, with no argument.
 
         An exception from a listener propagates; the listeners after it stay queued.
         """
-        queue = self._queue
+        queue = self.queue
         popleft = queue.popleft
         # Fast path: a counted for-loop over popleft() keeps the per-tick cost to two C calls.
         for _ in range(len(queue)):
@@ -37,11 +39,11 @@ class FutureTickQueue:
 
     def is_empty(self) -> bool:
         """True when no listener is queued."""
-        return not self._queue
+        return not self.queue
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self.queue)
 
     def clear(self) -> None:
         """Drop every queued listener."""
-        self._queue.clear()
+        self.queue.clear()

@@ -14,7 +14,7 @@ Invariants:
   other entry is stale (its timer was cancelled) and is dropped when it reaches the top;
 * a timer is scheduled on a ``Timers`` exactly when ``timer._owner`` is that ``Timers``, and then
   it has exactly one live entry; ``_active`` counts those timers;
-* stale entries are ``len(_heap) - _active``; when a cancel makes them most of a heap of more
+* stale entries are ``len(heap) - _active``; when a cancel makes them most of a heap of more
   than 64 entries, it is rebuilt, so memory stays proportional to the most timers ever live at
   once, however many are added and cancelled.
 """
@@ -105,11 +105,13 @@ class Timers:
     unless another is given.
     """
 
-    __slots__ = ("_active", "_clock", "_counter", "_heap", "time")
+    __slots__ = ("_active", "_clock", "_counter", "heap", "time")
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         """``clock`` returns seconds; only tests pass another one than ``time.monotonic``."""
-        self._heap: list[tuple[float, int, Timer]] = []
+        #: ``(due, insertion number, timer)`` entries, cancelled ones included until pruned.
+        #: Only this class changes it; the loop's hot path tests its truth.
+        self.heap: list[tuple[float, int, Timer]] = []
         self._counter = itertools.count()
         self._active = 0
         self._clock = clock
@@ -122,7 +124,7 @@ class Timers:
         timer._seq = seq
         timer._owner = self
         self._active += 1
-        heappush(self._heap, (self._clock() + timer._interval, seq, timer))
+        heappush(self.heap, (self._clock() + timer._interval, seq, timer))
         return timer
 
     def set_clock(self, clock: Callable[[], float]) -> None:
@@ -140,7 +142,7 @@ class Timers:
         self._clock = clock
         if shift:
             # In place, and order-preserving: every entry moves by the same amount.
-            self._heap[:] = [(when + shift, seq, timer) for when, seq, timer in self._heap]
+            self.heap[:] = [(when + shift, seq, timer) for when, seq, timer in self.heap]
             self.time += shift
 
     def contains(self, timer: TimerInterface) -> bool:
@@ -154,7 +156,7 @@ class Timers:
         timer._owner = None
         timer._seq = -1  # its heap entry is stale from now on
         self._active -= 1
-        heap = self._heap
+        heap = self.heap
         if len(heap) > _PRUNE_MIN and self._active * 2 < len(heap):
             # In place: tick() may be iterating this very list (a callback that cancels).
             heap[:] = [entry for entry in heap if entry[2]._seq == entry[1]]
@@ -166,7 +168,7 @@ class Timers:
 
     def get_first(self) -> float | None:
         """The due time of the next timer (``time.monotonic()`` scale), or None if there is none."""
-        heap = self._heap
+        heap = self.heap
         while heap:
             when, seq, timer = heap[0]
             if timer._seq == seq:
@@ -183,7 +185,7 @@ class Timers:
         same pass is skipped. An exception from a callback propagates; the timers not yet called
         stay scheduled.
         """
-        heap = self._heap
+        heap = self.heap
         if not heap:
             return
         now = self.time = self._clock()
@@ -212,9 +214,9 @@ class Timers:
 
     def clear(self) -> None:
         """Unschedule every timer."""
-        for _when, seq, timer in self._heap:
+        for _when, seq, timer in self.heap:
             if timer._seq == seq:
                 timer._seq = -1
                 timer._owner = None
-        self._heap.clear()
+        self.heap.clear()
         self._active = 0

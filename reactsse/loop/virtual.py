@@ -81,7 +81,7 @@ class VirtualTimeLoop(StreamSelectLoop):
 
     def _idle(self) -> bool:
         """Nothing is due before the first timer: no tick, no signal, no stop pending."""
-        return self._running and not self._ticks._queue and not self._signals.pending
+        return self._running and not self._ticks.queue and not self._signals.pending
 
     def _jump_to_first_timer(self) -> None:
         first = self._timers.get_first()
