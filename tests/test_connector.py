@@ -22,7 +22,6 @@ from _connector_helpers import (
     FullBacklog,
     Recorder,
     ThreadServer,
-    accept_on_loop,
     listener,
     new_loop,
     new_virtual_loop,
@@ -43,7 +42,7 @@ from reactsse.connector import (
     connect,
 )
 from reactsse.connector.resolve import ip_literal
-from reactsse.errors import ConnectError, ConnectionClosed, ConnectTimeout, TransportError
+from reactsse.errors import ConnectError, ConnectionClosed, ConnectTimeout
 from reactsse.http.proxy import parse_proxy_url
 from reactsse.http.url import format_address
 from reactsse.loop import LoopInterface
@@ -79,50 +78,6 @@ def test_connect_callbacks_come_later_never_inside_connect() -> None:
         run_until_stopped(loop)
         assert result.count == 1
         result.transports[0].close()
-
-
-def test_large_write_fills_socket_buffers_then_drains() -> None:
-    payload = bytes(range(251)) * 100_000  # ~25 MB, more than loopback socket buffers take
-    with new_loop() as loop, listener() as server:
-        # Nobody accepts yet: the connection waits in the backlog and nobody reads it.
-        client = _connect_ok(loop, "127.0.0.1", server.getsockname()[1])
-        try:
-            drained: list[int] = []
-
-            def on_drain() -> None:
-                drained.append(client.buffered_size)
-                loop.stop()
-
-            client.on_drain = on_drain
-            client.write(payload)
-            buffered = client.buffered_size
-            assert 0 < buffered < len(payload)  # the kernel took part, the rest waits
-            client.write(b"tail")
-            assert client.buffered_size == buffered + 4
-
-            # Nobody reads yet: one loop pass cannot drain it (the writer stays registered).
-            loop.future_tick(loop.stop)
-            loop.run()
-            assert not drained
-            assert client.buffered_size > 0
-
-            # Now accept the connection and drain it from a thread: on_drain fires once.
-            got = bytearray()
-
-            def read_all(conn: socket.socket) -> None:
-                while len(got) < len(payload) + 4:
-                    chunk = conn.recv(1 << 20)
-                    assert chunk
-                    got.extend(chunk)
-
-            thread = ThreadServer(server, read_all)
-            run_until_stopped(loop, 10)
-            thread.join()
-            assert drained == [0]
-            assert client.buffered_size == 0
-            assert bytes(got) == payload + b"tail"
-        finally:
-            client.close()
 
 
 def test_refused_port_is_connect_error_naming_host_port_and_cause() -> None:
@@ -423,31 +378,6 @@ def test_connect_rejects_bad_arguments() -> None:
 # -- transport behaviour -------------------------------------------------------------------------
 
 
-def test_peer_reset_mid_stream_is_connection_closed() -> None:
-    with new_loop() as loop, listener() as server:
-        accepted: list[socket.socket] = []
-        accept_on_loop(loop, server, lambda conn: (accepted.append(conn), loop.stop()))
-        result = _connect(loop, "127.0.0.1", server.getsockname()[1])
-        run_until_stopped(loop)
-        if not accepted or not result.transports:
-            run_until_stopped(loop)
-        [transport] = result.transports
-        [conn] = accepted
-        received = Recorder(loop)
-        transport.start(received.on_data, received.on_close)
-        conn.sendall(b"partial")
-        # SO_LINGER with a zero timeout: close() sends RST instead of FIN.
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        conn.close()
-        run_until_stopped(loop)
-        [error] = received.closed
-        assert type(error) is ConnectionClosed
-        assert isinstance(error, TransportError)
-        assert isinstance(error.__cause__, ConnectionResetError)
-        assert "reset" in str(error).lower()
-        assert transport.is_closed
-
-
 def test_write_to_a_reset_peer_reports_later_not_inside_write() -> None:
     client_sock, server_sock = tcp_pair()
     with new_loop() as loop:
@@ -521,38 +451,6 @@ def test_end_with_unread_input_closes_with_fin_not_reset() -> None:
         assert received.closed == [None]
         assert client_sock.recv(10) == b""  # FIN, not ConnectionResetError
         assert bytes(got) == response
-
-
-def test_end_then_close_drops_the_callback() -> None:
-    client_sock, server_sock = tcp_pair()
-    with new_loop() as loop, server_sock:
-        transport = SocketTransport(loop, client_sock)
-        calls: list[object] = []
-        transport.start(calls.append, calls.append)
-        transport.end()  # empty buffer: closes now, reports on the next tick
-        transport.close()
-        loop.run()
-        assert calls == []
-        assert server_sock.recv(10) == b""  # the peer saw the FIN
-
-
-def test_start_twice_is_an_error_and_error_before_start_is_reported() -> None:
-    client_sock, server_sock = tcp_pair()
-    with new_loop() as loop:
-        transport = SocketTransport(loop, client_sock)
-        server_sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        server_sock.close()
-        for _ in range(100):  # fail before start(): kept for start()
-            transport.write(b"y" * 65536)
-            if transport.is_closed:
-                break
-        assert transport.is_closed
-        received = Recorder(loop)
-        transport.start(received.on_data, received.on_close)
-        with pytest.raises(RuntimeError):
-            transport.start(received.on_data, received.on_close)
-        run_until_stopped(loop)
-        assert isinstance(received.closed[0], ConnectionClosed)
 
 
 @given(st.ip_addresses())

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import socket
+import struct
 from collections.abc import Iterator
 
 import pytest
@@ -41,7 +42,7 @@ from reactsse.connector import (
     Transport,
     connect,
 )
-from reactsse.errors import ConnectError
+from reactsse.errors import ConnectError, ConnectionClosed
 from reactsse.loop import LoopInterface, StreamSelectLoop
 
 
@@ -255,6 +256,105 @@ def test_pause_and_resume_reading(pair: tuple[StreamSelectLoop, Transport, Trans
     transport.resume_reading()  # idempotent
     run_until_stopped(loop)
     assert received.data == b"hello"
+
+
+def test_a_write_nobody_reads_waits_in_the_buffer_then_drains_once(
+    pair: tuple[StreamSelectLoop, Transport, Transport],
+) -> None:
+    """Backpressure: what the kernel does not take waits in ``buffered_size``; ``on_drain`` is
+    called once, when the peer has read it all (TLS: the ciphertext and held plaintext)."""
+    loop, transport, peer = pair
+    payload = bytes(range(251)) * 40_000  # ~10 MB: more than the loopback socket buffers take
+    drained: list[int] = []
+
+    def on_drain() -> None:
+        drained.append(transport.buffered_size)
+
+    transport.on_drain = on_drain
+    transport.write(payload)
+    assert transport.buffered_size > 0  # the kernel took part, the rest waits
+    loop.future_tick(loop.stop)
+    loop.run()  # the peer is not reading: one pass cannot drain it
+    assert not drained and transport.buffered_size > 0
+    received = Recorder(loop, stop_after=len(payload))
+    peer.start(received.on_data, received.on_close)
+    run_until_stopped(loop, 20)
+    if not drained:
+        loop.future_tick(loop.stop)  # the last flush and the peer's last read race: one more
+        loop.run()
+    assert received.data == payload
+    assert drained == [0]
+    assert transport.buffered_size == 0
+
+
+def test_end_then_close_reports_nothing_and_the_peer_sees_a_clean_end(
+    pair: tuple[StreamSelectLoop, Transport, Transport],
+) -> None:
+    loop, transport, peer = pair
+    calls: list[object] = []
+    transport.start(calls.append, calls.append)
+    transport.end()  # an empty buffer: it closes now and would report on the next tick
+    transport.close()
+    received = Recorder(loop)
+    peer.start(received.on_data, received.on_close)
+    run_until_stopped(loop)
+    assert calls == []
+    assert received.closed == [None] and received.data == b""
+
+
+def test_start_twice_is_an_error(pair: tuple[StreamSelectLoop, Transport, Transport]) -> None:
+    _loop, transport, _peer = pair
+    transport.start(lambda _data: None, lambda _error: None)
+    with pytest.raises(RuntimeError, match="start"):
+        transport.start(lambda _data: None, lambda _error: None)
+
+
+def _reset(peer: Transport) -> None:
+    """Close ``peer``'s socket with a TCP reset instead of a FIN (SO_LINGER, zero timeout), under
+    the transport: a TLS transport's own close() would send close_notify first, a clean end."""
+    sock: socket.socket = peer._sock  # type: ignore[attr-defined]
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_a_reset_mid_stream_is_connection_closed(
+    pair: tuple[StreamSelectLoop, Transport, Transport],
+) -> None:
+    loop, transport, peer = pair
+    received = Recorder(loop, stop_after=7)
+    transport.start(received.on_data, received.on_close)
+    peer.write(b"partial")
+    run_until_stopped(loop)
+    _reset(peer)
+    run_until_stopped(loop)
+    assert received.data == b"partial"  # what came before the reset is delivered
+    [error] = received.closed
+    assert type(error) is ConnectionClosed
+    assert isinstance(error.__cause__, ConnectionResetError)
+    assert "reset" in str(error).lower()
+    assert transport.is_closed
+
+
+def test_a_write_that_fails_before_start_is_reported_by_start_later(
+    pair: tuple[StreamSelectLoop, Transport, Transport],
+) -> None:
+    """A write never raises: its failure ends the transport, and ``start()`` reports that end
+    on a later tick, never from inside ``write`` or ``start``."""
+    loop, transport, peer = pair
+    _reset(peer)
+    for _ in range(100):
+        transport.write(b"y" * 65536)
+        if transport.is_closed:
+            break
+    assert transport.is_closed
+    received = Recorder(loop)
+    transport.start(received.on_data, received.on_close)
+    assert received.closed == []
+    run_until_stopped(loop)
+    [error] = received.closed
+    assert isinstance(error, ConnectionClosed)
+    assert isinstance(error.__cause__, OSError)
+    transport.write(b"dropped")  # after the end: ignored
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
