@@ -78,6 +78,23 @@ def listener(host: str = "127.0.0.1", backlog: int = 16) -> Iterator[socket.sock
         sock.close()
 
 
+def accept_on_loop(
+    loop: LoopInterface, server: socket.socket, on_accept: Callable[[socket.socket], object]
+) -> None:
+    """Accept one connection from the loop (non-blocking listener), hand it to ``on_accept``."""
+    server.setblocking(False)
+
+    def readable(_stream: object) -> None:
+        try:
+            conn, _address = server.accept()
+        except BlockingIOError:
+            return
+        loop.remove_read_stream(server)
+        on_accept(conn)
+
+    loop.add_read_stream(server, readable)
+
+
 @contextmanager
 def refusing_port() -> Iterator[int]:
     """A loopback port that refuses connections for as long as the ``with`` block runs.
