@@ -167,11 +167,18 @@ def test_a_cut_stream_resumes_with_last_event_id_without_duplicate_or_gap(
     log = page.evaluate("() => window.relayLog")
     key = log["ids"][0].split(":")[0]
     assert log["ids"] == [f"{key}:{n}" for n in range(1, len(log["ids"]) + 1)]
-    # Every connection was cut after 20 events; EventSource came back with the last id it had.
+    # The relay cut every connection after 20 events (its access log says each sent 20), and
+    # EventSource came back with the last id it had. Which id that is, is Chromium's: a cut
+    # ends the chunked body mid-way, a network error, and under load Chromium may report it
+    # before it hands the page the last events read, which then never reach the page. It comes
+    # back with an earlier id, and the relay replays from there: the ids above stay contiguous.
     cuts = (len(log["ids"]) - 1) // 20
-    assert log["reconnects"] == [f"{key}:{20 * n}" for n in range(1, cuts + 1)]
+    numbers = [int(last.split(":")[1]) for last in log["reconnects"]]
+    assert all(last.startswith(f"{key}:") for last in log["reconnects"])
+    assert len(numbers) >= cuts and numbers == sorted(numbers)
+    assert all(1 <= number <= 20 * cuts for number in numbers)
     lost = page.eval_on_selector_all(".frame.conn.lost", "rows => rows.map(r => r.innerText)")
-    assert f"reconnecting with Last-Event-ID: {key}:20" in lost[0]
+    assert f"reconnecting with Last-Event-ID: {log['reconnects'][0]}" in lost[0]
     page.close()
 
 
