@@ -488,3 +488,57 @@ def test_the_private_attribute_check_sees_what_it_must() -> None:
     assert _foreign_private_reads("def f(e):\n    return e._replace(x=1)\n") == []
     # A class and its subclasses share their underscore names.
     assert _foreign_private_reads("class B(A):\n    def f(self):\n        return self._x\n") == []
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the package's modules it imports (type-only and lazy imports included; a
+    package is its ``__init__``)."""
+    paths = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        imported = {n for n in _imports(path) if n in paths and n != name}
+        graph[name] = imported
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected parts of ``graph`` with more than one node (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            part = []
+            while True:
+                top = stack.pop()
+                part.append(top)
+                if top == node:
+                    break
+            if len(part) > 1:
+                found.append(sorted(part))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_modules_import_each_other_in_a_circle() -> None:
+    """Data flows one way: where a lower module needs a higher one's object, it names what it
+    needs as a ``Protocol`` of its own (as ``server.stream.StreamHost``), not the class."""
+    assert _cycles(_import_graph()) == []
+
+
+def test_the_circle_check_sees_what_it_must() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []

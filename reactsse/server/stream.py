@@ -12,17 +12,17 @@ from __future__ import annotations
 import enum
 import logging
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
 import h11
 
-from reactsse.loop import TimerInterface
+from reactsse.connector import SocketTransport
+from reactsse.loop import LoopInterface, TimerInterface
 from reactsse.server.app import EncodedEvents, Event, EventFeed, EventStream
 from reactsse.server.messages import stream_head
+from reactsse.server.options import ServerOptions
 from reactsse.sse import encode_comment, encode_event
-
-if TYPE_CHECKING:
-    from reactsse.server.connection import Connection
 
 logger = logging.getLogger("reactsse.server")
 
@@ -34,6 +34,34 @@ BATCH_EVENTS = 256
 BATCH_BYTES = 64 * 1024
 
 KEEPALIVE = encode_comment(" keep-alive") + b"\n"  # a blank line too, for line-naive clients
+
+
+class StreamHost(Protocol):
+    """What a stream needs of the connection it runs on (``server.connection.Connection``):
+    the stream calls down into it, and the connection knows the stream only as ``StreamRun``."""
+
+    transport: SocketTransport
+    loop: LoopInterface
+    options: ServerOptions
+    peer: str  # "host:port", for log lines
+
+    def safely(self, action: Callable[[], object]) -> None:
+        """Run ``action``; a bug in it closes the connection, not the loop."""
+
+    def write_body(self, data: bytes) -> None:
+        """Write body bytes (h11 frames them); drop a client over its buffer limit."""
+
+    def send_body(self, event: h11.Event, *more: h11.Event) -> None:
+        """Send h11 events in one write; drop a client over its buffer limit."""
+
+    def end_response(self, *before: h11.Event) -> None:
+        """Send ``before``, then end the response cleanly."""
+
+    def disconnect_after_flush(self) -> None:
+        """The app's cut: flush, then close without ending the response."""
+
+    def abort(self) -> None:
+        """Close at once, dropping what is buffered."""
 
 
 class StreamPhase(enum.Enum):
@@ -49,7 +77,7 @@ class StreamPhase(enum.Enum):
 class StreamRun:
     """Paces one :class:`EventStream` onto a connection: timers, backpressure, cut and stall."""
 
-    def __init__(self, connection: Connection, stream: EventStream) -> None:
+    def __init__(self, connection: StreamHost, stream: EventStream) -> None:
         self.connection = connection
         self.transport = connection.transport
         self.loop = connection.loop

@@ -12,9 +12,10 @@ import enum
 from collections.abc import Callable
 
 from reactsse.errors import EventTooLarge, LocalProtocolError
-from reactsse.sse.fastpaths import FastPathPolicy, FastPaths
+from reactsse.sse.fastpaths import FastPaths
 from reactsse.sse.lines import CR, LF, join_pending, normalise_line_ends, skip_bom, split_lines
 from reactsse.sse.model import Line, MessageEvent
+from reactsse.sse.policy import FastPathPolicy
 
 __all__ = ["EventStreamDecoder"]
 

@@ -7,13 +7,10 @@ interpreter, the fast paths and the decoder are its subclasses, so each reads th
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from reactsse.errors import EventTooLarge
 from reactsse.sse.model import Line
-
-if TYPE_CHECKING:
-    from reactsse.sse.fastpaths import FastPathPolicy
+from reactsse.sse.policy import FastPathPolicy
 
 __all__ = ["DecoderState"]
 
@@ -35,7 +32,7 @@ class DecoderState:
       ``_max_event_size``.
     * The stream: ``last_event_id``, ``retry``, ``comments_seen``, ``error`` (public), the
       ``_state`` of the decoder, ``_trace``.
-    * The fast paths (``reactsse.sse.fastpaths.FastPathPolicy``): ``_idle``, ``_policy``.
+    * The fast paths (``reactsse.sse.policy.FastPathPolicy``): ``_idle``, ``_policy``.
 
     Every event completed by a ``feed`` is returned by it: a line ending in a lone CR is
     complete at once (a following LF is skipped when it arrives), so nothing is ever delayed.
