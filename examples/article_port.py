@@ -1,10 +1,11 @@
 """The article's program, ported step by step onto reactsse's low layers.
 
-The article reactsse began from ("使用SSE技术调用OPENAI接口并实现流式输出,用PHP语言实现", "Calling the
-OpenAI API with SSE and streaming the output, implemented in PHP", a Chinese blog post) builds a
-ReactPHP loop, sends a Guzzle request with headers and a JSON body, registers the response
-stream with ``addReadStream``, reads lines until a blank line ends an event, calls
-``removeReadStream`` and echoes the data. This is the same design with the layers made visible:
+The article reactsse began from, a Chinese blog post
+("使用SSE技术调用OPENAI接口并实现流式输出,用PHP语言实现": "Calling the OpenAI API with SSE and
+streaming the output, implemented in PHP"), builds a ReactPHP loop, sends a Guzzle request with
+headers and a JSON body, registers the response stream with ``addReadStream``, reads lines until
+a blank line ends an event, calls ``removeReadStream`` and echoes the data. This is the same
+design with the layers made visible:
 
     loop (StreamSelectLoop)  ->  socket  ->  http.ClientConnection (h11)  ->  sse.EventStreamDecoder
 

@@ -71,6 +71,7 @@ _BLOCK_CRLF = re.compile(
 _BLOCKS = re.compile(rb"(?:\A|(?<=\n\n))" + _BLOCK_SOURCE)
 _SIMPLE_STARTS = (b"data: ", b"event: ")  # regions _data_blocks and _event_blocks may take
 
+
 class LineLoop(Interpreter):
     """The fast line loop, a base of ``EventStreamDecoder``."""
 
