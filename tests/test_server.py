@@ -17,6 +17,7 @@ from typing import Any
 import h11
 import openai
 import pytest
+from _loop_helpers import run_until_idle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -358,17 +359,7 @@ def test_pacing_runs_on_the_loop_clock() -> None:
             server.close()  # nothing left: run() returns
 
     source.on("message", on_message)
-    watchdog = threading.Timer(TIMEOUT, loop.stop)
-    watchdog.start()
-    started = time.monotonic()
-    try:
-        loop.run()
-    finally:
-        watchdog.cancel()
-        source.close()
-        server.close()
-        loop.close()
-    assert time.monotonic() - started < TIMEOUT - 1
+    run_until_idle(loop, source.close, server.close)
     assert [data for data, _ in arrivals] == [f"tick {n}" for n in range(4)]
     first = arrivals[0][1]
     gaps = [when - first for _, when in arrivals]
@@ -598,15 +589,7 @@ def test_rate_limits_tokens() -> None:
             server.close()  # nothing left: run() returns
 
     source.on("message", on_message)
-    watchdog = threading.Timer(TIMEOUT, loop.stop)
-    watchdog.start()
-    try:
-        loop.run()
-    finally:
-        watchdog.cancel()
-        source.close()
-        server.close()
-        loop.close()
+    run_until_idle(loop, source.close, server.close)
     assert len(arrivals) == 1 + 50 + 2  # role chunk, 50 tokens, finish chunk, [DONE]
     start = arrivals[0][1]
     tokens = [when - start for _, when in arrivals[1:51]]
@@ -763,18 +746,8 @@ def test_client_disconnect_stops_the_stream_and_its_timers() -> None:
     loop.add_periodic_timer(0.005, check)
     thread = threading.Thread(target=client, daemon=True)
     thread.start()
-    watchdog = threading.Timer(TIMEOUT, loop.stop)  # a leaked timer wakes the loop to see this
-    watchdog.start()
-    try:
-        started = time.monotonic()
-        loop.run()  # returns only when no timer, stream or listener is left
-        elapsed = time.monotonic() - started
-    finally:
-        watchdog.cancel()
-        thread.join(TIMEOUT)
-        server.close()
-        loop.close()
-    assert elapsed < TIMEOUT - 1, "loop.run() did not return: something was left running"
+    # run() returns only when no timer, stream or listener is left.
+    run_until_idle(loop, lambda: thread.join(TIMEOUT), server.close)
     assert observed["status"] == 200
     assert observed["timers_while_streaming"] == 2  # next token + keep-alive
     assert observed["streams_after"] == 0 and observed["timers_after"] == 0
@@ -980,18 +953,7 @@ def test_eventsource_and_server_on_one_loop_resume_across_drops() -> None:
     source.on("open", lambda: opens.append(len(seen)))
     source.on("error", lambda error: errors.append(type(error).__name__))
     source.on("close", server.close)  # the 204: nothing is left, so run() returns
-    watchdog = threading.Timer(TIMEOUT, loop.stop)
-    watchdog.start()
-    try:
-        started = time.monotonic()
-        loop.run()
-        elapsed = time.monotonic() - started
-    finally:
-        watchdog.cancel()
-        source.close()
-        server.close()
-        loop.close()
-    assert elapsed < TIMEOUT - 1
+    run_until_idle(loop, source.close, server.close)
     assert seen == [(str(n), f"event {n}") for n in range(1, 11)]
     assert opens == [0, 3, 6, 9]
     # Three drops, then a clean end after event 10: each is reported, then the source

@@ -10,9 +10,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Any
 
 import pytest
+from _loop_helpers import run_until_idle
 
 from reactsse.eventsource import EventSource
 from reactsse.loop import LoopInterface, StreamSelectLoop, TimerInterface, VirtualTimeLoop
@@ -57,18 +57,6 @@ class Ticker:
         return EventStream(feed, timed=True)
 
 
-def run_loop(loop: LoopInterface, *cleanups: Any) -> None:
-    watchdog = threading.Timer(TIMEOUT, loop.stop)
-    watchdog.start()
-    try:
-        loop.run()
-    finally:
-        watchdog.cancel()
-        for cleanup in cleanups:
-            cleanup()
-        loop.close()
-
-
 def test_pushed_events_arrive_as_they_are_pushed_and_end_ends_the_response() -> None:
     loop = VirtualTimeLoop()
     app = Ticker(loop, 3)
@@ -77,7 +65,7 @@ def test_pushed_events_arrive_as_they_are_pushed_and_end_ends_the_response() -> 
     arrivals: list[tuple[str, str, float]] = []
     source.on("message", lambda e: arrivals.append((e.data, e.last_event_id, loop.now())))
     source.on("close", server.close)  # the response ended cleanly: nothing is left to run
-    run_loop(loop, source.close, server.close)
+    run_until_idle(loop, source.close, server.close)
     assert [(data, id_) for data, id_, _ in arrivals] == [
         ("tick 1", "1"),
         ("tick 2", "2"),
@@ -114,7 +102,7 @@ def test_a_client_that_leaves_closes_the_feed_and_cancels_the_source() -> None:
     thread = threading.Thread(target=client, daemon=True)
     thread.start()
     started = time.monotonic()
-    run_loop(loop, lambda: thread.join(TIMEOUT), server.close)
+    run_until_idle(loop, lambda: thread.join(TIMEOUT), server.close)
     assert time.monotonic() - started < TIMEOUT - 1, "run() did not return: the source leaked"
     assert received.is_set()
     assert app.closed == [2]
@@ -143,7 +131,7 @@ def test_a_burst_of_pushes_goes_out_at_once_and_pushes_after_end_are_refused() -
     arrivals: list[tuple[str, float]] = []
     source.on("message", lambda e: arrivals.append((e.data, loop.now())))
     source.on("close", server.close)
-    run_loop(loop, source.close, server.close)
+    run_until_idle(loop, source.close, server.close)
     assert [data for data, _ in arrivals] == [f"n{n}" for n in range(5)]
     assert len({when for _, when in arrivals}) == 1  # one loop turn, no timer between them
     (feed,) = feeds
@@ -167,6 +155,6 @@ def test_a_feed_obeys_disconnect_after_and_head_closes_it_unread() -> None:
     source.on("message", lambda e: seen.append(e.data))
     source.on("error", lambda _e: None)
     source.on("close", server.close)
-    run_loop(loop, source.close, server.close)
+    run_until_idle(loop, source.close, server.close)
     assert seen == ["n0", "n1", "n2", "n3"]
     assert closes == ["GET"]
