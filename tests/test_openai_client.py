@@ -375,14 +375,15 @@ def test_echoed_key_is_scrubbed_from_errors() -> None:
     assert KEY not in str(info.value) and KEY not in info.value.body
 
 
-def test_echoed_key_is_scrubbed_from_api_errors() -> None:
+@pytest.mark.parametrize("key", [KEY, "sk-1"])  # a local server's short key is a secret too
+def test_echoed_key_is_scrubbed_from_api_errors(key: str) -> None:
     def handler(ex: Exchange) -> None:
         ex.send_head(200, sse_head())
-        ex.send_chunk(f'data: {{"error": {{"message": "key {KEY} revoked"}}}}\n\n'.encode())
+        ex.send_chunk(f'data: {{"error": {{"message": "key {key} revoked"}}}}\n\n'.encode())
         ex.end_chunks()
 
     with ScriptedServer(handler) as srv:
-        client = OpenAIClient(base_url=srv.url("/v1"), api_key=KEY)
+        client = OpenAIClient(base_url=srv.url("/v1"), api_key=key)
         with pytest.raises(APIError) as info:
             list(client.iter_chat("hi", model="m"))
     assert str(info.value) == "key <redacted> revoked"

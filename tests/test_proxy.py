@@ -392,6 +392,8 @@ def test_proxy_urls_parse_and_never_show_credentials() -> None:
         f"http://u:a?{SECRET}@p.test",
         f"ftp://u:a {SECRET}@p.test",
         f"ftp://u:a\t{SECRET}@p.test",
+        f"http://u:a/{SECRET}@p.test:99999",
+        f"u:{SECRET}@p.test:99999",
     ):
         with pytest.raises(InvalidURL) as info:
             parse_proxy_url(bad)

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reactsse.errors import InvalidURL
-from reactsse.http.redact import REDACTED, redact_url
+from reactsse.http.redact import REDACTED, redact_proxy_url
 from reactsse.http.url import format_address
 
 __all__ = [
@@ -85,10 +85,6 @@ class ProxyURL:
         return f"ProxyURL({str(self)!r})"
 
 
-# Printable ASCII but the space: what a proxy URL's error message shows as it was typed.
-_PRINTABLE = "".join(map(chr, range(0x21, 0x7F)))
-
-
 def parse_proxy_url(url: str | ProxyURL) -> ProxyURL:
     """Parse ``scheme://[user:password@]host[:port][/]``; a URL without scheme is ``http://``.
 
@@ -102,8 +98,7 @@ def parse_proxy_url(url: str | ProxyURL) -> ProxyURL:
     text = url.strip()
     if "://" not in text:
         text = "http://" + text  # curl's default
-    # One URL, not running text: a raw space in a password must not end it for redact_url.
-    shown = redact_url(urllib.parse.quote(text, safe=_PRINTABLE))
+    shown = redact_proxy_url(text)
     try:
         parts = urllib.parse.urlsplit(text)
         port = parts.port

@@ -23,6 +23,7 @@ __all__ = [
     "is_secret_header",
     "redact_header_lines",
     "redact_headers",
+    "redact_proxy_url",
     "redact_url",
 ]
 
@@ -35,11 +36,12 @@ REDACTED = "<redacted>"
 _SECRET_PARAM_PARTS = ("key", "token", "secret", "pass", "pwd", "auth", "sig", "credential")
 # A parameter in a query (or a fragment: OAuth's implicit flow puts tokens there).
 _PARAM = re.compile(r"([?&;#])([^=&;#\s]*)=([^&;#\s]*)")
-# Userinfo (RFC 3986 §3.2.1): everything before the last "@" of the authority. Without "//" (a
-# URL missing its scheme, shown in an error), a leading "name:secret@" is treated the same way.
-# A raw "?" or "#" typed into a password does not end it: hiding a little more than the
-# userinfo is the safe side. "/" does, so that "@" in a path ("/@user/post") stays visible.
-_USERINFO = re.compile(r"(^|//)[^/\s]*@")
+# Userinfo (RFC 3986 §3.2.1): everything before the last "@" of the authority, which "/", "?",
+# "#" or whitespace end. Without "//" (a URL missing its scheme, shown in an error), a leading
+# "name:secret@" is treated the same way. Once a ":" shows a password, a raw "?" or "#" typed
+# into it does not end it (the first alternative): hiding a little more than the userinfo is
+# the safe side, and "@" in a query ("?email=a@b") or a path ("/@user") stays visible.
+_USERINFO = re.compile(r"(^|//)(?:[^/?#\s@:]*:[^/\s]*|[^/?#\s]*)@")
 
 
 def _redact_param(match: re.Match[str]) -> str:
@@ -57,10 +59,23 @@ def redact_url(url: str) -> str:
     ``pwd``, ``auth``, ``sig`` or ``credential``) becomes ``<redacted>``. Never raises.
     """
     if "@" in url:
-        url = _USERINFO.sub(rf"\1{REDACTED}@", url, count=1)
+        url = _USERINFO.sub(rf"\1{REDACTED}@", url)  # every URL of the text
     if "=" in url:
         url = _PARAM.sub(_redact_param, url)
     return url
+
+
+def redact_proxy_url(url: str) -> str:
+    """``url``, one proxy URL as a user typed it, safe to show: everything between the scheme
+    and the last "@" becomes ``<redacted>``. A proxy URL has no path, query or fragment, so a raw
+    "/", "?", "#" or space typed into its password cannot end the userinfo here, as it would in
+    running text (``redact_url``)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    if "@" in rest:
+        rest = f"{REDACTED}@{rest.rpartition('@')[2]}"
+    return f"{scheme}{sep}{rest}"
 
 
 # -- headers ----------------------------------------------------------------------------------
@@ -166,16 +181,18 @@ class Scrubber:
     """The credentials a request sends, removed from any text (a server may echo them back).
 
     Built from the request's secret header values (and each word of them: the token of
-    ``Bearer <token>``), its secret query values and its userinfo.
+    ``Bearer <token>``), its secret query values and its userinfo. Pieces shorter than
+    ``shortest`` are left alone (the words of a header value: "Basic", a short user name);
+    a caller that holds one exact secret, an API key, passes ``shortest=1``.
     """
 
     __slots__ = ("_secrets",)
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str], *, shortest: int = _MIN_SECRET) -> None:
         found: set[str] = set()
         for secret in secrets:
             for piece in (secret, *secret.split()):
-                if len(piece) >= _MIN_SECRET:
+                if len(piece) >= shortest:
                     found.add(piece)
         # Longest first: "Bearer sk-x" goes before its "sk-x".
         self._secrets = tuple(sorted(found, key=len, reverse=True))

@@ -203,7 +203,7 @@ class OpenAIClient:
     def translate_error(self, error: ReactSSEError) -> ReactSSEError:
         """Put the server's own explanation into a status error's text; scrub the key."""
         # Some servers echo the key they rejected; it must not reach our messages.
-        return translate_error(error, Scrubber([self.__api_key or ""]).text)
+        return translate_error(error, Scrubber([self.__api_key or ""], shortest=1).text)
 
     # -- Chat Completions -------------------------------------------------------------------
 

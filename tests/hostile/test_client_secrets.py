@@ -34,7 +34,7 @@ from reactsse.errors import (
 )
 from reactsse.eventsource import EventSource, ReadyState, TextTrace
 from reactsse.http import parse_url
-from reactsse.http.redact import ReadRedactor, Scrubber, redact_url
+from reactsse.http.redact import ReadRedactor, Scrubber, redact_header_lines, redact_url
 from reactsse.loop import StreamSelectLoop
 
 SECRET = "pl4nted-S3CRET-7f3a9c1e"
@@ -307,7 +307,12 @@ def test_echoed_api_key_through_chat_trace() -> None:
         ("https://u:a#S@h/x", "https://<redacted>@h/x"),
         ("https://u:a?S@h/x", "https://<redacted>@h/x"),
         ("https://h/@user/post", "https://h/@user/post"),
+        ("https://h?email=a@b", "https://h?email=a@b"),
         ("see https://h/x and mail a@b", "see https://h/x and mail a@b"),
+        # Every URL of a text: one with "@" in its query does not shield the next.
+        ("go https://a.example?ref=me@mail.example then https://v:S@h2/",
+         "go https://a.example?ref=me@mail.example then https://<redacted>@h2/"),
+        ("https://u:S@h1/ and https://v:S@h2/", "https://<redacted>@h1/ and https://<redacted>@h2/"),
         ("http://h/?page=2&q=keys", "http://h/?page=2&q=keys"),
     ],
 )  # fmt: skip
@@ -325,6 +330,13 @@ def test_redact_url_never_raises_and_hides_secret_values(noise: str, name: str) 
         redact_url(text)  # still must not raise
         return
     assert SECRET not in redact_url(text)
+
+
+def test_urls_in_a_header_line_are_each_redacted() -> None:
+    line = b"Link: <https://cdn.example?u=a@b>, <https://v:" + SECRET.encode() + b"@h2/>"
+    shown = redact_header_lines(line)
+    assert SECRET.encode() not in shown
+    assert shown == b"Link: <https://cdn.example?u=a@b>, <https://<redacted>@h2/>"
 
 
 @pytest.mark.parametrize(
