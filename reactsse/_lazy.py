@@ -9,6 +9,7 @@ working and loads ``reactsse.eventsource`` only then.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Mapping, MutableMapping
 
 __all__ = ["lazy_exports"]
@@ -18,13 +19,18 @@ def lazy_exports(
     package: str, namespace: MutableMapping[str, object], homes: Mapping[str, str]
 ) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for the package ``package`` whose globals are ``namespace``:
-    ``homes`` maps each lazily exported name to the module that defines it."""
+    ``homes`` maps each lazily exported name to the module that defines it. A submodule of the
+    package is also imported when its name is first looked up (``import reactsse`` then
+    ``reactsse.sse``), as an eager package's imports made it an attribute."""
 
     def __getattr__(name: str) -> object:
         home = homes.get(name)
-        if home is None:
+        if home is not None:
+            value = getattr(importlib.import_module(home), name)
+        elif name.isidentifier() and importlib.util.find_spec(f"{package}.{name}") is not None:
+            value = importlib.import_module(f"{package}.{name}")
+        else:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(home), name)
         namespace[name] = value  # the next lookup is an ordinary one
         return value
 
