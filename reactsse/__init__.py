@@ -5,7 +5,8 @@ This module only re-exports the public names; each lives in the module that docu
 ``reactsse.http`` (sans-IO HTTP/1.1 on h11), ``reactsse.connector`` (TCP and TLS on any loop),
 ``reactsse.eventsource`` (the client), ``reactsse.openai`` (LLM streams), ``reactsse.server``
 (an SSE server of any app), ``reactsse.mock`` (its built-in OpenAI-compatible apps) and
-``reactsse.errors``.
+``reactsse.errors``. The names are imported on first use (see ``_HOMES``), so that importing
+one layer loads that layer alone.
 """
 
 from __future__ import annotations

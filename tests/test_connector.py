@@ -1,5 +1,5 @@
 """``reactsse.connector`` over plain TCP only: ``connect``, resolution, timeouts, ``cancel``,
-the adaptive read size, the write buffer, resets.
+the adaptive read size, a write to a reset peer, ``end()`` with a FIN and not a reset.
 
 Real sockets on 127.0.0.1 (and ::1), servers started here; every run is bounded
 (``run_until_stopped``) and every socket closed (a ResourceWarning fails the test).
