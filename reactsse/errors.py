@@ -117,7 +117,12 @@ class ConnectError(TransportError):
 
 class ProxyError(ConnectError):
     """The proxy refused or failed the tunnel: ``status`` is the proxy's own answer (an HTTP
-    status such as 407, 403 or 502 to ``CONNECT``, or a SOCKS reply code), not the target's."""
+    status such as 407, 403 or 502 to ``CONNECT``, or a SOCKS reply code), not the target's.
+
+    ``target`` is the ``host:port`` the tunnel was to lead to (IPv6 in brackets), so that a
+    program can tell which destination a proxy's rules refused; ``host`` and ``port``, when
+    set, are the proxy's own address.
+    """
 
     def __init__(
         self,
@@ -125,11 +130,13 @@ class ProxyError(ConnectError):
         *,
         status: int | None = None,
         retryable: bool | None = None,
+        target: str | None = None,
         host: str | None = None,
         port: int | None = None,
     ) -> None:
         super().__init__(message, host=host, port=port)
         self.status = status
+        self.target = target
         self._retryable = retryable
 
     @property

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,7 @@ def test_proxy_credentials_bad_fail_at_once_and_never_show(scheme: str) -> None:
         assert error.status == 407
         assert "407" in str(error)
     assert f"127.0.0.1:{proxy.port}" in str(error)
+    assert error.target == f"127.0.0.1:{server.port}"
     for text in (str(error), repr(error), trace_out.getvalue(), repr(options), str(options)):
         assert SECRET not in text
         assert "alice" not in text
@@ -117,6 +119,7 @@ def test_a_proxy_that_refuses_the_target(tmp_path: Path) -> None:
     message = str(info.value)
     assert f"proxy 127.0.0.1:{proxy.port}" in message
     assert f"CONNECT 127.0.0.1:{server.port}" in message
+    assert info.value.target == f"127.0.0.1:{server.port}"  # which destination was refused
 
 
 @pytest.mark.timeout(60)
@@ -209,6 +212,8 @@ def test_environment_proxy_is_used_for_a_name_and_named_in_the_error(
     message = str(info.value)
     assert f"127.0.0.1:{dead}" in message
     assert "the proxy, on the way to api.example.invalid:443" in message
+    assert info.value.target == "api.example.invalid:443"
+    assert (info.value.host, info.value.port) == ("127.0.0.1", dead)  # the proxy's address
     assert (
         f"* conn   via proxy 127.0.0.1:{dead} (CONNECT api.example.invalid:443)"
         in trace_out.getvalue()
@@ -279,10 +284,60 @@ def test_a_refusal_carries_the_proxy_status(status: int, retryable: bool) -> Non
             handshake.receive(answer[byte : byte + 1])
     assert info.value.status == status
     assert info.value.retryable is retryable
+    assert info.value.target == "api.example.com:443"
     assert str(info.value) == (
         f"proxy proxy.test:3128 refused CONNECT api.example.com:443: {status} Nope"
     )
     assert "c2VjcmV0" not in str(info.value)
+
+
+def _close_at_once(ex: Exchange) -> None:
+    ex.close()
+
+
+def _answer_garbage(ex: Exchange) -> None:
+    ex.send(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+
+
+def _speak_for_the_target(ex: Exchange) -> None:
+    ex.send(b"HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.1 200 OK\r\n\r\n")
+    ex.wait_client_close()
+
+
+def _socks_close_at_once(ex: Exchange) -> None:
+    ex.sock.recv(16)  # the greeting
+    ex.close()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("scheme", "behaviour", "said"),
+    [
+        ("http", _close_at_once, "closed the connection before answering CONNECT {target}"),
+        ("http", _answer_garbage, "sent a bad answer to CONNECT {target}"),
+        ("http", _speak_for_the_target, "sent 19 bytes after opening the tunnel to {target}"),
+        ("socks5", _socks_close_at_once, "closed the connection during the handshake for {target}"),
+    ],
+    ids=["closes", "garbage", "speaks-first", "socks-closes"],
+)
+def test_a_misbehaving_proxy_is_a_proxy_error_naming_the_target(
+    scheme: str, behaviour: Callable[[Exchange], None], said: str
+) -> None:
+    with (
+        refusing_port() as target_port,
+        ScriptedServer(behaviour, read_request=scheme == "http") as proxy,
+    ):
+        target = f"127.0.0.1:{target_port}"
+        with (
+            connect(
+                f"http://{target}/", proxy=f"{scheme}://127.0.0.1:{proxy.port}", reconnect=False
+            ) as events,
+            pytest.raises(ProxyError) as info,
+        ):
+            next(events)
+    assert said.format(target=target) in str(info.value)
+    assert f"127.0.0.1:{proxy.port}" in str(info.value)  # the proxy is named too
+    assert info.value.target == target
 
 
 def test_a_tunnel_opens_on_2xx_and_keeps_what_follows() -> None:

@@ -141,6 +141,7 @@ def test_tinyproxy_forbids_a_port_with_403_and_it_is_not_retried(tmp_path: Path)
         assert server.connection_count == 0  # the target was never reached
     assert error.status == 403
     assert not error.retryable
+    assert error.target == f"127.0.0.1:{server.port}"
     assert str(error) == (
         f"proxy 127.0.0.1:{port} refused CONNECT 127.0.0.1:{server.port}: 403 Access violation"
     )

@@ -161,6 +161,7 @@ def test_a_proxy_certificate_that_does_not_verify_is_the_proxys_error(
     message = str(info.value)
     assert f"TLS with the proxy 127.0.0.1:{proxy.port} failed" in message
     assert f"on the way to 127.0.0.1:{server.port}" in message
+    assert info.value.target == f"127.0.0.1:{server.port}"
     assert reason in message
     assert not isinstance(info.value, TLSError)
     assert isinstance(info.value.__cause__, TLSError)

@@ -140,8 +140,10 @@ class PendingConnect:
         """Say so when the address that failed was the proxy's, not the target's."""
         if self._proxy is None:
             return error
+        target = format_address(self._host, self._port)
         proxy_error = ProxyError(
-            f"{error} (the proxy, on the way to {format_address(self._host, self._port)})",
+            f"{error} (the proxy, on the way to {target})",
+            target=target,
             host=self._dial[0],
             port=self._dial[1],
         )
@@ -236,10 +238,11 @@ class PendingConnect:
         self._tls = None
         proxy = self._proxy
         assert proxy is not None
+        target = format_address(self._host, self._port)
         failure = ProxyError(
-            f"TLS with the proxy {proxy.display} failed, on the way to "
-            f"{format_address(self._host, self._port)}: {error}",
+            f"TLS with the proxy {proxy.display} failed, on the way to {target}: {error}",
             retryable=False,  # as for TLSError: a certificate does not fix itself
+            target=target,
             host=self._dial[0],
             port=self._dial[1],
         )

@@ -109,6 +109,7 @@ class SocksHandshake:
             f"SOCKS proxy {self._proxy} refused {self.authority}: {reason}",
             status=code,
             retryable=retryable,
+            target=self.authority,
         )
 
     def receive(self, data: bytes) -> HandshakeStep:
@@ -118,7 +119,8 @@ class SocksHandshake:
         if not data:
             raise ProxyError(
                 f"SOCKS proxy {self._proxy} closed the connection during the handshake "
-                f"for {self.authority}"
+                f"for {self.authority}",
+                target=self.authority,
             )
         self._buffer += data
         needed = self._needed()

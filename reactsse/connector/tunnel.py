@@ -41,7 +41,8 @@ def too_early(proxy: str, authority: str, count: int) -> ProxyError:
     ClientHello lets the target speak first, so they cannot be the target's."""
     return ProxyError(
         f"proxy {proxy} sent {count} bytes after opening the tunnel to {authority}, "
-        "before the target could speak"
+        "before the target could speak",
+        target=authority,
     )
 
 
@@ -142,7 +143,8 @@ class SocketHandshake:
     def _fail_os(self, exc: OSError) -> None:
         error = ProxyError(
             f"connection to proxy {self._proxy} failed while opening the tunnel to "
-            f"{self._handshake.authority}: {describe(exc)}"
+            f"{self._handshake.authority}: {describe(exc)}",
+            target=self._handshake.authority,
         )
         error.__cause__ = exc
         self._fail(error)
@@ -276,7 +278,8 @@ class TransportTunnel(TransportBase):
         if not isinstance(error, ProxyError):
             failure = ProxyError(
                 f"connection to proxy {self._proxy} failed while opening the tunnel to "
-                f"{self._authority}: {error or 'closed'}"
+                f"{self._authority}: {error or 'closed'}",
+                target=self._authority,
             )
             failure.__cause__ = error
             error = failure

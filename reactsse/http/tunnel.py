@@ -48,14 +48,16 @@ class ConnectHandshake:
         if not data and conn.their_state is h11.SEND_RESPONSE:
             raise ProxyError(
                 f"proxy {self._proxy} closed the connection before answering "
-                f"CONNECT {self.authority}"
+                f"CONNECT {self.authority}",
+                target=self.authority,
             )
         conn.receive_data(data)
         try:
             event = conn.next_event()
         except h11.RemoteProtocolError as exc:
             raise ProxyError(
-                f"proxy {self._proxy} sent a bad answer to CONNECT {self.authority}: {exc}"
+                f"proxy {self._proxy} sent a bad answer to CONNECT {self.authority}: {exc}",
+                target=self.authority,
             ) from None
         if event is h11.NEED_DATA:
             return b"", False, b""
@@ -68,9 +70,11 @@ class ConnectHandshake:
                 f"proxy {self._proxy} refused CONNECT {self.authority}: "
                 f"{event.status_code} {reason}".rstrip(),
                 status=event.status_code,
+                target=self.authority,
             )
         if isinstance(event, h11.InformationalResponse):
             return self.receive(b"")  # a 1xx before the answer: read on
         raise ProxyError(  # pragma: no cover - h11 gives a response or needs data
-            f"proxy {self._proxy} sent a bad answer to CONNECT {self.authority}"
+            f"proxy {self._proxy} sent a bad answer to CONNECT {self.authority}",
+            target=self.authority,
         )
