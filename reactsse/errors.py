@@ -223,7 +223,10 @@ class APIError(ReactSSEError):
     fields, ``None`` when it did not send them: ``message`` (str), ``type`` (e.g.
     ``"server_error"``), ``code`` (str or int, e.g. ``"rate_limit_exceeded"``), ``param``.
     ``event`` is the SSE event type that carried the error (``"message"``, ``"error"``,
-    ``"response.failed"``).
+    ``"response.failed"``). ``body`` is the server's error object as decoded from JSON (the
+    inner object of ``{"error": {...}}``, with any fields beyond these four; a plain-text error
+    is ``{"message": text}``), as the official ``openai`` package's ``APIError.body`` is;
+    ``None`` for an error built without one.
     """
 
     def __init__(
@@ -234,13 +237,19 @@ class APIError(ReactSSEError):
         code: str | int | None = None,
         param: str | None = None,
         event: str = "message",
+        body: object = None,
     ) -> None:
         super().__init__(message)
-        self.message = message
         self.type = type
         self.code = code
         self.param = param
         self.event = event
+        self.body = body
+
+    @property
+    def message(self) -> str:
+        """The server's message: ``str(error)``, the one positional argument."""
+        return str(self.args[0])
 
 
 class IncompleteStreamWarning(UserWarning):

@@ -235,26 +235,30 @@ def test_chat_error_payload_raises_api_error() -> None:
     assert error.code == "rate_limit_exceeded"
     assert error.param is None
     assert error.event == "message"
+    assert error.body == payload["error"]  # the server's object, as the openai package keeps it
     assert isinstance(error, ReactSSEError)
 
 
 def test_chat_error_event_raises_api_error() -> None:
     acc = ChatAccumulator()
     with pytest.raises(APIError) as info:
-        acc.feed(ev({"error": {"message": "Overloaded", "code": 529}}, type="error"))
+        acc.feed(ev({"error": {"message": "Overloaded", "code": 529, "retry_in": 3}}, type="error"))
     assert info.value.message == "Overloaded"
     assert info.value.code == 529
     assert info.value.event == "error"
+    assert info.value.body == {"message": "Overloaded", "code": 529, "retry_in": 3}  # extras kept
 
 
 def test_chat_error_event_with_plain_text_data() -> None:
-    with pytest.raises(APIError, match="upstream died"):
+    with pytest.raises(APIError, match="upstream died") as info:
         ChatAccumulator().feed(ev("upstream died", type="error"))
+    assert info.value.body == {"message": "upstream died"}
 
 
 def test_chat_error_as_a_string() -> None:
-    with pytest.raises(APIError, match="bad things"):
+    with pytest.raises(APIError, match="bad things") as info:
         ChatAccumulator().feed(ev({"error": "bad things"}))
+    assert info.value.body == "bad things"
 
 
 def test_chat_null_error_field_is_not_an_error() -> None:

@@ -379,7 +379,8 @@ def test_echoed_key_is_scrubbed_from_errors() -> None:
 def test_echoed_key_is_scrubbed_from_api_errors(key: str) -> None:
     def handler(ex: Exchange) -> None:
         ex.send_head(200, sse_head())
-        ex.send_chunk(f'data: {{"error": {{"message": "key {key} revoked"}}}}\n\n'.encode())
+        error = {"message": f"key {key} revoked", "details": [{"key": key}], key: 1}
+        ex.send_chunk(f"data: {json.dumps({'error': error})}\n\n".encode())
         ex.end_chunks()
 
     with ScriptedServer(handler) as srv:
@@ -387,6 +388,13 @@ def test_echoed_key_is_scrubbed_from_api_errors(key: str) -> None:
         with pytest.raises(APIError) as info:
             list(client.iter_chat("hi", model="m"))
     assert str(info.value) == "key <redacted> revoked"
+    # The server's whole error object, every string of it scrubbed, its names too.
+    assert info.value.body == {
+        "message": "key <redacted> revoked",
+        "details": [{"key": "<redacted>"}],
+        "<redacted>": 1,
+    }
+    assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
 def test_json_instead_of_a_stream_is_a_content_type_error() -> None:

@@ -105,7 +105,7 @@ def api_error_from_payload(payload: Mapping[str, Any], *, event: str = "message"
     inner = payload.get("error", payload)
     if not isinstance(inner, Mapping):
         # Some servers send {"error": "text"}.
-        return APIError(str(inner), event=event)
+        return APIError(str(inner), event=event, body=inner)
     code = inner.get("code")
     return APIError(
         as_str(inner.get("message")) or f"the server reported an error (event {event!r})",
@@ -113,6 +113,7 @@ def api_error_from_payload(payload: Mapping[str, Any], *, event: str = "message"
         code=code if isinstance(code, (str, int)) and not isinstance(code, bool) else None,
         param=as_str(inner.get("param")),
         event=event,
+        body=inner,
     )
 
 
@@ -185,12 +186,26 @@ def translate_error(error: ReactSSEError, scrub: Callable[[str], str]) -> ReactS
         else:
             translated.__suppress_context__ = True
         return translated
-    if isinstance(error, APIError) and scrub(error.message) != error.message:
-        return APIError(
-            scrub(error.message),
-            type=error.type,
-            code=error.code,
-            param=error.param,
-            event=error.event,
-        )
+    if isinstance(error, APIError):
+        message, error_body = scrub(error.message), _scrub_json(error.body, scrub)
+        if message != error.message or error_body != error.body:
+            return APIError(
+                message,
+                type=error.type,
+                code=error.code,
+                param=error.param,
+                event=error.event,
+                body=error_body,
+            )
     return error
+
+
+def _scrub_json(value: object, scrub: Callable[[str], str]) -> object:
+    """``value`` (decoded JSON) with ``scrub`` applied to every string in it, keys included."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, Mapping):
+        return {scrub(str(key)): _scrub_json(item, scrub) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub_json(item, scrub) for item in value]
+    return value
