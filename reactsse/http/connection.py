@@ -143,27 +143,9 @@ class ClientConnection:
             raise ValueError("max_informational must be >= 0")
         self._body_reader = body_reader
         self._max_informational = max_informational
-        self._informational = 0  # 1xx heads skipped
         self._max_header_size = max_header_size
         self._on_chunk_line = on_chunk_line
-        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_size)
-        self._state = ConnectionState.IDLE
-        self._method = b""
-        self._url: URL | None = None
-        self._head = bytearray()
-        # The body reader after the head (see the module docstring): the de-chunker, or
-        # "close" for a close-delimited body read by us, or neither: h11.
-        self._chunked: BatchDechunker | None = None
-        self._close = False
-        self._content: ContentDecoder | None = None
-        self._encoded_size: int | None = None
-        # The hot paths of receive_data: set only while there is no content to decode.
-        self._dechunker: BatchDechunker | None = None
-        self._close_delimited = False
-        self._fault: ReactSSEError | None = None
-        # Keep-alive (RFC 9112 §9.3): cleared by "Connection: close" in the request or the
-        # response, an HTTP/1.0 response, a close-delimited body, or bytes after the end.
-        self._persistent = True
+        self._new_cycle()
 
     @property
     def state(self) -> ConnectionState:
@@ -200,15 +182,34 @@ class ClientConnection:
                 "start_next_cycle() needs a finished keep-alive response "
                 f"(state {self._state.value})"
             )
+        self._new_cycle()
+
+    def _new_cycle(self) -> None:
+        """Set the state of one request and its response, all of it, as a new connection has
+        it: ``__init__`` and ``start_next_cycle`` both start here, so that no cycle sees what
+        the one before it left."""
         # A fresh h11 state machine: the batch readers took the body away from h11, so h11's
         # own cycle is not at its end; what it would carry over (the peer's version, keep-alive)
-        # was checked above.
+        # is checked by start_next_cycle.
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=self._max_header_size)
         self._state = ConnectionState.IDLE
-        self._informational = 0
-        self._content = None
-        self._encoded_size = None
-        self._fault = None
+        self._method = b""
+        self._url: URL | None = None
+        self._head = bytearray()
+        self._informational = 0  # 1xx heads skipped
+        # The body reader after the head (see the module docstring): the de-chunker, or
+        # "close" for a close-delimited body read by us, or neither: h11.
+        self._chunked: BatchDechunker | None = None
+        self._close = False
+        self._content: ContentDecoder | None = None
+        self._encoded_size: int | None = None
+        # The hot paths of receive_data: set only while there is no content to decode.
+        self._dechunker: BatchDechunker | None = None
+        self._close_delimited = False
+        self._fault: ReactSSEError | None = None
+        # Keep-alive (RFC 9112 §9.3): cleared by "Connection: close" in the request or the
+        # response, an HTTP/1.0 response, a close-delimited body, or bytes after the end.
+        self._persistent = True
 
     # -- sending --------------------------------------------------------------------------
 
