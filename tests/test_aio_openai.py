@@ -21,6 +21,8 @@ from reactsse.mock import MockApp, MockOptions
 from reactsse.openai import (
     ChatCompletion,
     ChatDelta,
+    Completion,
+    CompletionDelta,
     OpenAIClient,
     ResponseCompleted,
     ResponseResult,
@@ -57,6 +59,23 @@ def server() -> Iterator[BackgroundServer]:
 
 def client_for(server: BackgroundServer, **options: Any) -> AsyncOpenAIClient:
     return AsyncOpenAIClient(base_url=server.url + "/v1", api_key=KEY, **options)
+
+
+async def test_completion_gives_the_deltas_and_result_of_the_blocking_client(
+    server: BackgroundServer,
+) -> None:
+    with anyio.fail_after(BOUND):
+        async with client_for(server).iter_completion("Tell me about Alice", model="m") as stream:
+            deltas: list[CompletionDelta] = [d async for d in stream]
+    result = stream.result
+    assert isinstance(result, Completion)
+    with OpenAIClient(base_url=server.url + "/v1", api_key=KEY).iter_completion(
+        "Tell me about Alice", model="m"
+    ) as blocking:
+        expected = list(blocking)
+    assert [d.text for d in deltas] == [d.text for d in expected]
+    assert result.text == "".join(d.text for d in deltas) and len(result.text) > 20
+    assert result.done and result.finish_reason == "stop"
 
 
 async def test_chat_gives_the_deltas_and_result_of_the_blocking_client(

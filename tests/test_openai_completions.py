@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import openai
 import pytest
+from _sse_test_servers import Exchange, ScriptedServer, sse_head
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -114,14 +116,56 @@ def test_start_completion_callbacks_and_max_tokens(server: BackgroundServer) -> 
     assert result.usage is not None and result.usage.output_tokens == 3
 
 
-def test_bad_prompt_is_a_400(server: BackgroundServer) -> None:
+def test_a_prompt_the_mock_does_not_take_is_a_400(server: BackgroundServer) -> None:
     client = OpenAIClient(base_url=server.url + "/v1", api_key="", read_timeout=20.0)
     with (
         warnings.catch_warnings(),
-        pytest.raises(HTTPStatusError, match="prompt"),
-        client.iter_completion(42, model="m") as deltas,  # type: ignore[arg-type]
+        pytest.raises(HTTPStatusError, match="the reactsse mock takes one prompt string"),
+        client.iter_completion(["one", "two"], model="m") as deltas,
     ):
         list(deltas)
+
+
+def test_a_prompt_of_no_form_the_endpoint_takes_fails_at_once() -> None:
+    client = OpenAIClient(base_url="http://127.0.0.1:9/v1", api_key="")
+    with pytest.raises(TypeError, match="prompt must be a string, a list of strings, or token"):
+        client.iter_completion(42, model="m")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "sent"),
+    [
+        (("Say A", "Say B"), ["Say A", "Say B"]),  # several prompts: one choice each
+        ((15, 16, 17), [15, 16, 17]),  # token ids
+        ([(15, 16), (17,)], [[15, 16], [17]]),  # a list of token id lists
+    ],
+    ids=["prompts", "tokens", "token-lists"],
+)
+def test_every_prompt_form_is_sent_as_json_and_its_choices_assembled(
+    prompt: Any, sent: list[Any]
+) -> None:
+    chunks = [_chunk("A", index=0), _chunk("B", index=1), _chunk("a", "stop", 0)]
+    chunks.append(_chunk("b", "length", 1))
+
+    def handler(ex: Exchange) -> None:
+        ex.send_head(200, sse_head())
+        for event in chunks:
+            ex.send_chunk(f"data: {event.data}\n\n".encode())
+        ex.send_chunk(b"data: [DONE]\n\n")
+        ex.end_chunks()
+
+    with ScriptedServer(handler) as srv:
+        client = OpenAIClient(base_url=srv.url("/v1"), api_key="", read_timeout=20.0)
+        with client.iter_completion(prompt, model="m") as deltas:
+            indices = [d.choice_index for d in deltas]
+    assert json.loads(srv.requests[0].body)["prompt"] == sent
+    assert indices == [0, 1, 0, 1]
+    result = deltas.result
+    assert result is not None and result.done
+    assert [(c.index, c.text, c.finish_reason) for c in result.choices] == [
+        (0, "Aa", "stop"),
+        (1, "Bb", "length"),
+    ]
 
 
 # -- the official openai package reads the built-in server -------------------------------------

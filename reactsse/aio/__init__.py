@@ -14,6 +14,7 @@ from reactsse.aio.connect import AsyncEventStream, aconnect
 from reactsse.aio.loop import AnyioLoop
 from reactsse.aio.openai import (
     AsyncChatStream,
+    AsyncCompletionStream,
     AsyncOpenAIClient,
     AsyncResponsesStream,
     AsyncStream,
@@ -24,6 +25,7 @@ from reactsse.aio.shared import hold_shared_loop
 __all__ = [
     "AnyioLoop",
     "AsyncChatStream",
+    "AsyncCompletionStream",
     "AsyncEventStream",
     "AsyncOpenAIClient",
     "AsyncResponsesStream",

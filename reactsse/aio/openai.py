@@ -16,28 +16,38 @@ from reactsse.aio.hosted import DEFAULT_MAX_BUFFERED_EVENTS, HostedSource, Hoste
 from reactsse.errors import ReactSSEError
 from reactsse.eventsource import EventSource, EventSourceOptions
 from reactsse.loop import LoopInterface
-from reactsse.openai import OpenAIClient
-from reactsse.openai.request import (
+from reactsse.openai import (
+    ChatCompletion,
+    ChatDelta,
     ChatOptions,
+    Completion,
+    CompletionDelta,
+    CompletionOptions,
+    Messages,
+    OpenAIClient,
+    ResponseResult,
     ResponsesOptions,
+    ResponseStreamEvent,
+)
+from reactsse.openai.request import (
     StreamRequest,
     chat_request,
+    completion_request,
     responses_request,
 )
 from reactsse.openai.streams import Accumulator, ItemFeed
-from reactsse.openai.types import (
-    ChatCompletion,
-    ChatDelta,
-    Messages,
-    ResponseResult,
-    ResponseStreamEvent,
-)
 from reactsse.sse import MessageEvent
 
 if TYPE_CHECKING:  # in annotations only, which stay text (PEP 563): no runtime dependency
     from typing_extensions import Unpack
 
-__all__ = ["AsyncChatStream", "AsyncOpenAIClient", "AsyncResponsesStream", "AsyncStream"]
+__all__ = [
+    "AsyncChatStream",
+    "AsyncCompletionStream",
+    "AsyncOpenAIClient",
+    "AsyncResponsesStream",
+    "AsyncStream",
+]
 
 _D = TypeVar("_D")
 _R = TypeVar("_R")
@@ -101,6 +111,9 @@ class AsyncStream(HostedStream[MessageEvent], Generic[_D, _R]):
 AsyncChatStream: TypeAlias = AsyncStream[ChatDelta, ChatCompletion]
 """What ``AsyncOpenAIClient.iter_chat`` returns."""
 
+AsyncCompletionStream: TypeAlias = AsyncStream[CompletionDelta, Completion]
+"""What ``AsyncOpenAIClient.iter_completion`` returns."""
+
 AsyncResponsesStream: TypeAlias = AsyncStream[ResponseStreamEvent, ResponseResult]
 """What ``AsyncOpenAIClient.iter_responses`` returns."""
 
@@ -154,6 +167,18 @@ class AsyncOpenAIClient:
         ``result`` is the ``ChatCompletion`` once iteration ends.
         """
         return self._stream(chat_request(messages, **options))
+
+    def iter_completion(
+        self,
+        prompt: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
+        **options: Unpack[CompletionOptions],
+    ) -> AsyncCompletionStream:
+        """A text completion: ``async with client.iter_completion(prompt, model=m) as deltas``.
+
+        The request and errors of ``OpenAIClient.iter_completion``; yields ``CompletionDelta``
+        objects; ``result`` is the ``Completion`` once iteration ends.
+        """
+        return self._stream(completion_request(prompt, **options))
 
     def iter_responses(
         self, input: str | Sequence[Mapping[str, Any]], **options: Unpack[ResponsesOptions]

@@ -246,7 +246,7 @@ class OpenAIClient:
 
     def start_completion(
         self,
-        prompt: str,
+        prompt: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
         *,
         on_delta: Callable[[CompletionDelta], object],
         on_done: Callable[[Completion], object] | None = None,
@@ -255,7 +255,8 @@ class OpenAIClient:
     ) -> StreamHandle[CompletionDelta, Completion]:
         """Start a text completion on the loop (callback style); returns a ``StreamHandle``.
 
-        ``POST {base_url}/completions`` with ``prompt`` and ``"stream": true`` (and
+        ``POST {base_url}/completions`` with ``prompt`` (a string; a list of strings, one choice
+        each; or token ids: see ``completion_request``) and ``"stream": true`` (and
         ``stream_options.include_usage`` unless ``include_usage=False``), plus ``extra`` body
         fields (``max_tokens``, ``temperature`` ...): the legacy endpoint of instruct models,
         served by OpenAI, vLLM, Ollama and llama.cpp. Later: ``on_delta(CompletionDelta)`` per
@@ -264,7 +265,9 @@ class OpenAIClient:
         return self._start(completion_request(prompt, **options), on_delta, on_done, on_error)
 
     def iter_completion(
-        self, prompt: str, **options: Unpack[CompletionOptions]
+        self,
+        prompt: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
+        **options: Unpack[CompletionOptions],
     ) -> CompletionStream:
         """Iterate over a text completion, blocking: ``for d in client.iter_completion(...)``.
 

@@ -125,14 +125,29 @@ def responses_request(
 
 
 def completion_request(
-    prompt: str,
+    prompt: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
     *,
     model: str,
     include_usage: bool = True,
     extra: Mapping[str, Any] | None = None,
 ) -> StreamRequest[CompletionAccumulator]:
-    """A streaming text completion (``POST /v1/completions``)."""
+    """A streaming text completion (``POST /v1/completions``).
+
+    ``prompt`` takes the forms the endpoint takes (OpenAI API reference, "Completions"): a
+    string; a list of strings, answered as one stream whose choice ``i`` answers prompt ``i``
+    (``i * n`` to ``i * n + n - 1`` with ``n`` choices a prompt); or tokens: a list of token
+    ids, or a list of such lists. Raises ``TypeError`` for anything else.
+    """
     payload: dict[str, Any] = {"model": model, "prompt": prompt, "stream": True}
+    if not isinstance(prompt, str):  # JSON arrays, whatever sequences they were given as
+        if not isinstance(prompt, Sequence):
+            raise TypeError(
+                "prompt must be a string, a list of strings, or token ids, "
+                f"not {type(prompt).__name__}"
+            )
+        payload["prompt"] = [
+            item if isinstance(item, (str, int)) else list(item) for item in prompt
+        ]
     if include_usage:
         payload["stream_options"] = {"include_usage": True}
     payload.update(extra or {})
