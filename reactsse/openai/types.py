@@ -1,8 +1,18 @@
 """The typed values of OpenAI-style streams: deltas as they arrive, results once assembled.
 
-Deltas (``ChatDelta``, ``ToolCallDelta``, ``ResponseTextDelta``,
-``ResponseFunctionCallArgumentsDelta``) are created per token, so they are slotted dataclasses
-rather than frozen ones; results (``ChatCompletion``, ``ResponseResult`` ...) are frozen.
+The module has two parts, as the values have two lives:
+
+* **Deltas** (``ToolCallDelta``, ``ChatDelta``, ``ResponseTextDelta``,
+  ``ResponseFunctionCallArgumentsDelta``, ``CompletionDelta``) are made per token, on the hot
+  path, so they are slotted dataclasses rather than frozen ones, and the accumulators build
+  them positionally: their field order is part of the API.
+* **Results** (``ChatCompletion``, ``ResponseResult``, ``Completion`` and what they hold, and
+  the complete calls and the last event of a Responses stream) are made once a stream, or once
+  a call, so they are frozen.
+
+Within each part, what several endpoints share comes first, then each endpoint's own in one
+order: Chat Completions, the Responses API, then the legacy text completions, which reuse the
+shapes of chat.
 """
 
 from __future__ import annotations
@@ -31,27 +41,7 @@ __all__ = [
     "Usage",
 ]
 
-# --------------------------------------------------------------------------- shared
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token counts. Chat's ``prompt_tokens``/``completion_tokens`` are stored as
-    ``input_tokens``/``output_tokens`` (the Responses API names); both spellings are readable."""
-
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int
-
-    @property
-    def prompt_tokens(self) -> int:
-        """Chat Completions' name for ``input_tokens``."""
-        return self.input_tokens
-
-    @property
-    def completion_tokens(self) -> int:
-        """Chat Completions' name for ``output_tokens``."""
-        return self.output_tokens
+# ------------------------------------------------------ deltas: one per token
 
 
 @dataclass(slots=True)
@@ -67,26 +57,6 @@ class ToolCallDelta:
     id: str | None
     name: str | None
     arguments: str
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """A complete tool (function) call: ``arguments`` is the concatenated JSON text, unparsed."""
-
-    index: int
-    id: str
-    name: str
-    arguments: str
-
-    def parsed_arguments(self) -> Any:
-        """Return ``json.loads(arguments)`` (``{}`` for empty arguments).
-
-        Raises ``json.JSONDecodeError`` if the model wrote invalid JSON.
-        """
-        return json.loads(self.arguments) if self.arguments else {}
-
-
-# --------------------------------------------------------------------------- chat completions
 
 
 @dataclass(slots=True)
@@ -114,17 +84,46 @@ class ChatDelta:
     model: str | None = None
 
 
-@dataclass(frozen=True)
-class ChatChoice:
-    """One choice, assembled: the whole text and the complete tool calls, in index order."""
+@dataclass(slots=True)
+class ResponseTextDelta:
+    """``response.output_text.delta``: a piece of the answer's text."""
 
-    index: int
-    role: str | None
-    content: str
-    reasoning: str
-    refusal: str
-    tool_calls: tuple[ToolCall, ...]
-    finish_reason: str | None
+    text: str
+    item_id: str | None
+    output_index: int
+    content_index: int
+
+
+@dataclass(slots=True)
+class ResponseFunctionCallArgumentsDelta:
+    """``response.function_call_arguments.delta``: a piece of a function call's arguments.
+
+    ``call`` is the fragment as a ``ToolCallDelta`` (``index`` is the output index; ``id`` and
+    ``name`` are set on the first fragment of the call, from ``response.output_item.added``).
+    """
+
+    item_id: str | None
+    call: ToolCallDelta
+
+
+@dataclass(slots=True)
+class CompletionDelta:
+    """What one ``text_completion`` chunk (``POST /v1/completions``) says about one choice.
+
+    ``text`` is the piece of text to print (``""`` on the last chunk of a choice, which
+    carries ``finish_reason``); ``usage`` is set only on the final usage chunk (then
+    ``choice_index`` is -1).
+    """
+
+    choice_index: int
+    text: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    id: str | None = None
+    model: str | None = None
+
+
+# ---------------------------------------------------- results: assembled once
 
 
 class _Choice(Protocol):
@@ -153,6 +152,56 @@ class _ChoicesResult(Generic[_C]):
 
 
 @dataclass(frozen=True)
+class Usage:
+    """Token counts. Chat's ``prompt_tokens``/``completion_tokens`` are stored as
+    ``input_tokens``/``output_tokens`` (the Responses API names); both spellings are readable."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Chat Completions' name for ``input_tokens``."""
+        return self.input_tokens
+
+    @property
+    def completion_tokens(self) -> int:
+        """Chat Completions' name for ``output_tokens``."""
+        return self.output_tokens
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A complete tool (function) call: ``arguments`` is the concatenated JSON text, unparsed."""
+
+    index: int
+    id: str
+    name: str
+    arguments: str
+
+    def parsed_arguments(self) -> Any:
+        """Return ``json.loads(arguments)`` (``{}`` for empty arguments).
+
+        Raises ``json.JSONDecodeError`` if the model wrote invalid JSON.
+        """
+        return json.loads(self.arguments) if self.arguments else {}
+
+
+@dataclass(frozen=True)
+class ChatChoice:
+    """One choice, assembled: the whole text and the complete tool calls, in index order."""
+
+    index: int
+    role: str | None
+    content: str
+    reasoning: str
+    refusal: str
+    tool_calls: tuple[ToolCall, ...]
+    finish_reason: str | None
+
+
+@dataclass(frozen=True)
 class ChatCompletion(_ChoicesResult[ChatChoice]):
     """The assembled stream: ``id``, ``model``, ``choices``, ``usage``, and ``done`` (False when
     the stream ended without ``[DONE]``).
@@ -170,71 +219,6 @@ class ChatCompletion(_ChoicesResult[ChatChoice]):
     def tool_calls(self) -> tuple[ToolCall, ...]:
         """The complete tool calls of choice 0."""
         return self.choices[0].tool_calls if self.choices else ()
-
-
-# --------------------------------------------------------------------------- text completions
-
-
-@dataclass(slots=True)
-class CompletionDelta:
-    """What one ``text_completion`` chunk (``POST /v1/completions``) says about one choice.
-
-    ``text`` is the piece of text to print (``""`` on the last chunk of a choice, which
-    carries ``finish_reason``); ``usage`` is set only on the final usage chunk (then
-    ``choice_index`` is -1).
-    """
-
-    choice_index: int
-    text: str = ""
-    finish_reason: str | None = None
-    usage: Usage | None = None
-    id: str | None = None
-    model: str | None = None
-
-
-@dataclass(frozen=True)
-class CompletionChoice:
-    """One choice of a text completion, assembled."""
-
-    index: int
-    text: str
-    finish_reason: str | None
-
-
-@dataclass(frozen=True)
-class Completion(_ChoicesResult[CompletionChoice]):
-    """The assembled text-completion stream: the fields of ``ChatCompletion``, with
-    ``CompletionChoice``s; ``text`` and ``finish_reason`` are those of choice 0."""
-
-    @property
-    def text(self) -> str:
-        """The text of choice 0 (``""`` if there is none)."""
-        return self.choices[0].text if self.choices else ""
-
-
-# --------------------------------------------------------------------------- Responses API
-
-
-@dataclass(slots=True)
-class ResponseTextDelta:
-    """``response.output_text.delta``: a piece of the answer's text."""
-
-    text: str
-    item_id: str | None
-    output_index: int
-    content_index: int
-
-
-@dataclass(slots=True)
-class ResponseFunctionCallArgumentsDelta:
-    """``response.function_call_arguments.delta``: a piece of a function call's arguments.
-
-    ``call`` is the fragment as a ``ToolCallDelta`` (``index`` is the output index; ``id`` and
-    ``name`` are set on the first fragment of the call, from ``response.output_item.added``).
-    """
-
-    item_id: str | None
-    call: ToolCallDelta
 
 
 @dataclass(frozen=True)
@@ -270,6 +254,26 @@ class ResponseCompleted:
     """``response.completed`` or ``response.incomplete``: the stream's last event."""
 
     result: ResponseResult
+
+
+@dataclass(frozen=True)
+class CompletionChoice:
+    """One choice of a text completion, assembled."""
+
+    index: int
+    text: str
+    finish_reason: str | None
+
+
+@dataclass(frozen=True)
+class Completion(_ChoicesResult[CompletionChoice]):
+    """The assembled text-completion stream: the fields of ``ChatCompletion``, with
+    ``CompletionChoice``s; ``text`` and ``finish_reason`` are those of choice 0."""
+
+    @property
+    def text(self) -> str:
+        """The text of choice 0 (``""`` if there is none)."""
+        return self.choices[0].text if self.choices else ""
 
 
 ResponseStreamEvent: TypeAlias = (
