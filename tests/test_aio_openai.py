@@ -61,41 +61,30 @@ def client_for(server: BackgroundServer, **options: Any) -> AsyncOpenAIClient:
     return AsyncOpenAIClient(base_url=server.url + "/v1", api_key=KEY, **options)
 
 
-async def test_completion_gives_the_deltas_and_result_of_the_blocking_client(
-    server: BackgroundServer,
-) -> None:
-    with anyio.fail_after(BOUND):
-        async with client_for(server).iter_completion("Tell me about Alice", model="m") as stream:
-            deltas: list[CompletionDelta] = [d async for d in stream]
-    result = stream.result
-    assert isinstance(result, Completion)
-    with OpenAIClient(base_url=server.url + "/v1", api_key=KEY).iter_completion(
-        "Tell me about Alice", model="m"
-    ) as blocking:
-        expected = list(blocking)
-    assert [d.text for d in deltas] == [d.text for d in expected]
-    assert result.text == "".join(d.text for d in deltas) and len(result.text) > 20
-    assert result.done and result.finish_reason == "stop"
+def _text(delta: ChatDelta | CompletionDelta) -> str:
+    return (delta.content or "") if isinstance(delta, ChatDelta) else delta.text
 
 
-async def test_chat_gives_the_deltas_and_result_of_the_blocking_client(
-    server: BackgroundServer,
+@pytest.mark.parametrize("method", ["iter_chat", "iter_completion"])
+async def test_the_deltas_and_result_are_the_blocking_clients(
+    server: BackgroundServer, method: str
 ) -> None:
     with anyio.fail_after(BOUND):
-        async with client_for(server).iter_chat("Tell me about Alice", model="m") as stream:
-            deltas: list[ChatDelta] = [d async for d in stream]
+        async with getattr(client_for(server), method)("Tell me about Alice", model="m") as stream:
+            deltas: list[ChatDelta | CompletionDelta] = [d async for d in stream]
     result = stream.result
-    assert isinstance(result, ChatCompletion)
-    with OpenAIClient(base_url=server.url + "/v1", api_key=KEY).iter_chat(
-        "Tell me about Alice", model="m"
-    ) as blocking:
+    assert isinstance(result, ChatCompletion if method == "iter_chat" else Completion)
+    blocking_client = OpenAIClient(base_url=server.url + "/v1", api_key=KEY)
+    with getattr(blocking_client, method)("Tell me about Alice", model="m") as blocking:
         expected = list(blocking)
     # The same stream, the same typed deltas (ids and timestamps aside: a new request each).
-    assert [d.content for d in deltas] == [d.content for d in expected]
-    assert result.content == "".join(d.content or "" for d in deltas) and len(result.content) > 20
+    assert [type(d) for d in deltas] == [type(d) for d in expected]
+    assert [_text(d) for d in deltas] == [_text(d) for d in expected]
+    text = result.content if isinstance(result, ChatCompletion) else result.text
+    assert text == "".join(_text(d) for d in deltas) and len(text) > 20
     assert result.done and result.finish_reason == "stop"
     assert result.usage is not None and result.usage.output_tokens == sum(
-        1 for d in deltas if d.content
+        1 for d in deltas if _text(d)
     )
 
 
