@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 from reactsse.errors import APIError, HTTPStatusError, IncompleteStreamWarning
 from reactsse.loop import StreamSelectLoop
 from reactsse.mock import MockApp, MockOptions
+from reactsse.mock.text_completion import TextCompletionStream, parse_text_completion
 from reactsse.openai import Completion, CompletionAccumulator, CompletionDelta, OpenAIClient
 from reactsse.server import BackgroundServer
-from reactsse.sse import MessageEvent
+from reactsse.server.app import BodyReply
+from reactsse.sse import MessageEvent, encode_event
 
 PROMPT = "Tell me how Alice's adventure begins."
 
@@ -81,6 +83,38 @@ def test_accumulator_joins_any_pieces(pieces: list[str], index: int) -> None:
 # -- the client and the built-in server --------------------------------------------------------
 
 
+@given(
+    prompts=st.lists(st.text(max_size=30), min_size=2, max_size=4),
+    rate=st.sampled_from([0.0, 7.0]),
+    chunk_tokens=st.integers(1, 4),
+    max_tokens=st.none() | st.integers(1, 20),
+)
+def test_several_prompts_stream_every_token_once_in_turns_and_paced(
+    prompts: list[str], rate: float, chunk_tokens: int, max_tokens: int | None
+) -> None:
+    call = parse_text_completion({"model": "m", "prompt": prompts, "max_tokens": max_tokens})
+    assert not isinstance(call, BodyReply)
+    options = MockOptions(rate=rate, chunk_tokens=chunk_tokens)
+    stream = TextCompletionStream(call, options, 1, 0)
+    events = list(stream.events())
+    accumulator = CompletionAccumulator()
+    for event in events:
+        accumulator.feed(MessageEvent("message", event.data, ""))
+    result = accumulator.finish()
+    answers = stream.answers()
+    assert [c.text for c in result.choices] == ["".join(tokens) for tokens, _ in answers]
+    assert [c.finish_reason for c in result.choices] == [finish for _, finish in answers]
+    times = [event.at for event in events]
+    assert times == sorted(times)  # due in order
+    total = sum(len(tokens) for tokens, _ in answers)
+    assert times[-1] == (total / rate if rate else 0.0)  # the last one when all tokens are
+    whole = stream.whole()
+    assert [c["text"] for c in whole["choices"]] == [c.text for c in result.choices]
+    assert b"".join(e.data for e in stream.encoded()) == b"".join(
+        encode_event(e.data) for e in events
+    )
+
+
 def test_iter_completion_streams_the_same_answer_as_chat(server: BackgroundServer) -> None:
     client = OpenAIClient(base_url=server.url + "/v1", api_key="", read_timeout=20.0)
     with client.iter_completion(PROMPT, model="m") as deltas:
@@ -116,14 +150,78 @@ def test_start_completion_callbacks_and_max_tokens(server: BackgroundServer) -> 
     assert result.usage is not None and result.usage.output_tokens == 3
 
 
-def test_a_prompt_the_mock_does_not_take_is_a_400(server: BackgroundServer) -> None:
+@pytest.mark.parametrize("prompt", [[], [[]], [1, "a"], [[1], "a"], [True]])
+def test_a_prompt_of_no_form_openai_takes_is_a_400(server: BackgroundServer, prompt: Any) -> None:
     client = OpenAIClient(base_url=server.url + "/v1", api_key="", read_timeout=20.0)
     with (
         warnings.catch_warnings(),
-        pytest.raises(HTTPStatusError, match="the reactsse mock takes one prompt string"),
-        client.iter_completion(["one", "two"], model="m") as deltas,
+        pytest.raises(HTTPStatusError, match="Invalid 'prompt': expected a string, an array"),
+        client.iter_completion(prompt, model="m") as deltas,
     ):
         list(deltas)
+
+
+@pytest.mark.parametrize("usage", [True, False])
+def test_several_prompts_get_a_choice_each_from_the_mock(
+    server: BackgroundServer, usage: bool
+) -> None:
+    prompts = [PROMPT, "Who stole the tarts?", "Why is a raven like a writing-desk?"]
+    client = OpenAIClient(base_url=server.url + "/v1", api_key="", read_timeout=20.0)
+    with client.iter_completion(prompts, model="m", include_usage=usage) as deltas:
+        seen = list(deltas)
+    result = deltas.result
+    assert result is not None and result.done
+    # Each choice answers its own prompt: the answer one prompt alone gets.
+    for index, prompt in enumerate(prompts):
+        with client.iter_completion(prompt, model="m") as alone:
+            list(alone)
+        assert alone.result is not None
+        assert result.choices[index].index == index
+        assert result.choices[index].text == alone.result.text
+        assert result.choices[index].finish_reason == "stop"
+    # Their chunks take turns: choice 0, 1, 2, 0, 1, 2 ... while all have tokens left.
+    indices = [d.choice_index for d in seen if d.text]
+    assert indices[:6] == [0, 1, 2, 0, 1, 2]
+    if usage:
+        assert result.usage is not None
+        assert result.usage.output_tokens == len(indices)
+    else:
+        assert result.usage is None
+
+
+def test_token_id_prompts_are_answered_and_counted(server: BackgroundServer) -> None:
+    client = OpenAIClient(base_url=server.url + "/v1", api_key="", read_timeout=20.0)
+    with client.iter_completion([[1, 2, 3], [4, 5]], model="m", extra={"max_tokens": 4}) as d:
+        list(d)
+    result = d.result
+    assert result is not None and [c.finish_reason for c in result.choices] == ["length"] * 2
+    assert result.usage is not None
+    assert (result.usage.input_tokens, result.usage.output_tokens) == (5, 8)
+    with client.iter_completion([7, 8, 9], model="m") as one:
+        list(one)
+    assert one.result is not None and len(one.result.choices) == 1
+    assert one.result.usage is not None and one.result.usage.input_tokens == 3
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(prompt=_JSON)
+def test_any_json_prompt_is_a_call_or_a_400_never_an_exception(prompt: Any) -> None:
+    call = parse_text_completion({"model": "m", "prompt": prompt})
+    if isinstance(call, BodyReply):
+        assert call.status == 400
+        return
+    if isinstance(prompt, str):
+        assert call.prompts == (prompt,)
+    elif all(isinstance(item, int) for item in prompt):
+        assert len(call.prompts) == 1 and call.prompt_tokens == len(prompt)
+    else:
+        assert len(call.prompts) == len(prompt)
 
 
 def test_a_prompt_of_no_form_the_endpoint_takes_fails_at_once() -> None:
@@ -183,3 +281,20 @@ def test_openai_package_streams_the_same_text(server: BackgroundServer) -> None:
     assert deltas.result is not None
     assert text == deltas.result.text == whole.choices[0].text
     assert whole.choices[0].finish_reason == "stop"
+
+
+def test_openai_package_reads_several_prompts_as_our_client_does(server: BackgroundServer) -> None:
+    prompts = [PROMPT, "Who stole the tarts?"]  # two prompts with different answers
+    sdk = openai.OpenAI(base_url=server.url + "/v1", api_key="anything", max_retries=0)
+    texts = ["", ""]
+    for chunk in sdk.completions.create(model="m", prompt=prompts, stream=True):
+        for choice in chunk.choices:
+            texts[choice.index] += choice.text
+    whole = sdk.completions.create(model="m", prompt=prompts)
+    sdk.close()
+    client = OpenAIClient(base_url=server.url + "/v1", api_key="", read_timeout=20.0)
+    with client.iter_completion(prompts, model="m") as deltas:
+        list(deltas)
+    assert deltas.result is not None
+    assert texts == [c.text for c in deltas.result.choices] == [c.text for c in whole.choices]
+    assert all(texts) and texts[0] != texts[1]
