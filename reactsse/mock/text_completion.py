@@ -74,11 +74,6 @@ class TextCompletionStream(ChoicesStream[TextCall]):
         """Every choice's tokens and finish_reason, in index order."""
         return [self.tokens(index) for index in range(len(self.call.prompts))]
 
-    def usage(self) -> JSONObject:
-        """The ``usage`` object: the prompts' tokens, and the tokens of every choice."""
-        completion_tokens = sum(len(tokens) for tokens, _ in self.answers())
-        return _usage(self.call.prompt_tokens, completion_tokens)
-
     @staticmethod
     def parse(body: JSONObject) -> TextCall | BodyReply:
         return parse_text_completion(body)
@@ -88,14 +83,16 @@ class TextCompletionStream(ChoicesStream[TextCall]):
         and ``[DONE]``."""
         tokens, finish = self.tokens()
         before, after = split_template(self.chunk(TEXT_MARKER))
-        return ChoicesPlan([], before, after, tokens, [self.chunk("", finish), *self.end()])
+        tail = [self.chunk("", finish), *self.end(len(tokens))]
+        return ChoicesPlan([], before, after, tokens, tail)
 
-    def end(self) -> list[str]:
+    def end(self, completion_tokens: int) -> list[str]:
         """What follows the finish chunks: the usage chunk (when asked for) and ``[DONE]``."""
         if not self.call.include_usage:
             return ["[DONE]"]
-        usage = {**self.envelope("text_completion"), "choices": [], "usage": self.usage()}
-        return [dumps(usage), "[DONE]"]
+        chunk = {**self.envelope("text_completion"), "choices": []}
+        chunk["usage"] = _usage(self.call.prompt_tokens, completion_tokens)
+        return [dumps(chunk), "[DONE]"]
 
     def events(self) -> Iterator[Event]:
         """One prompt: the chat-shaped plan (:meth:`plan`). Several: their chunks in turns,
@@ -115,7 +112,7 @@ class TextCompletionStream(ChoicesStream[TextCall]):
         end = pace(emitted, rate)
         for index, (_, finish) in enumerate(answers):
             yield Event(self.chunk("", finish, index), at=end)
-        for data in self.end():
+        for data in self.end(emitted):
             yield Event(data, at=end)
 
     def encoded(self) -> Iterator[EncodedEvents]:
@@ -125,11 +122,13 @@ class TextCompletionStream(ChoicesStream[TextCall]):
         return CompletionStream.encoded(self)
 
     def whole(self) -> JSONObject:
+        answers = self.answers()
         choices = [
             {"text": "".join(tokens), "index": index, "logprobs": None, "finish_reason": finish}
-            for index, (tokens, finish) in enumerate(self.answers())
+            for index, (tokens, finish) in enumerate(answers)
         ]
-        return {**self.envelope("text_completion"), "choices": choices, "usage": self.usage()}
+        usage = _usage(self.call.prompt_tokens, sum(len(tokens) for tokens, _ in answers))
+        return {**self.envelope("text_completion"), "choices": choices, "usage": usage}
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> JSONObject:
