@@ -96,7 +96,8 @@ class TextCompletionStream(ChoicesStream[TextCall]):
 
     def events(self) -> Iterator[Event]:
         """One prompt: the chat-shaped plan (:meth:`plan`). Several: their chunks in turns,
-        chunk ``k`` of every choice due when the ``k``-th chunks' tokens all are."""
+        each due when its tokens and those of every chunk before it are (``rate`` counts the
+        tokens of all choices), then the finish chunks with the last."""
         if len(self.call.prompts) == 1:
             yield from super().events()
             return
