@@ -72,6 +72,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from _cpus import allowed, cpu_pair, pinned, set_affinity  # bench/ is on the path
 from _peers import installed, skip_missing
@@ -82,6 +83,9 @@ _CHAT_BODY = json.dumps({**_PROMPT, "stream": True})
 # Answers of 198 tokens: with the role chunk, the finish chunk and [DONE], 201 events a stream,
 # as many as the pre-rendered server's responses at the default --scale.
 _SERVE_TOKENS = 198
+
+Result = dict[str, Any]  # one run's figures, as a contestant's JSON report gives them
+Contestant = Callable[[str, str], Result]  # (url, request body) -> the run's figures
 
 _AIOHTTP = r"""
 import asyncio, json, resource, sys, time
@@ -317,7 +321,7 @@ def _start_serve() -> tuple[subprocess.Popen[str], str]:
 
 def _run_reactsse(
     url: str, body: str, args: argparse.Namespace, processes: int, keep_alive: bool = True
-) -> dict:
+) -> Result:
     command = [sys.executable, "-m", "reactsse", "bench", url, "-q", "--json"]
     command += ["-c", str(args.connections), "--duration", str(args.duration), "--warmup", "1"]
     command += ["-p", str(processes)]
@@ -325,9 +329,9 @@ def _run_reactsse(
         command.append("--no-keep-alive")
     if body:
         command += ["-d", body]
-    cpu = cpu_pair()[1] if processes == 1 else None  # -p 2: spread over every CPU
+    pin = cpu_pair()[1] if processes == 1 else None  # -p 2: spread over every CPU
     out = subprocess.run(
-        command, capture_output=True, text=True, check=True, timeout=600, preexec_fn=pinned(cpu)
+        command, capture_output=True, text=True, check=True, timeout=600, preexec_fn=pinned(pin)
     )
     report = json.loads(out.stdout)
     errors = sum(report["errors"].values())
@@ -339,7 +343,7 @@ def _run_reactsse(
 
 def _run_aiohttp(
     url: str, body: str, args: argparse.Namespace, mode: str, loop: str, reuse: str
-) -> dict:
+) -> Result:
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
         script.write(_AIOHTTP)
     try:
@@ -355,14 +359,14 @@ def _run_aiohttp(
         )
     finally:
         os.unlink(script.name)
-    result: dict = json.loads(out.stdout)
+    result: Result = json.loads(out.stdout)
     return result
 
 
 EQUIVALENT = "aiohttp measured"  # the aiohttp scripts that measure what reactsse bench does
 
 
-def _print_table(server_name: str, url: str, results: dict[str, list[dict]]) -> None:
+def _print_table(server_name: str, url: str, results: dict[str, list[Result]]) -> None:
     medians = {n: statistics.median(r["per_s"] for r in rs) for n, rs in results.items()}
     aiohttp = {n: v for n, v in medians.items() if n.startswith("aiohttp")}
     equivalent = [v for n, v in aiohttp.items() if n.startswith(EQUIVALENT)]
@@ -405,13 +409,13 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
-def _contestants(args: argparse.Namespace) -> dict[str, Callable[[str, str], dict]]:
+def _contestants(args: argparse.Namespace) -> dict[str, Contestant]:
     loops = ["asyncio", "uvloop"] if installed("uvloop") else ["asyncio"]
     if not installed("uvloop"):
         skip_missing({"aiohttp uvloop": ("uvloop",)})
     if not skip_missing({"aiohttp": ("aiohttp",)}):
         loops = []
-    contestants: dict[str, Callable[[str, str], dict]] = {
+    contestants: dict[str, Contestant] = {
         "reactsse bench": lambda url, body: _run_reactsse(url, body, args, 1),
         "reactsse bench -p 2": lambda url, body: _run_reactsse(url, body, args, 2),
         "reactsse bench --no-keep-alive": lambda url, body: _run_reactsse(
@@ -422,21 +426,19 @@ def _contestants(args: argparse.Namespace) -> dict[str, Callable[[str, str], dic
         return contestants
     best = loops[-1]  # uvloop when installed
     suffix = "" if best == "asyncio" else " uvloop"
+
+    def aiohttp(mode: str, loop: str, reuse: str) -> Contestant:
+        return lambda url, body: _run_aiohttp(url, body, args, mode, loop, reuse)
+
     for mode in ("measured", "measured-blocks"):
         for reuse in ("close", "keep-alive"):
             name = f"aiohttp {mode}{suffix}" + (" keep-alive" if reuse == "keep-alive" else "")
-            contestants[name] = lambda url, body, mode=mode, reuse=reuse: _run_aiohttp(
-                url, body, args, mode, best, reuse
-            )
+            contestants[name] = aiohttp(mode, best, reuse)
     for loop in loops:
         loop_suffix = "" if loop == "asyncio" else " uvloop"
         for mode in ("lines", "chunks"):
-            contestants[f"aiohttp {mode}{loop_suffix}"] = lambda url, body, mode=mode, loop=loop: (
-                _run_aiohttp(url, body, args, mode, loop, "close")
-            )
-    contestants[f"aiohttp chunks{suffix} keep-alive"] = lambda url, body: _run_aiohttp(
-        url, body, args, "chunks", best, "keep-alive"
-    )
+            contestants[f"aiohttp {mode}{loop_suffix}"] = aiohttp(mode, loop, "close")
+    contestants[f"aiohttp chunks{suffix} keep-alive"] = aiohttp("chunks", best, "keep-alive")
     return contestants
 
 
@@ -494,14 +496,14 @@ def main() -> int:
             f"# pinned: the server on CPU {server_cpu}, each one-process client on CPU "
             f"{client_cpu}; `{SPREAD}` and the server during it on every CPU"
         )
-    starts = {
+    starts: dict[str, tuple[Callable[[], tuple[subprocess.Popen[str], str]], str]] = {
         "prerendered": (lambda: _start_prerendered(args.scale, False), ""),
         "prerendered-ka": (lambda: _start_prerendered(args.scale, True), ""),
         "serve": (_start_serve, _CHAT_BODY),
     }
     for server_name in servers:
         start, body = starts[server_name]
-        results: dict[str, list[dict]] = {name: [] for name in contestants}
+        results: dict[str, list[Result]] = {name: [] for name in contestants}
         names = list(contestants)
         url = ""
         for round_number in range(args.rounds):

@@ -75,6 +75,7 @@ def draw(ratios: list[tuple[str, str, float]], output: Path) -> None:
 
     matplotlib.use("Agg")  # no display needed
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
 
     groups = list(dict.fromkeys(group for group, _, _ in ratios))
     colours = dict(zip(groups, ["#4c72b0", "#55a868", "#c44e52", "#8172b2"], strict=False))
@@ -94,7 +95,7 @@ def draw(ratios: list[tuple[str, str, float]], output: Path) -> None:
     ax.minorticks_off()
     ax.set_xlabel("reactsse ÷ the comparison (higher is faster; log scale)")
     ax.set_title("reactsse's benchmark ratios (bench/RESULTS.md)")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[g]) for g in groups]
+    handles = [Rectangle((0, 0), 1, 1, color=colours[g]) for g in groups]
     ax.legend(handles, groups, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8)
     fig.tight_layout()
     fig.savefig(output)

@@ -31,6 +31,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from importlib.metadata import version
 
 import h11
 
@@ -178,7 +179,7 @@ def main() -> None:
             _slices(large[0]),
         ),
     ]
-    print(f"# bench/http_body.py  (python {platform.python_version()}, h11 {h11.__version__},")
+    print(f"# bench/http_body.py  (python {platform.python_version()}, h11 {version('h11')},")
     print(f"#  {platform.machine()} {platform.system()}, {os.cpu_count()} CPUs, {rounds} rounds,")
     print("#  medians; the machine is shared and noisy: read the ratios, not the absolutes)")
     print()

@@ -42,13 +42,16 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from reactsse.loop import StreamSelectLoop, TimerInterface
 
-try:
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _peers import installed  # bench/ is not a package: the path is set just above
+
+if installed("uvloop"):  # an optional contestant
     import uvloop
-except ImportError:  # pragma: no cover - optional contestant
-    uvloop = None  # type: ignore[assignment]
 
 Workload = Callable[[int], float]  # takes N, returns elapsed seconds
 
@@ -374,7 +377,7 @@ def _contestants() -> dict[str, Callable[[], asyncio.AbstractEventLoop] | None]:
         "reactsse": None,
         "asyncio": asyncio.SelectorEventLoop,
     }
-    if uvloop is not None:
+    if installed("uvloop"):
         found["uvloop"] = uvloop.new_event_loop
     else:
         print("skipped uvloop: uvloop not installed (pip install -e '.[bench]' brings every peer)")

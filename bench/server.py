@@ -165,14 +165,14 @@ def _fetch_all(port: int, clients: int, tokens: int) -> tuple[float, int, int]:
     events = 0
     while open_count:
         for key, _ in selector.select():
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
-            data = sock.recv(262144)
+            ready = key.fileobj
+            assert isinstance(ready, socket.socket)
+            data = ready.recv(262144)
             if data:
                 key.data.extend(data)
                 continue
-            selector.unregister(sock)
-            sock.close()
+            selector.unregister(ready)
+            ready.close()
             open_count -= 1
             total += len(key.data)
             events += key.data.count(b"\n\n")  # one blank line ends each event

@@ -49,24 +49,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _corpora
+from _peers import installed
 
 from reactsse.sse import EventStreamDecoder
 
 # The peers are imported here (an import inside a timed run would be timed); a peer that is not
 # installed (the bench extra) is left out of the run.
-try:
+if installed("sseclient"):
     import sseclient
-except ImportError:
-    sseclient = None
-try:
+if installed("httpx_sse"):
     from httpx_sse._decoders import SSEDecoder as _HttpxSSEDecoder
     from httpx_sse._decoders import SSELineDecoder as _HttpxSSELineDecoder
-except ImportError:
-    _HttpxSSEDecoder = _HttpxSSELineDecoder = None
-try:
+if installed("openai"):
     from openai._streaming import SSEDecoder as _OpenAISSEDecoder
-except ImportError:
-    _OpenAISSEDecoder = None
 
 Chunks = Sequence[bytes]
 Contestant = Callable[[Chunks], int]
@@ -149,12 +144,12 @@ CONTESTANTS: dict[str, Contestant] = {
 }
 # name -> the package that was not installed
 SKIPPED: dict[str, str] = {}
-for _name, _module, _package in (
-    ("httpx-sse", _HttpxSSEDecoder, "httpx_sse"),
-    ("openai", _OpenAISSEDecoder, "openai"),
-    ("sseclient-py", sseclient, "sseclient"),
+for _name, _package in (
+    ("httpx-sse", "httpx_sse"),
+    ("openai", "openai"),
+    ("sseclient-py", "sseclient"),
 ):
-    if _module is None:
+    if not installed(_package):
         del CONTESTANTS[_name]
         SKIPPED[_name] = _package
 PEERS = ("httpx-sse", "openai", "sseclient-py")
