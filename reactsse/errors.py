@@ -223,10 +223,12 @@ class APIError(ReactSSEError):
     fields, ``None`` when it did not send them: ``message`` (str), ``type`` (e.g.
     ``"server_error"``), ``code`` (str or int, e.g. ``"rate_limit_exceeded"``), ``param``.
     ``event`` is the SSE event type that carried the error (``"message"``, ``"error"``,
-    ``"response.failed"``). ``body`` is the server's error object as decoded from JSON (the
-    inner object of ``{"error": {...}}``, with any fields beyond these four; a plain-text error
-    is ``{"message": text}``), as the official ``openai`` package's ``APIError.body`` is;
-    ``None`` for an error built without one.
+    ``"response.failed"``). ``body`` is what the server sent about the error, decoded from
+    JSON, as the official ``openai`` package's ``APIError.body`` is: the inner object of
+    ``{"error": {...}}`` with any fields beyond these four, the text of ``{"error": "text"}``,
+    the whole event of a Responses API ``error`` event, ``{"message": text}`` for an
+    ``event: error`` whose data is not JSON; ``None`` for an error built without one.
+    ``message`` is read-only: it is ``str(error)``.
     """
 
     def __init__(

@@ -10,11 +10,14 @@ from __future__ import annotations
 import io
 import json
 import socket
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterator
 
+import anyio
 import pytest
 from _sse_test_servers import Exchange, ScriptedServer, sse_head
 
+from reactsse.aio import AsyncOpenAIClient
 from reactsse.errors import (
     APIError,
     ConnectError,
@@ -375,26 +378,81 @@ def test_echoed_key_is_scrubbed_from_errors() -> None:
     assert KEY not in str(info.value) and KEY not in info.value.body
 
 
-@pytest.mark.parametrize("key", [KEY, "sk-1"])  # a local server's short key is a secret too
-def test_echoed_key_is_scrubbed_from_api_errors(key: str) -> None:
+def _echoing_api_error(key: str) -> Callable[[Exchange], None]:
+    """A stream whose first event is an error that echoes ``key`` in every field it has."""
+
     def handler(ex: Exchange) -> None:
         ex.send_head(200, sse_head())
-        error = {"message": f"key {key} revoked", "details": [{"key": key}], key: 1}
+        error = {
+            "message": f"key {key} revoked",
+            "type": f"auth:{key}",
+            "code": key,
+            "param": f"key={key}",
+            "details": [{"key": key}],
+            key: 1,
+        }
         ex.send_chunk(f"data: {json.dumps({'error': error})}\n\n".encode())
         ex.end_chunks()
 
-    with ScriptedServer(handler) as srv:
-        client = OpenAIClient(base_url=srv.url("/v1"), api_key=key)
-        with pytest.raises(APIError) as info:
+    return handler
+
+
+def _raise_api_error(how: str, url: str, key: str) -> APIError:
+    """The APIError of a stream, as each way of reading one meets it."""
+    client = OpenAIClient(base_url=url, api_key=key)
+    with pytest.raises(APIError) as info:
+        if how == "iter":
             list(client.iter_chat("hi", model="m"))
-    assert str(info.value) == "key <redacted> revoked"
+        elif how == "start":  # no on_error: the error leaves the loop's run()
+            loop = StreamSelectLoop()
+            OpenAIClient(base_url=url, api_key=key, loop=loop).start_chat(
+                "hi", model="m", on_delta=lambda _delta: None
+            )
+            try:
+                loop.run()
+            finally:
+                loop.close()
+        else:
+
+            async def read() -> None:
+                async with AsyncOpenAIClient(base_url=url, api_key=key).iter_chat(
+                    "hi", model="m"
+                ) as stream:
+                    async for _delta in stream:
+                        pass
+
+            anyio.run(read)
+    return info.value
+
+
+@pytest.mark.parametrize("how", ["iter", "start", "async"])
+@pytest.mark.parametrize("key", [KEY, "sk-1"])  # a local server's short key is a secret too
+def test_echoed_key_is_scrubbed_from_api_errors(key: str, how: str) -> None:
+    with ScriptedServer(_echoing_api_error(key)) as srv:
+        error = _raise_api_error(how, srv.url("/v1"), key)
+    assert str(error) == "key <redacted> revoked"
+    assert (error.type, error.code, error.param) == (
+        "auth:<redacted>",
+        "<redacted>",
+        "key=<redacted>",
+    )
     # The server's whole error object, every string of it scrubbed, its names too.
-    assert info.value.body == {
+    assert error.body == {
         "message": "key <redacted> revoked",
+        "type": "auth:<redacted>",
+        "code": "<redacted>",
+        "param": "key=<redacted>",
         "details": [{"key": "<redacted>"}],
         "<redacted>": 1,
     }
-    assert info.value.__cause__ is None and info.value.__suppress_context__
+    # Nor is the unscrubbed original reachable: not chained, not in a printed traceback.
+    chained: list[BaseException] = []
+    link: BaseException | None = error
+    while link is not None:
+        chained.append(link)
+        link = link.__cause__ or link.__context__
+    assert all(key not in repr(e) and key not in repr(getattr(e, "body", "")) for e in chained)
+    assert key not in "".join(traceback.format_exception(error))
 
 
 def test_json_instead_of_a_stream_is_a_content_type_error() -> None:

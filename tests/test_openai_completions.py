@@ -4,8 +4,8 @@ package reading the built-in server's stream."""
 
 from __future__ import annotations
 
+import http.client
 import json
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +15,7 @@ from _sse_test_servers import Exchange, ScriptedServer, sse_head
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reactsse.errors import APIError, HTTPStatusError, IncompleteStreamWarning
+from reactsse.errors import APIError, IncompleteStreamWarning
 from reactsse.loop import StreamSelectLoop
 from reactsse.mock import MockApp, MockOptions
 from reactsse.mock.text_completion import TextCompletionStream, parse_text_completion
@@ -150,15 +150,48 @@ def test_start_completion_callbacks_and_max_tokens(server: BackgroundServer) -> 
     assert result.usage is not None and result.usage.output_tokens == 3
 
 
-@pytest.mark.parametrize("prompt", [[], [[]], [1, "a"], [[1], "a"], [True]])
-def test_a_prompt_of_no_form_openai_takes_is_a_400(server: BackgroundServer, prompt: Any) -> None:
-    client = OpenAIClient(base_url=server.url + "/v1", api_key="", read_timeout=20.0)
-    with (
-        warnings.catch_warnings(),
-        pytest.raises(HTTPStatusError, match="Invalid 'prompt': expected a string, an array"),
-        client.iter_completion(prompt, model="m") as deltas,
-    ):
-        list(deltas)
+@pytest.mark.parametrize("prompt", [[], [[]], [1, "a"], [[1], "a"], [True], 42, None])
+def test_a_prompt_of_no_form_openai_takes_is_a_400_from_the_mock(
+    server: BackgroundServer, prompt: Any
+) -> None:
+    # Sent raw: the client refuses these forms before sending (tested below).
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=20)
+    body = json.dumps({"model": "m", "prompt": prompt, "stream": True})
+    connection.request("POST", "/v1/completions", body, {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    error = json.loads(response.read())["error"]
+    connection.close()
+    assert response.status == 400
+    assert error["param"] == "prompt"
+    assert error["message"].startswith("Invalid 'prompt': expected a string, an array")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "error", "says"),
+    [
+        (42, TypeError, "prompt must be a string, a list of strings, a list of token ids"),
+        (b"hi", TypeError, "not bytes"),  # bytes are not token ids
+        ({"a": 1}, TypeError, "not dict"),
+        ([], ValueError, "prompt is empty"),
+        ([[]], ValueError, "prompt[0] is empty"),
+        ([1, "a"], TypeError, "prompt[1] is 'a', but prompt[0] makes prompt a list of token ids"),
+        (["a", b"b"], TypeError, "prompt[1] is b'b', but prompt[0] makes prompt a list of str"),
+        ([1, True], TypeError, "prompt[1] is True"),
+        ([True], TypeError, "prompt[0] is True: a prompt list holds strings, token ids"),
+        ([1.5], TypeError, "prompt[0] is 1.5"),
+        ([{"a": 1}], TypeError, "prompt[0] is {'a': 1}"),
+        ([[1], 2], TypeError, "prompt[1] must be a list of token ids (ints), not int"),
+        ([[1], ["a"]], TypeError, "prompt[1][0] is 'a', not a token id"),
+    ],
+)
+def test_a_prompt_of_no_form_the_endpoint_takes_fails_at_once_saying_why(
+    prompt: Any, error: type[Exception], says: str
+) -> None:
+    client = OpenAIClient(base_url="http://127.0.0.1:9/v1", api_key="")
+    with pytest.raises(error) as info:
+        client.iter_completion(prompt, model="m")
+    assert says in str(info.value)
 
 
 @pytest.mark.parametrize("usage", [True, False])
@@ -224,20 +257,15 @@ def test_any_json_prompt_is_a_call_or_a_400_never_an_exception(prompt: Any) -> N
         assert len(call.prompts) == len(prompt)
 
 
-def test_a_prompt_of_no_form_the_endpoint_takes_fails_at_once() -> None:
-    client = OpenAIClient(base_url="http://127.0.0.1:9/v1", api_key="")
-    with pytest.raises(TypeError, match="prompt must be a string, a list of strings, or token"):
-        client.iter_completion(42, model="m")  # type: ignore[arg-type]
-
-
 @pytest.mark.parametrize(
     ("prompt", "sent"),
     [
         (("Say A", "Say B"), ["Say A", "Say B"]),  # several prompts: one choice each
         ((15, 16, 17), [15, 16, 17]),  # token ids
         ([(15, 16), (17,)], [[15, 16], [17]]),  # a list of token id lists
+        (iter([15, 16]), [15, 16]),  # any iterable, read once, as the openai package takes them
     ],
-    ids=["prompts", "tokens", "token-lists"],
+    ids=["prompts", "tokens", "token-lists", "iterator"],
 )
 def test_every_prompt_form_is_sent_as_json_and_its_choices_assembled(
     prompt: Any, sent: list[Any]
@@ -269,32 +297,25 @@ def test_every_prompt_form_is_sent_as_json_and_its_choices_assembled(
 # -- the official openai package reads the built-in server -------------------------------------
 
 
-def test_openai_package_streams_the_same_text(server: BackgroundServer) -> None:
+@pytest.mark.parametrize(
+    "prompt",
+    [PROMPT, [PROMPT, "Who stole the tarts?"]],  # two prompts with different answers
+    ids=["one-prompt", "two-prompts"],
+)
+def test_openai_package_reads_the_same_texts_as_our_client(
+    server: BackgroundServer, prompt: str | list[str]
+) -> None:
     sdk = openai.OpenAI(base_url=server.url + "/v1", api_key="anything", max_retries=0)
-    stream = sdk.completions.create(model="m", prompt=PROMPT, stream=True)
-    text = "".join(chunk.choices[0].text for chunk in stream if chunk.choices)
-    whole = sdk.completions.create(model="m", prompt=PROMPT)
-    sdk.close()
-    client = OpenAIClient(base_url=server.url + "/v1", api_key="", read_timeout=20.0)
-    with client.iter_completion(PROMPT, model="m") as deltas:
-        list(deltas)
-    assert deltas.result is not None
-    assert text == deltas.result.text == whole.choices[0].text
-    assert whole.choices[0].finish_reason == "stop"
-
-
-def test_openai_package_reads_several_prompts_as_our_client_does(server: BackgroundServer) -> None:
-    prompts = [PROMPT, "Who stole the tarts?"]  # two prompts with different answers
-    sdk = openai.OpenAI(base_url=server.url + "/v1", api_key="anything", max_retries=0)
-    texts = ["", ""]
-    for chunk in sdk.completions.create(model="m", prompt=prompts, stream=True):
+    texts = [""] * (1 if isinstance(prompt, str) else len(prompt))
+    for chunk in sdk.completions.create(model="m", prompt=prompt, stream=True):
         for choice in chunk.choices:
             texts[choice.index] += choice.text
-    whole = sdk.completions.create(model="m", prompt=prompts)
+    whole = sdk.completions.create(model="m", prompt=prompt)
     sdk.close()
     client = OpenAIClient(base_url=server.url + "/v1", api_key="", read_timeout=20.0)
-    with client.iter_completion(prompts, model="m") as deltas:
+    with client.iter_completion(prompt, model="m") as deltas:
         list(deltas)
     assert deltas.result is not None
     assert texts == [c.text for c in deltas.result.choices] == [c.text for c in whole.choices]
-    assert all(texts) and texts[0] != texts[1]
+    assert all(texts) and len(set(texts)) == len(texts)
+    assert {c.finish_reason for c in whole.choices} == {"stop"}

@@ -25,6 +25,7 @@ from _connector_helpers import CERTS, refusing_port
 from _proxy_helpers import SECRET, pproxy, three_events
 from _sse_test_servers import Exchange, ScriptedServer, sse_head
 
+from reactsse.connector.socks import SocksHandshake
 from reactsse.errors import HTTPStatusError, InvalidURL, ProxyError
 from reactsse.eventsource import EventSourceOptions, TextTrace, connect
 from reactsse.http import ProxyURL, no_proxy_matches, parse_proxy_url, select_proxy
@@ -338,6 +339,19 @@ def test_a_misbehaving_proxy_is_a_proxy_error_naming_the_target(
     assert said.format(target=target) in str(info.value)
     assert f"127.0.0.1:{proxy.port}" in str(info.value)  # the proxy is named too
     assert info.value.target == target
+
+
+def test_a_socks_proxy_without_socksio_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "socksio", None)  # what an absent package looks like
+    with pytest.raises(ProxyError) as info:
+        SocksHandshake("proxy.test:1080", "api.example.com", 443, version=5)
+    assert str(info.value) == (
+        "a SOCKS proxy needs the socksio package: pip install 'reactsse[socks]'"
+    )
+    assert info.value.target == "api.example.com:443"
+    assert not info.value.retryable  # installing a package is not something a retry does
 
 
 def test_a_tunnel_opens_on_2xx_and_keeps_what_follows() -> None:

@@ -8,7 +8,7 @@ stream runs on the host's shared loop (``reactsse/aio/hosted.py``), as ``aconnec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from reactsse.aio.channel import AsyncChannel
@@ -170,7 +170,7 @@ class AsyncOpenAIClient:
 
     def iter_completion(
         self,
-        prompt: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
+        prompt: str | Sequence[str] | Iterable[int] | Iterable[Iterable[int]],
         **options: Unpack[CompletionOptions],
     ) -> AsyncCompletionStream:
         """A text completion: ``async with client.iter_completion(prompt, model=m) as deltas``.

@@ -31,13 +31,14 @@ def _is_ipv4(host: str) -> bool:
     return True
 
 
-def _import_socksio() -> Any:
+def _import_socksio(target: str) -> Any:
     try:
         import socksio
     except ImportError:
         raise ProxyError(
             "a SOCKS proxy needs the socksio package: pip install 'reactsse[socks]'",
             retryable=False,
+            target=target,
         ) from None
     return socksio
 
@@ -59,7 +60,8 @@ class SocksHandshake:
         username: str = "",
         password: str = "",
     ) -> None:
-        self._socksio = _import_socksio()
+        self.authority = format_address(host, port)
+        self._socksio = _import_socksio(self.authority)
         self._proxy = proxy
         self._target = (host, port)  # as socksio's from_address takes it
         self._version = version
@@ -67,7 +69,6 @@ class SocksHandshake:
         self._password = password
         self._buffer = b""
         self._stage = "auth" if version == 5 else "connect"
-        self.authority = format_address(host, port)
 
     def start(self) -> bytes:
         if self._version == 4:

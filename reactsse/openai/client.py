@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from reactsse.errors import ReactSSEError
@@ -246,7 +246,7 @@ class OpenAIClient:
 
     def start_completion(
         self,
-        prompt: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
+        prompt: str | Sequence[str] | Iterable[int] | Iterable[Iterable[int]],
         *,
         on_delta: Callable[[CompletionDelta], object],
         on_done: Callable[[Completion], object] | None = None,
@@ -266,7 +266,7 @@ class OpenAIClient:
 
     def iter_completion(
         self,
-        prompt: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
+        prompt: str | Sequence[str] | Iterable[int] | Iterable[Iterable[int]],
         **options: Unpack[CompletionOptions],
     ) -> CompletionStream:
         """Iterate over a text completion, blocking: ``for d in client.iter_completion(...)``.

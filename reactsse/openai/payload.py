@@ -187,16 +187,20 @@ def translate_error(error: ReactSSEError, scrub: Callable[[str], str]) -> ReactS
             translated.__suppress_context__ = True
         return translated
     if isinstance(error, APIError):
-        message, error_body = scrub(error.message), _scrub_json(error.body, scrub)
-        if message != error.message or error_body != error.body:
-            return APIError(
-                message,
-                type=error.type,
-                code=error.code,
-                param=error.param,
+        # Every string the server sent is scrubbed: the relay and the CLI show type and code.
+        fields = (error.message, error.type, error.code, error.param, error.body)
+        scrubbed = tuple(_scrub_json(field, scrub) for field in fields)
+        if scrubbed != fields:
+            api_error = APIError(
+                scrub(error.message),
+                type=None if error.type is None else scrub(error.type),
+                code=scrub(error.code) if isinstance(error.code, str) else error.code,
+                param=None if error.param is None else scrub(error.param),
                 event=error.event,
-                body=error_body,
+                body=scrubbed[4],
             )
+            api_error.__suppress_context__ = True  # the original holds the key
+            return api_error
     return error
 
 

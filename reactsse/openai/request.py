@@ -14,7 +14,7 @@ added last, so they may override anything (OpenAI API reference, "Create chat co
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Generic, NamedTuple, TypedDict, TypeVar
 
 from reactsse.openai.chat import ChatAccumulator
@@ -102,6 +102,68 @@ def chat_request(
     return StreamRequest("/chat/completions", payload, ChatAccumulator())
 
 
+_PROMPT_FORMS = "a string, a list of strings, a list of token ids (ints), or a list of such lists"
+
+
+def prompt_json(prompt: object) -> str | list[Any]:
+    """``prompt`` as the JSON value the completions endpoint takes: a string, or a list of
+    strings, of token ids or of lists of token ids. Raises ``TypeError`` or ``ValueError``
+    that names what is wrong (see ``completion_request``)."""
+    if isinstance(prompt, str):
+        return prompt
+    items = _items(prompt, "prompt", _PROMPT_FORMS)
+    first = items[0]
+    if isinstance(first, str) or _is_token_id(first):
+        kind = "strings" if isinstance(first, str) else "token ids (ints)"
+        for index, item in enumerate(items):
+            if isinstance(item, str) != isinstance(first, str) or not (
+                isinstance(item, str) or _is_token_id(item)
+            ):
+                raise TypeError(
+                    f"prompt[{index}] is {_excerpt(item)}, but prompt[0] makes prompt a list "
+                    f"of {kind}: every item must be one"
+                )
+        return items
+    if not _is_list(first):
+        raise TypeError(
+            f"prompt[0] is {_excerpt(first)}: a prompt list holds strings, token ids (ints) "
+            "or lists of token ids"
+        )
+    lists = []
+    for index, item in enumerate(items):
+        ids = _items(item, f"prompt[{index}]", "a list of token ids (ints)")
+        for position, token in enumerate(ids):
+            if not _is_token_id(token):
+                raise TypeError(f"prompt[{index}][{position}] is {_excerpt(token)}, not a token id")
+        lists.append(ids)
+    return lists
+
+
+def _is_list(value: object) -> bool:
+    """An iterable that may stand for a JSON array (not text, bytes or a mapping)."""
+    text = (str, bytes, bytearray, memoryview)
+    return isinstance(value, Iterable) and not isinstance(value, (*text, Mapping))
+
+
+def _items(value: object, where: str, expected: str) -> list[Any]:
+    if not _is_list(value):
+        raise TypeError(f"{where} must be {expected}, not {type(value).__name__}")
+    assert isinstance(value, Iterable)
+    items = list(value)
+    if not items:
+        raise ValueError(f"{where} is empty: it must be {expected}")
+    return items
+
+
+def _is_token_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _excerpt(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def responses_request(
     input: str | Sequence[Mapping[str, Any]],
     *,
@@ -125,7 +187,7 @@ def responses_request(
 
 
 def completion_request(
-    prompt: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
+    prompt: str | Sequence[str] | Iterable[int] | Iterable[Iterable[int]],
     *,
     model: str,
     include_usage: bool = True,
@@ -135,19 +197,12 @@ def completion_request(
 
     ``prompt`` takes the forms the endpoint takes (OpenAI API reference, "Completions"): a
     string; a list of strings, answered as one stream whose choice ``i`` answers prompt ``i``
-    (``i * n`` to ``i * n + n - 1`` with ``n`` choices a prompt); or tokens: a list of token
-    ids, or a list of such lists. Raises ``TypeError`` for anything else.
+    (``i * n`` to ``i * n + n - 1`` with ``n`` choices a prompt); or tokens: token ids, or
+    lists of token ids (any iterables, read once). Raises ``TypeError`` for another form (bytes
+    included: they are not token ids), naming the item that breaks it, and ``ValueError`` for
+    an empty list.
     """
-    payload: dict[str, Any] = {"model": model, "prompt": prompt, "stream": True}
-    if not isinstance(prompt, str):  # JSON arrays, whatever sequences they were given as
-        if not isinstance(prompt, Sequence):
-            raise TypeError(
-                "prompt must be a string, a list of strings, or token ids, "
-                f"not {type(prompt).__name__}"
-            )
-        payload["prompt"] = [
-            item if isinstance(item, (str, int)) else list(item) for item in prompt
-        ]
+    payload: dict[str, Any] = {"model": model, "prompt": prompt_json(prompt), "stream": True}
     if include_usage:
         payload["stream_options"] = {"include_usage": True}
     payload.update(extra or {})

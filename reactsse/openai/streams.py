@@ -100,11 +100,16 @@ class ItemFeed(Generic[_D, _R]):
         """
         accumulator = self._accumulator
         if event is not None:
+            failure: ReactSSEError | None = None
             try:
                 self._items.extend(accumulator.feed(event))
             except ReactSSEError as feed_error:
+                failure = self._translate(feed_error)
+            if failure is not None:
+                # Raised here, out of the except block, so that the untranslated error (which
+                # may hold an echoed API key) is not chained to it as its __context__.
                 self.close()
-                raise self._translate(feed_error) from None
+                raise failure
             if not accumulator.done:
                 return
         self._finished = True
@@ -182,10 +187,13 @@ class StreamHandle(Generic[_D, _R]):
     def _on_event(self, event: MessageEvent) -> None:
         if self._outcome.settled:
             return
+        failure: ReactSSEError | None = None
         try:
             items = self._accumulator.feed(event)
         except ReactSSEError as error:
-            self._fail(self._translate(error))
+            failure = self._translate(error)
+        if failure is not None:
+            self._fail(failure)  # out of the except block: see ItemFeed.take
             return
         for item in items:
             self._on_item(item)
